@@ -1,0 +1,1 @@
+"""Board platforms, board top-levels and the build flow."""

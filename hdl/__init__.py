@@ -1,0 +1,1 @@
+"""Amaranth generators of spiking neural network hardware."""

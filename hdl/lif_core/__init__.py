@@ -1,0 +1,1 @@
+"""The LIF neuron core: parameters (pure Python) and generator."""

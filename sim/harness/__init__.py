@@ -1,0 +1,1 @@
+"""Reusable cocotb harness: stream drivers and monitors, scoreboard, runner wrapper."""

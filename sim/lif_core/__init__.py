@@ -1,0 +1,1 @@
+"""The LIF core golden model, cocotb bench and RTL driver."""
