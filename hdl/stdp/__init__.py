@@ -1,0 +1,1 @@
+"""The STDP learning engine: parameters (pure Python) and generator."""

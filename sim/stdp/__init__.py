@@ -1,0 +1,1 @@
+"""The STDP golden model, cocotb bench and RTL driver."""
