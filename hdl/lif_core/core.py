@@ -1,20 +1,28 @@
-"""The time-multiplexed LIF neuron core generator.
+"""The time-multiplexed LIF neuron core generator, with an optional STDP learning engine.
 
 N neurons are kept in ``lanes`` (P) parallel lanes: neuron n lives in group g = n // P, lane n % P. A group's
-state (accumulator, voltage, current, refractory counter and, when per neuron, threshold and bias) is one word of
-the state memory; the weights of one axon to one group are one word of the weight memory, at address
-a * G + g. Both memories are :class:`amaranth.lib.memory.Memory`, so they map to iCE40 EBR/SPRAM and ECP5 DP16KD.
+state (accumulator, voltage, current, refractory counter and, when per neuron, threshold and bias; with STDP the
+postsynaptic trace and the plastic bit) is one word of the state memory; the weights of one axon to one group
+are one word of the weight memory, at address a * G + g. All memories are :class:`amaranth.lib.memory.Memory`,
+so they map to iCE40 EBR/SPRAM and ECP5 DP16KD.
 
 Phases (one at a time; the core is idle between them):
 
 - integrate: an accepted axon event visits the G groups one per cycle: read W[a, g] and acc[g], add, write
   acc[g] back. Events are accepted back to back, so a stream of events costs G cycles each with no bubbles.
+  With STDP the same pass depresses W[a, g] (or its eligibility) and writes it back: a read-modify-write of P
+  weights per cycle.
 - tick: the G groups are read one per cycle, pass a three-stage pipeline (read; current and decays; voltage,
   compare, reset, write back) and push the group's spike vector into a FIFO that the spike emitter drains,
-  one neuron per beat, in neuron order. ``done`` pulses when the last spike of the step has been accepted.
+  one neuron per beat, in neuron order. With STDP three passes follow: the presynaptic traces (A cycles), the
+  eligibility decay (reward only, A * G cycles) and potentiation (for every group with a learning spike, A
+  cycles of P weight updates). ``done`` pulses when all passes are over and the last spike has been taken.
+- reward (reward-modulated STDP only): one command visits all A * G weight words.
 - configuration: one command reads or writes one weight or one neuron's field (a read-modify-write of the
   word), see :class:`CfgField`. Out-of-range addresses, absent fields and values that do not fit are counted
   in ``bad_config`` and change nothing (a read of them answers 0).
+
+The order of the learning updates is specified by :mod:`spikeforge.sim.stdp.model`.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -22,6 +30,7 @@ from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..stdp.params import StdpParams
 from .params import LifParams
 
 
@@ -33,8 +42,10 @@ class CfgOp(enum.Enum, shape=1):
     WRITE = 1
 
 
-class CfgField(enum.Enum, shape=3):
-    """What a configuration command addresses. ``WEIGHT`` uses ``axon`` and ``neuron``; the rest ``neuron``."""
+class CfgField(enum.Enum, shape=4):
+    """What a configuration command addresses. ``WEIGHT`` and ``ELIGIBILITY`` use ``axon`` and ``neuron``,
+    ``X_TRACE`` uses ``axon``, ``LEARNING`` neither, the rest ``neuron``. Fields 7..11 exist only with an STDP
+    engine."""
     WEIGHT = 0
     V = 1
     U = 2
@@ -42,6 +53,20 @@ class CfgField(enum.Enum, shape=3):
     REFRACTORY = 4
     THRESHOLD = 5
     BIAS = 6
+    X_TRACE = 7
+    Y_TRACE = 8
+    PLASTIC = 9
+    LEARNING = 10
+    ELIGIBILITY = 11
+
+
+# Neuron-record fields reachable through the configuration port.
+_RECORD_FIELDS = {CfgField.V: "v", CfgField.U: "u", CfgField.ACC: "acc", CfgField.REFRACTORY: "ref",
+                  CfgField.THRESHOLD: "threshold", CfgField.BIAS: "bias", CfgField.Y_TRACE: "y",
+                  CfgField.PLASTIC: "plastic"}
+
+# x^16 + x^14 + x^13 + x^11 + 1, as in spikeforge.sim.stdp.model.
+_LFSR_TAPS = 0xB400
 
 
 def _bits_for(count):
@@ -53,6 +78,10 @@ def _saturate(value, lo, hi):
     return Mux(value > hi, hi, Mux(value < lo, lo, value))
 
 
+def _lfsr_seed(seed, lane):
+    return ((seed - 1 + lane * 4099) % 65535) + 1
+
+
 class LifCore(wiring.Component):
     """A core of ``params.neurons`` LIF neurons behind a dense weight crossbar.
 
@@ -60,6 +89,8 @@ class LifCore(wiring.Component):
     ----------
     params : LifParams
         Validated parameters (see :class:`spikeforge.hdl.lif_core.params.LifParams`).
+    stdp : StdpParams or None
+        Build the STDP learning engine with these parameters (when ``stdp.enabled``).
 
     Members
     -------
@@ -75,21 +106,25 @@ class LifCore(wiring.Component):
         Configuration commands, accepted while the core is idle.
     cfg_rsp : Out(stream.Signature(CfgResponse))
         One response per read command.
+    reward : In(stream.Signature(signed(reward_bits)))
+        Reward commands (reward-modulated STDP only), accepted while the core is idle.
     timestep : Out(32)
         Ticks completed.
     bad_events, bad_config : Out(16)
         Saturating counts of dropped out-of-range events and of refused configuration commands.
     """
 
-    def __init__(self, params):
+    def __init__(self, params, *, stdp=None):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
+        if stdp is not None and not isinstance(stdp, StdpParams):
+            raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
         self._p = p = params
+        self._s = s = stdp if stdp is not None and stdp.enabled else None
         self.axon_bits = _bits_for(p.axons)
         self.neuron_bits = _bits_for(p.neurons)
         self.group_bits = _bits_for(p.groups)
         self.lane_bits = (p.lanes - 1).bit_length()
-        self.data_bits = max(p.weight_bits, p.acc_bits, p.u_bits, p.state_bits, p.refractory_bits + 1)
 
         fields = {"acc": signed(p.acc_bits), "v": signed(p.state_bits)}
         if p.has_current:
@@ -100,7 +135,15 @@ class LifCore(wiring.Component):
             fields["threshold"] = signed(p.state_bits)
         if p.per_neuron_bias:
             fields["bias"] = signed(p.state_bits)
+        if s:
+            fields["y"] = unsigned(s.trace_bits)
+            fields["plastic"] = unsigned(1)
         self.neuron_layout = data.StructLayout(fields)
+
+        widths = [p.weight_bits, p.acc_bits, p.u_bits, p.state_bits, p.refractory_bits + 1]
+        if s:
+            widths += [s.trace_bits + 1, s.eligibility_bits]
+        self.data_bits = max(widths)
         self.axon_event_layout = data.StructLayout({"axon": unsigned(self.axon_bits)})
         self.spike_layout = data.StructLayout({"neuron": unsigned(self.neuron_bits)})
         self.cfg_layout = data.StructLayout({
@@ -111,7 +154,7 @@ class LifCore(wiring.Component):
             "data": signed(self.data_bits),
         })
         self.cfg_rsp_layout = data.StructLayout({"data": signed(self.data_bits)})
-        super().__init__({
+        members = {
             "events": In(stream.Signature(self.axon_event_layout)),
             "tick": In(stream.Signature(1)),
             "done": Out(1),
@@ -121,24 +164,35 @@ class LifCore(wiring.Component):
             "timestep": Out(32),
             "bad_events": Out(16),
             "bad_config": Out(16),
-        })
+        }
+        if s and s.reward:
+            members["reward"] = In(stream.Signature(signed(s.reward_bits)))
+        super().__init__(members)
 
     @property
     def params(self):
         return self._p
 
+    @property
+    def stdp(self):
+        return self._s
+
     def field_widths(self):
         """{CfgField: (width, signed)} of the fields this core stores."""
-        p = self._p
+        p, s = self._p, self._s
         widths = {CfgField.WEIGHT: (p.weight_bits, True)}
-        names = {"v": CfgField.V, "u": CfgField.U, "acc": CfgField.ACC, "ref": CfgField.REFRACTORY,
-                 "threshold": CfgField.THRESHOLD, "bias": CfgField.BIAS}
-        for name, field in self.neuron_layout:
-            shape = field.shape
-            widths[names[name]] = (shape.width, shape.signed)
+        for fld, name in _RECORD_FIELDS.items():
+            if name in dict(self.neuron_layout):
+                shape = self.neuron_layout[name].shape
+                widths[fld] = (shape.width, shape.signed)
+        if s:
+            widths[CfgField.X_TRACE] = (s.trace_bits, False)
+            widths[CfgField.LEARNING] = (1, False)
+            if s.reward:
+                widths[CfgField.ELIGIBILITY] = (s.eligibility_bits, True)
         return widths
 
-    # Arithmetic shared by the pipeline stages; each mirrors a line of the golden model.
+    # Arithmetic shared by the pipeline stages; each mirrors a line of the golden models.
 
     def _decay(self, x, k):
         p = self._p
@@ -159,24 +213,44 @@ class LifCore(wiring.Component):
         half = 1 << (self._p.state_bits - 1)
         return Mux(value > half, value - 2 * half, Mux(value <= -half, value + 2 * half, value))
 
+    def _bump(self, trace, fired, shift):
+        """A trace's tick: decay, then the impulse when its axon or neuron fired."""
+        s = self._s
+        decayed = trace - (trace >> shift)
+        if s.accumulate == "all":
+            bumped = _saturate(decayed + s.impulse, 0, s.trace_max)
+        else:
+            bumped = Const(s.impulse)
+        return Mux(fired, bumped, decayed)
+
     def elaborate(self, platform):
-        p = self._p
+        p, s = self._p, self._s
         m = Module()
-        G, P = p.groups, p.lanes
+        G, P, A = p.groups, p.lanes, p.axons
+        learn = s is not None
+        reward = learn and s.reward
 
         state_word = data.ArrayLayout(self.neuron_layout, P)
         weight_word = data.ArrayLayout(signed(p.weight_bits), P)
-        m.submodules.state_mem = state_mem = Memory(shape=state_word, depth=G, init=[])
-        m.submodules.weight_mem = weight_mem = Memory(shape=weight_word, depth=p.axons * G, init=[])
+        state_init = [[{"plastic": 1} for _ in range(P)] for _ in range(G)] if learn else []
+        m.submodules.state_mem = state_mem = Memory(shape=state_word, depth=G, init=state_init)
+        m.submodules.weight_mem = weight_mem = Memory(shape=weight_word, depth=A * G, init=[])
         st_wr = state_mem.write_port()
         st_rd = state_mem.read_port(transparent_for=(st_wr,))
-        # The weight memory has one address for reads and writes, so Yosys can map it to single-port SPRAM.
         w_wr = weight_mem.write_port()
-        w_rd = weight_mem.read_port()
-        w_addr = Signal.like(w_rd.addr)
-        m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr)]
+        w_addr = Signal.like(w_wr.addr)
+        if learn:
+            # Learning writes a weight while the next one is read: a simple dual-port memory.
+            w_rd = weight_mem.read_port(transparent_for=(w_wr,))
+            m.d.comb += w_rd.addr.eq(w_addr)
+        else:
+            # One address for reads and writes, so Yosys can map the weights to single-port SPRAM.
+            w_rd = weight_mem.read_port()
+            m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr)]
 
-        m.submodules.spike_fifo = spike_fifo = fifo.SyncFIFOBuffered(width=self.group_bits + P, depth=G)
+        # A tick pushes at most G vectors; SyncFIFOBuffered keeps one of its `depth` entries in its output
+        # register, which fills a cycle late, so G back-to-back pushes need depth G + 1.
+        m.submodules.spike_fifo = spike_fifo = fifo.SyncFIFOBuffered(width=self.group_bits + P, depth=G + 1)
 
         # Integrate pipeline. Stage 0 issues (base + g, g); stage 1 adds and writes back.
         in_busy = Signal()          # stage 0 holds an event
@@ -185,6 +259,7 @@ class LifCore(wiring.Component):
         in_last = Signal()
         s1_valid = Signal()
         s1_g = Signal(self.group_bits)
+        s1_addr = Signal.like(w_addr)
 
         # Tick pipeline. Stage 0 issues g; stage 1 updates u and decays v; stage 2 finishes and writes back.
         tk_issue = Signal()
@@ -199,13 +274,56 @@ class LifCore(wiring.Component):
 
         pipeline_empty = ~in_busy & ~s1_valid & ~tk_issue & ~t1_valid & ~t2_valid
 
+        # --- learning state ---------------------------------------------------------------------------
+        if learn:
+            learning = Signal(init=1)
+            lfsr = [Signal(16, init=_lfsr_seed(s.seed, lane), name=f"lfsr_{lane}") for lane in range(P)]
+            lfsr_step = Signal(P)   # lanes whose LFSR steps this cycle
+            for lane in range(P):
+                with m.If(lfsr_step[lane]):
+                    m.d.sync += lfsr[lane].eq((lfsr[lane] >> 1) ^ Mux(lfsr[lane][0], _LFSR_TAPS, 0))
+
+            def offset(lane):
+                return lfsr[lane][:s.lr_shift] if s.stochastic and s.lr_shift else Const(0)
+
+            m.submodules.x_mem = x_mem = Memory(shape=unsigned(s.trace_bits), depth=A, init=[])
+            x_wr = x_mem.write_port()
+            x_rd = x_mem.read_port()
+            m.submodules.fired_mem = fired_mem = Memory(shape=1, depth=A, init=[])
+            fired_wr = fired_mem.write_port()
+            fired_rd = fired_mem.read_port()
+            m.submodules.learn_mem = learn_mem = Memory(shape=P, depth=G, init=[])
+            ln_wr = learn_mem.write_port()
+            ln_rd = learn_mem.read_port()
+            if reward:
+                e_word = data.ArrayLayout(signed(s.eligibility_bits), P)
+                m.submodules.e_mem = e_mem = Memory(shape=e_word, depth=A * G, init=[])
+                e_wr = e_mem.write_port()
+                e_rd = e_mem.read_port(transparent_for=(e_wr,))
+                m.d.comb += e_rd.addr.eq(w_addr)
+                e_lo, e_hi = s.eligibility_range
+
+            def plastic_update(lane, delta, weight_in, elig_in, en):
+                """Add ``delta`` to a weight (or its eligibility) when ``en``; drive the write data."""
+                if reward:
+                    m.d.comb += e_wr.data[lane].eq(Mux(en, _saturate(elig_in + delta, e_lo, e_hi), elig_in))
+                else:
+                    m.d.comb += w_wr.data[lane].eq(Mux(en, _saturate(weight_in + delta, s.w_min, s.w_max),
+                                                       weight_in))
+
+            def write_plastic(addr):
+                if reward:
+                    m.d.comb += [e_wr.addr.eq(addr), e_wr.en.eq(1)]
+                else:
+                    m.d.comb += [w_wr.addr.eq(addr), w_wr.en.eq(1)]
+
         # --- integrate ---------------------------------------------------------------------------------
         m.d.comb += in_last.eq(in_g == G - 1)
         can_accept_event = Signal()
         m.d.comb += self.events.ready.eq(can_accept_event)
         with m.If(in_busy):
             m.d.comb += [w_addr.eq(in_base + in_g), st_rd.addr.eq(in_g)]
-            m.d.sync += [s1_valid.eq(1), s1_g.eq(in_g), in_g.eq(in_g + 1)]
+            m.d.sync += [s1_valid.eq(1), s1_g.eq(in_g), s1_addr.eq(in_base + in_g), in_g.eq(in_g + 1)]
             with m.If(in_last):
                 m.d.sync += in_busy.eq(0)
         with m.Else():
@@ -213,8 +331,10 @@ class LifCore(wiring.Component):
 
         axon = self.events.payload.axon
         with m.If(self.events.valid & self.events.ready):
-            with m.If(axon < p.axons):
+            with m.If(axon < A):
                 m.d.sync += [in_busy.eq(1), in_base.eq(axon * G), in_g.eq(0)]
+                if learn:
+                    m.d.comb += [fired_wr.addr.eq(axon), fired_wr.data.eq(1), fired_wr.en.eq(1)]
             with m.Else():
                 with m.If(self.bad_events != 0xFFFF):
                     m.d.sync += self.bad_events.eq(self.bad_events + 1)
@@ -225,8 +345,17 @@ class LifCore(wiring.Component):
             for lane in range(P):
                 total = st_rd.data[lane].acc + w_rd.data[lane]
                 m.d.comb += st_wr.data[lane].acc.eq(self._overflow(total, p.acc_bits, acc_lo, acc_hi))
+            if learn:
+                # Depression, read-modify-write of the word just read, with the trace the last tick left.
+                write_plastic(s1_addr)
+                for lane in range(P):
+                    rec = st_rd.data[lane]
+                    en = learning & rec.plastic
+                    m.d.comb += lfsr_step[lane].eq(en)
+                    depression = (s.a_minus * rec.y + offset(lane)) >> s.lr_shift
+                    plastic_update(lane, -depression, w_rd.data[lane], e_rd.data[lane] if reward else None, en)
 
-        # --- tick ----------------------------------------------------------------------------------------
+        # --- tick: neuron pass ---------------------------------------------------------------------------
         with m.If(tk_issue):
             m.d.comb += st_rd.addr.eq(tk_g)
             m.d.sync += tk_g.eq(tk_g + 1)
@@ -279,6 +408,11 @@ class LifCore(wiring.Component):
                 if p.refractory:
                     with m.If(~active):
                         m.d.comb += out.ref.eq(rec.ref - 1)
+                if learn:
+                    m.d.comb += out.y.eq(self._bump(rec.y, spike, s.tau_post_shift))
+                    m.d.comb += ln_wr.data[lane].eq(spike & rec.plastic & learning)
+            if learn:
+                m.d.comb += [ln_wr.addr.eq(t2_g), ln_wr.en.eq(1)]
             m.d.comb += [
                 spike_fifo.w_data.eq(Cat(spike_vec, t2_g)),
                 spike_fifo.w_en.eq(spike_vec != 0),
@@ -304,9 +438,21 @@ class LifCore(wiring.Component):
             m.d.comb += spike_fifo.r_en.eq(1)
             m.d.sync += [em_bits.eq(spike_fifo.r_data[:P]), em_g.eq(spike_fifo.r_data[P:])]
         # Spike vectors pushed but not yet taken by the emitter (the FIFO's own flags lag by a cycle).
-        pending = Signal(range(G + 2))
+        pending = Signal(range(G + 3))
         m.d.sync += pending.eq(pending + spike_fifo.w_en - spike_fifo.r_en)
         emitter_empty = (em_bits == 0) & (pending == 0)
+
+        # --- learning passes after the neuron pass ------------------------------------------------------
+        # A pass issues one address per cycle (stage 0) and writes the updated word back a cycle later.
+        ps_addr = Signal(range(max(A * G, A, G) + 1))
+        ps_count = Signal.like(ps_addr)
+        ps_valid = Signal()          # stage 1 of the pass holds a word
+        ps_last = Signal()
+        ps_axon = Signal(range(A + 1))
+        ps_g = Signal(range(G + 1))
+        ps_bits = Signal(P)
+        ps_wb_addr = Signal.like(ps_addr)
+        reward_value = Signal(signed(s.reward_bits)) if reward else None
 
         # --- configuration ----------------------------------------------------------------------------
         cmd = Signal(self.cfg_layout)
@@ -315,7 +461,6 @@ class LifCore(wiring.Component):
         group_sel = cmd.neuron[self.lane_bits:]
         rsp_data = Signal(signed(self.data_bits))
         m.d.comb += self.cfg_rsp.payload.data.eq(rsp_data)
-
         widths = self.field_widths()
 
         def fits(value, width, is_signed):
@@ -325,31 +470,127 @@ class LifCore(wiring.Component):
 
         with m.FSM(name="control"):
             with m.State("IDLE"):
-                idle_ok = pipeline_empty
                 m.d.comb += can_accept_event.eq(~in_busy | in_last)
-                with m.If(idle_ok & ~self.events.valid):
+                with m.If(pipeline_empty & ~self.events.valid):
                     with m.If(self.cfg.valid):
                         m.d.comb += self.cfg.ready.eq(1)
                         m.d.sync += cmd.eq(self.cfg.payload)
                         m.next = "CFG-CHECK"
+                    if reward:
+                        with m.Elif(self.reward.valid):
+                            m.d.comb += self.reward.ready.eq(1)
+                            m.d.sync += [reward_value.eq(self.reward.payload), ps_addr.eq(0), ps_count.eq(0)]
+                            m.next = "REWARD"
                     with m.Elif(self.tick.valid):
                         m.d.comb += self.tick.ready.eq(1)
                         m.d.sync += [tk_issue.eq(1), tk_g.eq(0)]
                         m.next = "TICK"
-            with m.State("TICK"):
-                with m.If(~tk_issue & ~t1_valid & ~t2_valid & emitter_empty):
+
+            def finish():
+                with m.If(emitter_empty):
                     m.d.comb += self.done.eq(1)
                     m.d.sync += self.timestep.eq(self.timestep + 1)
                     m.next = "IDLE"
+
+            with m.State("TICK"):
+                with m.If(~tk_issue & ~t1_valid & ~t2_valid):
+                    if learn:
+                        m.d.sync += [ps_count.eq(0), ps_valid.eq(0)]
+                        m.next = "X-PASS"
+                    else:
+                        finish()
+
+            if learn:
+                # Presynaptic traces: x <- bump(x, fired); fired <- 0.
+                with m.State("X-PASS"):
+                    with m.If(ps_count < A):
+                        m.d.comb += [x_rd.addr.eq(ps_count), fired_rd.addr.eq(ps_count)]
+                        m.d.sync += ps_count.eq(ps_count + 1)
+                    m.d.sync += [ps_valid.eq(ps_count < A), ps_wb_addr.eq(ps_count)]
+                    with m.If(ps_valid):
+                        m.d.comb += [
+                            x_wr.addr.eq(ps_wb_addr), x_wr.en.eq(1),
+                            x_wr.data.eq(self._bump(x_rd.data, fired_rd.data, s.tau_pre_shift)),
+                            fired_wr.addr.eq(ps_wb_addr), fired_wr.data.eq(0), fired_wr.en.eq(1),
+                        ]
+                    with m.If((ps_count == A) & ~ps_valid):
+                        m.d.sync += [ps_count.eq(0), ps_g.eq(0)]
+                        m.next = "E-PASS" if reward else "POT-SCAN"
+
+                if reward:
+                    # Eligibility decay over every synapse word.
+                    with m.State("E-PASS"):
+                        with m.If(ps_count < A * G):
+                            m.d.comb += w_addr.eq(ps_count)
+                            m.d.sync += ps_count.eq(ps_count + 1)
+                        m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
+                        with m.If(ps_valid):
+                            m.d.comb += [e_wr.addr.eq(ps_wb_addr), e_wr.en.eq(1)]
+                            for lane in range(P):
+                                e = e_rd.data[lane]
+                                m.d.comb += e_wr.data[lane].eq(e - (e >> s.eligibility_shift))
+                        with m.If((ps_count == A * G) & ~ps_valid):
+                            m.d.sync += [ps_count.eq(0), ps_g.eq(0)]
+                            m.next = "POT-SCAN"
+
+                # Potentiation: for every group with learning spikes, every axon, P weights per cycle.
+                with m.State("POT-SCAN"):
+                    with m.If(ps_g == G):
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.comb += ln_rd.addr.eq(ps_g)
+                        m.next = "POT-CHECK"
+                with m.State("POT-CHECK"):
+                    with m.If(ln_rd.data != 0):
+                        m.d.sync += [ps_bits.eq(ln_rd.data), ps_axon.eq(0), ps_addr.eq(ps_g), ps_valid.eq(0)]
+                        m.next = "POT-PASS"
+                    with m.Else():
+                        m.d.sync += ps_g.eq(ps_g + 1)
+                        m.next = "POT-SCAN"
+                with m.State("POT-PASS"):
+                    with m.If(ps_axon < A):
+                        m.d.comb += [w_addr.eq(ps_addr), x_rd.addr.eq(ps_axon)]
+                        m.d.sync += [ps_axon.eq(ps_axon + 1), ps_addr.eq(ps_addr + G)]
+                    m.d.sync += [ps_valid.eq(ps_axon < A), ps_wb_addr.eq(ps_addr)]
+                    with m.If(ps_valid):
+                        write_plastic(ps_wb_addr)
+                        for lane in range(P):
+                            en = ps_bits[lane]
+                            m.d.comb += lfsr_step[lane].eq(en)
+                            potentiation = (s.a_plus * x_rd.data + offset(lane)) >> s.lr_shift
+                            plastic_update(lane, potentiation, w_rd.data[lane],
+                                           e_rd.data[lane] if reward else None, en)
+                    with m.If((ps_axon == A) & ~ps_valid):
+                        m.d.sync += ps_g.eq(ps_g + 1)
+                        m.next = "POT-SCAN"
+
+                if reward:
+                    # W <- clip(W + ((reward * E + r) >> lr_shift)) over every synapse word.
+                    with m.State("REWARD"):
+                        with m.If(ps_count < A * G):
+                            m.d.comb += w_addr.eq(ps_count)
+                            m.d.sync += ps_count.eq(ps_count + 1)
+                        m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
+                        with m.If(ps_valid):
+                            m.d.comb += [w_wr.addr.eq(ps_wb_addr), w_wr.en.eq(1), lfsr_step.eq(-1)]
+                            for lane in range(P):
+                                change = (reward_value * e_rd.data[lane] + offset(lane)) >> s.lr_shift
+                                m.d.comb += w_wr.data[lane].eq(
+                                    _saturate(w_rd.data[lane] + change, s.w_min, s.w_max))
+                        with m.If((ps_count == A * G) & ~ps_valid):
+                            m.next = "IDLE"
+
+                with m.State("FINISH"):
+                    finish()
+
             with m.State("CFG-CHECK"):
                 checks = []
-                for fld in CfgField:
-                    if fld not in widths:
-                        continue
-                    width, is_signed = widths[fld]
-                    ok = cmd.neuron < p.neurons
-                    if fld == CfgField.WEIGHT:
-                        ok &= cmd.axon < p.axons
+                for fld, (width, is_signed) in widths.items():
+                    ok = Const(1)
+                    if fld not in (CfgField.X_TRACE, CfgField.LEARNING):
+                        ok &= cmd.neuron < p.neurons
+                    if fld in (CfgField.WEIGHT, CfgField.ELIGIBILITY, CfgField.X_TRACE):
+                        ok &= cmd.axon < A
                     checks.append((fld, ok & ((cmd.op == CfgOp.READ) | fits(cmd.data, width, is_signed))))
                 with m.Switch(cmd.field):
                     for fld, ok in checks:
@@ -361,6 +602,8 @@ class LifCore(wiring.Component):
                 m.next = "CFG-READ"
             with m.State("CFG-READ"):
                 m.d.comb += [w_addr.eq(in_base + group_sel), st_rd.addr.eq(group_sel)]
+                if learn:
+                    m.d.comb += x_rd.addr.eq(cmd.axon)
                 with m.If(~cmd_ok):
                     with m.If(self.bad_config != 0xFFFF):
                         m.d.sync += self.bad_config.eq(self.bad_config + 1)
@@ -372,34 +615,35 @@ class LifCore(wiring.Component):
                 with m.Else():
                     m.next = "CFG-MODIFY"
             with m.State("CFG-MODIFY"):
-                # The read data of both memories is valid in this cycle.
-                m.d.comb += [w_addr.eq(in_base + group_sel)]
-                weight = w_rd.data[lane_sel]
+                # The read data of the memories is valid in this cycle; a write goes back to the same word.
+                m.d.comb += w_addr.eq(in_base + group_sel)
                 record = st_rd.data[lane_sel]
+                write = cmd.op == CfgOp.WRITE
                 with m.Switch(cmd.field):
                     for fld in widths:
                         with m.Case(fld):
                             if fld == CfgField.WEIGHT:
-                                m.d.sync += rsp_data.eq(weight)
+                                m.d.sync += rsp_data.eq(w_rd.data[lane_sel])
+                                m.d.comb += [w_wr.addr.eq(w_addr), w_wr.data.eq(w_rd.data), w_wr.en.eq(write)]
+                                m.d.comb += w_wr.data[lane_sel].eq(cmd.data)
+                            elif fld == CfgField.ELIGIBILITY:
+                                m.d.sync += rsp_data.eq(e_rd.data[lane_sel])
+                                m.d.comb += [e_wr.addr.eq(w_addr), e_wr.data.eq(e_rd.data), e_wr.en.eq(write)]
+                                m.d.comb += e_wr.data[lane_sel].eq(cmd.data)
+                            elif fld == CfgField.X_TRACE:
+                                m.d.sync += rsp_data.eq(x_rd.data)
+                                m.d.comb += [x_wr.addr.eq(cmd.axon), x_wr.data.eq(cmd.data), x_wr.en.eq(write)]
+                            elif fld == CfgField.LEARNING:
+                                m.d.sync += rsp_data.eq(learning)
+                                with m.If(write):
+                                    m.d.sync += learning.eq(cmd.data[0])
                             else:
-                                m.d.sync += rsp_data.eq(getattr(record, _FIELD_NAMES[fld]))
-                with m.If(cmd.op == CfgOp.WRITE):
-                    with m.If(cmd.field == CfgField.WEIGHT):
-                        m.d.comb += [w_wr.data.eq(w_rd.data), w_wr.en.eq(1)]
-                        for lane in range(P):
-                            with m.If(lane_sel == lane):
-                                m.d.comb += w_wr.data[lane].eq(cmd.data)
-                    with m.Else():
-                        m.d.comb += [st_wr.addr.eq(group_sel), st_wr.data.eq(st_rd.data), st_wr.en.eq(1)]
-                        for lane in range(P):
-                            with m.If(lane_sel == lane):
-                                with m.Switch(cmd.field):
-                                    for fld in widths:
-                                        if fld == CfgField.WEIGHT:
-                                            continue
-                                        with m.Case(fld):
-                                            target = getattr(st_wr.data[lane], _FIELD_NAMES[fld])
-                                            m.d.comb += target.eq(cmd.data)
+                                name = _RECORD_FIELDS[fld]
+                                m.d.sync += rsp_data.eq(getattr(record, name))
+                                m.d.comb += [st_wr.addr.eq(group_sel), st_wr.data.eq(st_rd.data),
+                                             st_wr.en.eq(write)]
+                                m.d.comb += getattr(st_wr.data[lane_sel], name).eq(cmd.data)
+                with m.If(write):
                     m.next = "IDLE"
                 with m.Else():
                     m.next = "CFG-RSP"
@@ -409,7 +653,3 @@ class LifCore(wiring.Component):
                     m.next = "IDLE"
 
         return m
-
-
-_FIELD_NAMES = {CfgField.V: "v", CfgField.U: "u", CfgField.ACC: "acc", CfgField.REFRACTORY: "ref",
-                CfgField.THRESHOLD: "threshold", CfgField.BIAS: "bias"}

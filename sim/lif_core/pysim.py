@@ -1,0 +1,124 @@
+"""Run a LIF core in Amaranth's Python simulator from a script of operations.
+
+Quicker to start than a cocotb run (no Verilog, no compiler), so the unit tests use it for small cases; the
+cocotb benches in :mod:`spikeforge.sim.lif_core.bench` remain the reference check on real simulators.
+
+A script is a list of operations, each a tuple:
+
+- ``("write", field, axon, neuron, value)``: a configuration write (``field`` a :class:`CfgField`);
+- ``("read", field, axon, neuron)``: a configuration read, whose answer is returned;
+- ``("step", axons)``: the events of one timestep then a tick; returns (spikes in order, cycles taken);
+- ``("reward", value)``: a reward command (reward-modulated STDP).
+"""
+
+from __future__ import annotations
+
+import random
+
+from amaranth.sim import Simulator
+
+from spikeforge.hdl.lif_core.core import CfgOp
+
+
+__all__ = ["run_script"]
+
+
+def run_script(core, script, *, idle=0.0, backpressure=0.0, seed=0, vcd=None, timeout_cycles=100_000):
+    """Run ``script`` on ``core``; return one result per operation (None for writes and rewards).
+
+    Parameters
+    ----------
+    idle : float
+        Probability of an idle cycle before each input event.
+    backpressure : float
+        Probability that the spike sink is not ready in a cycle.
+    vcd : str or None
+        Write a waveform to this file.
+    timeout_cycles : int
+        Give up on an operation the core has not completed after this many cycles.
+
+    Raises
+    ------
+    TimeoutError
+        Naming the operation the core did not complete.
+    """
+    rng = random.Random(seed)
+    results = []
+
+    async def handshake(ctx, port, payload=None):
+        """Hold ``port.valid`` until the core takes the beat; return the cycles it took."""
+        if payload is not None:
+            ctx.set(port.payload, payload)
+        ctx.set(port.valid, 1)
+        cycles = 0
+        while True:
+            _, _, ready = await ctx.tick().sample(port.ready)
+            cycles += 1
+            if ready:
+                break
+            if cycles > timeout_cycles:
+                raise TimeoutError(f"the core did not accept a beat on '{port_name(port)}' in "
+                                   f"{timeout_cycles} cycles")
+        ctx.set(port.valid, 0)
+        return cycles
+
+    async def cfg(ctx, op, field, axon, neuron, value=0):
+        await handshake(ctx, core.cfg, {"op": op, "field": field, "axon": axon, "neuron": neuron, "data": value})
+        if op == CfgOp.READ:
+            ctx.set(core.cfg_rsp.ready, 1)
+            payload, = await ctx.tick().sample(core.cfg_rsp.payload).until(core.cfg_rsp.valid)
+            ctx.set(core.cfg_rsp.ready, 0)
+            return payload.data
+        return None
+
+    async def step(ctx, axons):
+        cycles = 0
+        for axon in axons:
+            while idle and rng.random() < idle:
+                await ctx.tick()
+                cycles += 1
+            cycles += await handshake(ctx, core.events, {"axon": int(axon)})
+        ctx.set(core.tick.valid, 1)
+        spikes = []
+        while True:
+            ctx.set(core.spikes.ready, int(rng.random() >= backpressure))
+            _, _, tick_ready, valid, ready, payload, done = await ctx.tick().sample(
+                core.tick.ready, core.spikes.valid, core.spikes.ready, core.spikes.payload, core.done)
+            cycles += 1
+            if tick_ready:
+                ctx.set(core.tick.valid, 0)
+            if valid and ready:
+                spikes.append(payload.neuron)
+            if done:
+                break
+            if cycles > timeout_cycles:
+                raise TimeoutError(f"the tick was not done after {timeout_cycles} cycles")
+        ctx.set(core.spikes.ready, 0)
+        return spikes, cycles
+
+    def port_name(port):
+        return next(name for name, value in vars(core).items() if value is port)
+
+    async def testbench(ctx):
+        for op, *args in script:
+            if op == "write":
+                results.append(await cfg(ctx, CfgOp.WRITE, *args))
+            elif op == "read":
+                results.append(await cfg(ctx, CfgOp.READ, *args))
+            elif op == "step":
+                results.append(await step(ctx, *args))
+            elif op == "reward":
+                await handshake(ctx, core.reward, int(args[0]))
+                results.append(None)
+            else:
+                raise ValueError(f"Unknown script operation {op!r}")
+
+    sim = Simulator(core)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    return results

@@ -1,0 +1,103 @@
+"""Amaranth pysim checks of the STDP learning engine against its golden model: weights, traces and
+eligibilities after every tick, spikes of every step."""
+
+import numpy as np
+import pytest
+
+from spikeforge.hdl.lif_core.core import CfgField, LifCore
+from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
+from spikeforge.sim.lif_core.pysim import run_script
+from spikeforge.sim.stdp.model import StdpModel
+
+
+CORE = dict(neurons=8, axons=5, lanes=2, model="lif", threshold=30, weight_bits=8)
+CONFIGS = {
+    "all-to-all": (CORE, dict(impulse=60, a_plus=20, a_minus=24, lr_shift=4)),
+    "nearest-stochastic-p4": (dict(CORE, lanes=4), dict(impulse=40, accumulate="nearest", a_plus=7,
+                                                        a_minus=9, lr_shift=5, stochastic=True, seed=77)),
+    "reward-stochastic": (dict(CORE, axons=3), dict(impulse=50, a_plus=30, a_minus=30, lr_shift=3, reward=True,
+                                                   stochastic=True, eligibility_bits=10, eligibility_shift=2,
+                                                   w_min=-20, w_max=90)),
+    "p1-clipped": (dict(CORE, lanes=1, neurons=4), dict(impulse=200, a_plus=400, a_minus=300, lr_shift=6,
+                                                        w_min=-10, w_max=60)),
+}
+
+
+def observe(core, params, stdp):
+    """Script reads of everything learning changes."""
+    reads = [("read", CfgField.WEIGHT, a, n) for a in range(params.axons) for n in range(params.neurons)]
+    reads += [("read", CfgField.X_TRACE, a, 0) for a in range(params.axons)]
+    reads += [("read", CfgField.Y_TRACE, 0, n) for n in range(params.neurons)]
+    if stdp.reward:
+        reads += [("read", CfgField.ELIGIBILITY, a, n) for a in range(params.axons) for n in range(params.neurons)]
+    return reads
+
+
+def expected(model):
+    values = list(model.weights.ravel()) + list(model.x) + list(model.y)
+    if model.stdp.reward:
+        values += list(model.eligibility.ravel())
+    return values
+
+
+def names(params, stdp):
+    out = [f"W[{a}, {n}]" for a in range(params.axons) for n in range(params.neurons)]
+    out += [f"x[{a}]" for a in range(params.axons)] + [f"y[{n}]" for n in range(params.neurons)]
+    if stdp.reward:
+        out += [f"E[{a}, {n}]" for a in range(params.axons) for n in range(params.neurons)]
+    return out
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_learning_matches_model(name):
+    core_kw, stdp_kw = CONFIGS[name]
+    params = LifParams.create(**core_kw)
+    stdp = StdpParams.create(params, **stdp_kw)
+    rng = np.random.default_rng(len(name))
+    weights = rng.integers(-5, 40, size=(params.axons, params.neurons))
+    core = LifCore(params, stdp=stdp)
+    model = StdpModel(params, stdp, weights)
+
+    script = [("write", CfgField.WEIGHT, a, n, int(weights[a, n]))
+              for a in range(params.axons) for n in range(params.neurons)]
+    plan = []
+    for t in range(14):
+        ops = []
+        if t == 4:
+            ops.append(("write", CfgField.PLASTIC, 0, 1, 0))       # neuron 1 stops learning
+        if t == 8:
+            ops.append(("write", CfgField.LEARNING, 0, 0, 0))      # learning off for everyone
+        if t == 10:
+            ops.append(("write", CfgField.LEARNING, 0, 0, 1))
+        if stdp.reward and t % 3 == 2:
+            ops.append(("reward", int(rng.integers(-8, 9))))
+        axons = [int(a) for a in rng.choice(params.axons, size=rng.binomial(params.axons * 2, 0.35))]
+        ops.append(("step", axons))
+        plan.append(ops)
+    marks = []
+    for ops in plan:
+        script += ops
+        marks.append(len(script) - 1)
+        script += observe(core, params, stdp)
+    results = run_script(core, script, idle=0.2, backpressure=0.3, seed=5)
+
+    labels = names(params, stdp)
+    learned = 0
+    for t, (ops, mark) in enumerate(zip(plan, marks)):
+        for op in ops:
+            if op[0] == "write" and op[1] == CfgField.PLASTIC:
+                model.plastic[op[3]] = bool(op[4])
+            elif op[0] == "write" and op[1] == CfgField.LEARNING:
+                model.learning = bool(op[4])
+            elif op[0] == "reward":
+                model.reward(op[1])
+            elif op[0] == "step":
+                want = list(model.step(op[1]))
+        got, _ = results[mark]
+        assert got == want, f"step {t}: the RTL spiked {got}, the model {want}"
+        observed = results[mark + 1:mark + 1 + len(labels)]
+        for label, value, exp in zip(labels, observed, expected(model)):
+            assert value == exp, f"after tick {t}: {label} = {value} in the RTL, {exp} in the model"
+        learned = max(learned, int(np.abs(model.weights - weights).sum()))
+    assert learned > 0, "the case should change some weights"
