@@ -100,3 +100,25 @@ def test_events_cost_groups_cycles_without_bubbles():
     (_, few), (_, many) = run_script(core, [("step", [0] * 2), ("step", [0] * 22)])
     assert many - few == 20 * params.groups
     assert few - 2 * params.groups <= params.groups + 6
+
+
+def test_loihi_current_wraps_like_lava():
+    """Lava wraps u above 2**23 down by 2**24 (REFERENCES.md); drive u just under the top and add the largest
+    input the 18-bit accumulator holds."""
+    params = LifParams.create(preset="loihi", neurons=2, axons=1, lanes=2, du=410, dv=205, vth=12)
+    core = LifCore(params)
+    top = (1 << 23) - 100
+    script = [("write", CfgField.U, 0, n, top) for n in range(2)]
+    script += [("write", CfgField.ACC, 0, n, (1 << 17) - 1) for n in range(2)]
+    script += [("step", []), ("read", CfgField.U, 0, 0)]
+    u = run_script(core, script)[-1]
+    # Written out from REFERENCES.md: decay, add a_in << 6, wrap once.
+    decayed = (top * (4096 - 411)) >> 12
+    total = decayed + (((1 << 17) - 1) << 6)
+    expected = total - (1 << 24) if total > (1 << 23) else total
+    assert u == expected
+    model = LifModel(params)
+    model.u[:] = top
+    model.acc[:] = (1 << 17) - 1
+    model.tick()
+    assert model.u[0] == expected

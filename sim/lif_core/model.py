@@ -117,7 +117,7 @@ class LifModel:
         p = self.params
         if p.has_current:
             u = decay(p.decay, self.u, p.decay_u) + (self.acc << p.input_shift)
-            self.u = _lava_wrap(u, p.state_bits + 1) if p.loihi else self._overflow(u, p.state_bits, *p.u_range)
+            self.u = _lava_wrap(u, p.state_bits) if p.loihi else self._overflow(u, p.state_bits, *p.u_range)
             drive = self.u
         else:
             drive = self.acc
