@@ -12,8 +12,8 @@ Phases (one at a time; the core is idle between them):
   acc[g] back. Events are accepted back to back, so a stream of events costs G cycles each with no bubbles.
   With STDP the same pass depresses W[a, g] (or its eligibility) and writes it back: a read-modify-write of P
   weights per cycle.
-- tick: the G groups are read one per cycle, pass a three-stage pipeline (read; current and decays; voltage,
-  compare, reset, write back) and push the group's spike vector into a FIFO that the spike emitter drains,
+- tick: the G groups are read one per cycle, pass a pipeline (read; current and decays; voltage; compare,
+  reset, write back; spike vector) and push the group's spike vector into a FIFO that the spike emitter drains,
   one neuron per beat, in neuron order. With STDP three passes follow: the presynaptic traces (A cycles), the
   eligibility decay (reward only, A * G cycles) and potentiation (for every group with a learning spike, A
   cycles of P weight updates). ``done`` pulses when all passes are over and the last spike has been taken.
@@ -271,8 +271,17 @@ class LifCore(wiring.Component):
         t2_word = Signal(state_word)
         t2_u = Signal(data.ArrayLayout(signed(p.u_bits), P))
         t2_vdec = Signal(data.ArrayLayout(signed(p.state_bits), P))
+        t3_valid = Signal()
+        t3_g = Signal(self.group_bits)
+        t3_word = Signal(state_word)
+        t3_u = Signal(data.ArrayLayout(signed(p.u_bits), P))
+        t3_v = Signal(data.ArrayLayout(signed(p.state_bits), P))
+        t4_valid = Signal()
+        t4_g = Signal(self.group_bits)
+        t4_spikes = Signal(P)
 
-        pipeline_empty = ~in_busy & ~s1_valid & ~tk_issue & ~t1_valid & ~t2_valid
+        tick_busy = tk_issue | t1_valid | t2_valid | t3_valid | t4_valid
+        pipeline_empty = ~in_busy & ~s1_valid & ~tick_busy
 
         # --- learning state ---------------------------------------------------------------------------
         if learn:
@@ -361,7 +370,8 @@ class LifCore(wiring.Component):
             m.d.sync += tk_g.eq(tk_g + 1)
             with m.If(tk_g == G - 1):
                 m.d.sync += tk_issue.eq(0)
-        m.d.sync += [t1_valid.eq(tk_issue), t1_g.eq(tk_g), t2_valid.eq(t1_valid), t2_g.eq(t1_g)]
+        m.d.sync += [t1_valid.eq(tk_issue), t1_g.eq(tk_g), t2_valid.eq(t1_valid), t2_g.eq(t1_g),
+                     t3_valid.eq(t2_valid), t3_g.eq(t2_g), t4_valid.eq(t3_valid), t4_g.eq(t3_g)]
 
         with m.If(t1_valid):
             m.d.sync += t2_word.eq(st_rd.data)
@@ -374,24 +384,31 @@ class LifCore(wiring.Component):
                 vdec = rec.v if p.model == "if" else self._decay(rec.v, p.decay_v)
                 m.d.sync += t2_vdec[lane].eq(vdec)
 
-        spike_vec = Signal(P)
+        # Stage 2: the new voltage, before refractoriness, compare and reset.
         v_lo, v_hi = p.v_range
         with m.If(t2_valid):
-            m.d.comb += [st_wr.addr.eq(t2_g), st_wr.en.eq(1), st_wr.data.eq(t2_word)]
+            m.d.sync += [t3_word.eq(t2_word), t3_u.eq(t2_u)]
             for lane in range(P):
                 rec = t2_word[lane]
-                out = st_wr.data[lane]
-                threshold = rec.threshold if p.per_neuron_threshold else Const(p.threshold, signed(p.state_bits))
                 bias = rec.bias if p.per_neuron_bias else p.bias
                 drive = t2_u[lane] if p.has_current else rec.acc
-                v = Signal(signed(p.state_bits), name=f"v_next_{lane}")
-                m.d.comb += v.eq(self._overflow(t2_vdec[lane] + drive + bias, p.state_bits, v_lo, v_hi))
+                m.d.sync += t3_v[lane].eq(self._overflow(t2_vdec[lane] + drive + bias, p.state_bits, v_lo, v_hi))
+
+        # Stage 3: refractoriness, compare, reset, write back; the spike vector goes to the FIFO a cycle later.
+        spike_vec = Signal(P)
+        with m.If(t3_valid):
+            m.d.comb += [st_wr.addr.eq(t3_g), st_wr.en.eq(1), st_wr.data.eq(t3_word)]
+            for lane in range(P):
+                rec = t3_word[lane]
+                out = st_wr.data[lane]
+                threshold = rec.threshold if p.per_neuron_threshold else Const(p.threshold, signed(p.state_bits))
+                v = t3_v[lane]
                 active = (rec.ref == 0) if p.refractory else Const(1)
                 fire = (v > threshold) if p.compare == "gt" else (v >= threshold)
                 spike = active & fire
                 m.d.comb += spike_vec[lane].eq(spike)
                 if p.has_current:
-                    m.d.comb += out.u.eq(t2_u[lane])
+                    m.d.comb += out.u.eq(t3_u[lane])
                 m.d.comb += out.acc.eq(0)
                 # A refractory neuron keeps the v it was read with (the default write data).
                 with m.If(spike):
@@ -412,10 +429,12 @@ class LifCore(wiring.Component):
                     m.d.comb += out.y.eq(self._bump(rec.y, spike, s.tau_post_shift))
                     m.d.comb += ln_wr.data[lane].eq(spike & rec.plastic & learning)
             if learn:
-                m.d.comb += [ln_wr.addr.eq(t2_g), ln_wr.en.eq(1)]
+                m.d.comb += [ln_wr.addr.eq(t3_g), ln_wr.en.eq(1)]
+        m.d.sync += t4_spikes.eq(spike_vec)
+        with m.If(t4_valid):
             m.d.comb += [
-                spike_fifo.w_data.eq(Cat(spike_vec, t2_g)),
-                spike_fifo.w_en.eq(spike_vec != 0),
+                spike_fifo.w_data.eq(Cat(t4_spikes, t4_g)),
+                spike_fifo.w_en.eq(t4_spikes != 0),
             ]
 
         # --- spike emitter: one neuron per beat, lowest lane first -------------------------------------
@@ -493,7 +512,7 @@ class LifCore(wiring.Component):
                     m.next = "IDLE"
 
             with m.State("TICK"):
-                with m.If(~tk_issue & ~t1_valid & ~t2_valid):
+                with m.If(~tick_busy):
                     if learn:
                         m.d.sync += [ps_count.eq(0), ps_valid.eq(0)]
                         m.next = "X-PASS"
