@@ -218,7 +218,7 @@ class LifParams:
         fixed = sorted(set(kwargs) - set(_LOIHI_FREE))
         if fixed:
             raise ValueError(f"Parameter '{fixed[0]}' is fixed by preset 'loihi'; it takes only "
-                             f"{', '.join(_LOIHI_FREE[:-1])}")
+                             f"{', '.join(k for k in _LOIHI_FREE if k != 'preset')}")
         neurons, axons = kwargs.get("neurons"), kwargs.get("axons")
         lanes, weight_bits = kwargs.get("lanes", 1), kwargs.get("weight_bits", 8)
         cls._create_shape(neurons, axons, lanes, weight_bits)

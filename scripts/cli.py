@@ -1,0 +1,397 @@
+"""The ``spikeforge`` command line: generate, simulate, verify and build a block from a configuration file.
+
+Every command takes a TOML configuration file (see :mod:`spikeforge.scripts.config`) and repeatable
+``--set key=value`` overrides, and works on the block the file describes: ``[lif_core]`` (with ``[stdp]``),
+``[router]``, ``[mesh]`` or ``[attention]``; ``build`` is for the LIF core.
+
+Problems with the input (configuration, input file, weights, options) print one line on stderr and exit with
+code 2 before anything is written; output files are written to a staging directory and moved into place only
+when the command succeeds. A simulator or build tool that fails exits with code 1. Progress goes to stderr,
+results to stdout.
+"""
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+from spikeforge.boards.platforms import BOARDS
+
+from .config import ConfigError, load_config
+from .data_files import DataFileError, read_events, read_weights, write_spikes, write_state
+
+
+__all__ = ["main"]
+
+TOP = "lif_core"
+RTL_BACKENDS = ("icarus", "verilator")
+LIF_VERIFY_STEPS = 30
+ATTENTION_VERIFY_CALLS = 2
+
+
+class InputError(click.ClickException):
+    """Bad input from the user: printed as one line, exit code 2."""
+    exit_code = 2
+
+
+class ToolError(click.ClickException):
+    """A simulator or build tool failed: printed as its message, exit code 1."""
+    exit_code = 1
+
+
+class _OneLineErrors(click.Group):
+    """A command group whose errors, click's usage errors included, are a single ``Error: ...`` line."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" Try '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stage(message):
+    click.echo(f"spikeforge: {message}", err=True)
+
+
+@contextlib.contextmanager
+def _input_errors():
+    """Turn configuration and data-file errors into one-line exit-code-2 errors."""
+    try:
+        yield
+    except (ConfigError, DataFileError) as exc:
+        raise InputError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _staged_output(out_dir):
+    """Yield an empty staging directory beside ``out_dir``; on success move its files into ``out_dir``.
+
+    On failure nothing is left behind, so an existing ``out_dir`` keeps its old contents.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a directory")
+    target = out_dir.absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        yield stage
+        out_dir.mkdir(exist_ok=True)
+        for item in stage.iterdir():
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _build_dir(path):
+    """The build directory given with ``--build-dir``, or a temporary one removed afterwards."""
+    if path is not None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path)
+    else:
+        with tempfile.TemporaryDirectory(prefix="spikeforge-build-") as tmp:
+            yield Path(tmp)
+
+
+def _load(config, overrides):
+    """The configuration, and the name and parameters of the block it describes."""
+    with _input_errors():
+        loaded = load_config(config, overrides)
+        block, params = loaded.top()
+    return loaded, block, params
+
+
+def _learning(loaded):
+    """The [stdp] parameters when the configuration builds the learning engine, else None."""
+    stdp = loaded.blocks.get("stdp")
+    return stdp if stdp is not None and stdp.enabled else None
+
+
+def _only_for(block, allowed, what):
+    if block not in allowed:
+        raise InputError(f"{what} applies to a {' or '.join(f'[{b}]' for b in allowed)} block, not [{block}]")
+
+
+_config_argument = click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+_set_option = click.option("--set", "overrides", metavar="KEY=VALUE", multiple=True,
+                           help="Override a configuration value, e.g. --set lanes=4 or "
+                                "--set lif_core.model=cuba (repeatable).")
+_build_dir_option = click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
+                                 help="Keep simulator build products here (default: a temporary directory).")
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Generate, simulate, verify and build spiking neural network hardware."""
+
+
+@main.command()
+@_config_argument
+@_set_option
+@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the Verilog module and its JSON manifest.")
+def generate(config, overrides, out_dir):
+    """Write the Verilog of the block described by CONFIG and its manifest to DIR/<top>.v and DIR/<top>.json.
+
+    The manifest describes the ports (streams as name__valid, name__ready, name__payload with the payload's
+    field offsets) and, under "extra", the parameters, memory map and tool versions."""
+    loaded, block, params = _load(config, overrides)
+    with _staged_output(out_dir) as stage:
+        _stage(f"converting the [{block}] block to Verilog (the first run compiles Yosys)")
+        verilog, manifest = _export(loaded, block, params, stage)
+    click.echo(f"wrote {out_dir / verilog.name} and {out_dir / manifest.name}")
+
+
+def _export(loaded, block, params, out_dir):
+    """Write the Verilog and the manifest of the configuration's block to ``out_dir``; return their paths."""
+    from spikeforge.hdl.manifest import tool_versions
+    from spikeforge.sim.harness.export import export
+
+    if block == "lif_core":
+        from spikeforge.hdl.lif_core.core import LifCore
+        from spikeforge.hdl.lif_core.manifest import lif_core_manifest
+
+        core = LifCore(params, stdp=loaded.blocks.get("stdp"))
+        return export(core, name=TOP, build_dir=out_dir, extra=lif_core_manifest(core))
+    if block in ("router", "mesh"):
+        from spikeforge.sim.aer.rtl import export_network
+
+        return export_network(params, out_dir)
+    from spikeforge.hdl.attention.unit import AttentionUnit
+    from spikeforge.sim.attention.rtl import TOPLEVEL
+
+    extra = {"block": block, "parameters": params.to_dict(), "tools": tool_versions()}
+    return export(AttentionUnit(params), name=TOPLEVEL, build_dir=out_dir, extra=extra)
+
+
+def _run_model(params, stdp, weights, events, steps, dump_state):
+    if stdp is None:
+        from spikeforge.sim.lif_core.model import LifModel
+
+        model = LifModel(params, weights)
+    else:
+        from spikeforge.sim.stdp.model import StdpModel
+
+        model = StdpModel(params, stdp, weights)
+    by_step = [[] for _ in range(steps)]
+    for t, axon in events:
+        by_step[t].append(axon)
+    spikes, v, u = [], [], []
+    with click.progressbar(range(steps), label="simulating", file=sys.stderr) as bar:
+        for t in bar:
+            spikes.extend((t, int(n)) for n in model.step(by_step[t]))
+            if dump_state:
+                v.append(model.v.copy())
+                u.append(model.u.copy())
+    state = {}
+    if dump_state:
+        state["v"] = np.array(v, dtype=np.int64).reshape(steps, params.neurons)
+        if params.has_current:
+            state["u"] = np.array(u, dtype=np.int64).reshape(steps, params.neurons)
+    return spikes, state
+
+
+@main.command()
+@_config_argument
+@_set_option
+@click.option("--input", "input_path", metavar="FILE", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Input: [lif_core] events, a CSV file t,addr (addr: axon); [router]/[mesh] packets, a CSV file "
+                   "t,src,dest,payload; [attention] an .npz file of q, k and v.")
+@click.option("--weights", "weights_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="[lif_core] integer weights, a .npy array of shape (axons, neurons); zero when omitted.")
+@click.option("--steps", type=int, help="[lif_core] timesteps to run (default: the last event's t + 1).")
+@click.option("--backend", type=click.Choice(("model",) + RTL_BACKENDS), default="model", show_default=True,
+              help="The golden model, or the generated Verilog in Icarus Verilog or Verilator.")
+@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the output: spikes.csv (and state.npz), delivered.csv or out.npz.")
+@click.option("--dump-state", is_flag=True, help="[lif_core] also write state.npz: v (and u) after every "
+                                                  "timestep.")
+@_build_dir_option
+def simulate(config, overrides, input_path, weights_path, steps, backend, out_dir, dump_state, build_dir):
+    """Run an input through the block described by CONFIG, on the golden model or the generated Verilog.
+
+    \b
+    [lif_core]           events in, DIR/spikes.csv (t,addr; addr = neuron) out
+    [router] or [mesh]   packets in, DIR/delivered.csv (t,node,src,payload) out
+    [attention]          q, k, v in, DIR/out.npz (o) out
+    """
+    loaded, block, params = _load(config, overrides)
+    lif_options = {"--weights": weights_path is not None, "--steps": steps is not None, "--dump-state": dump_state}
+    for option in (option for option, given in lif_options.items() if given):
+        _only_for(block, ("lif_core",), option)
+    if block == "lif_core":
+        _simulate_lif(loaded, params, input_path, weights_path, steps, backend, out_dir, dump_state, build_dir)
+    elif block in ("router", "mesh"):
+        _simulate_aer(params, input_path, backend, out_dir, build_dir)
+    else:
+        _simulate_attention(params, input_path, backend, out_dir, build_dir)
+
+
+@contextlib.contextmanager
+def _tool_errors():
+    """Turn a simulator's failure to build or run the design into a ToolError."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def _simulate_lif(loaded, params, events_path, weights_path, steps, backend, out_dir, dump_state, build_dir):
+    stdp = _learning(loaded)
+    if stdp is not None and backend != "model":
+        raise InputError(f"{loaded.path}: [stdp] is simulated by the model backend only, not {backend}")
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+    with _input_errors():
+        events = read_events(events_path, axons=params.axons, steps=steps)
+        weights = read_weights(weights_path, params) if weights_path is not None else None
+    if steps is None:
+        if not events:
+            raise InputError(f"{events_path}: no events, so the number of timesteps is unknown; give --steps")
+        steps = max(t for t, _ in events) + 1
+    events.sort(key=lambda event: event[0])
+
+    with _staged_output(out_dir) as stage:
+        if backend == "model":
+            spikes, state = _run_model(params, stdp, weights, events, steps, dump_state)
+        else:
+            from spikeforge.sim.lif_core.rtl import simulate_rtl
+
+            _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
+            with _build_dir(build_dir) as build, _tool_errors():
+                spikes, state = simulate_rtl(params, weights=weights, events=events, steps=steps, sim=backend,
+                                             build_dir=build, dump_state=dump_state)
+        write_spikes(stage / "spikes.csv", spikes)
+        if dump_state:
+            write_state(stage / "state.npz", state)
+    click.echo(f"{len(spikes)} spikes in {steps} timesteps; wrote {out_dir / 'spikes.csv'}"
+               + (f" and {out_dir / 'state.npz'}" if dump_state else ""))
+
+
+def _simulate_aer(params, packets_path, backend, out_dir, build_dir):
+    from spikeforge.sim.aer.simulate import PacketFileError, read_packets, simulate, write_delivered
+
+    try:
+        packets = read_packets(packets_path, params)
+    except PacketFileError as exc:
+        raise InputError(str(exc)) from None
+    with _staged_output(out_dir) as stage:
+        _stage(f"delivering {len(packets)} packets on the {backend}")
+        with _build_dir(build_dir) as build, _tool_errors():
+            try:
+                rows = simulate(params, packets, backend, build_dir=build)
+            except ValueError as exc:   # the routing tables send a packet around a loop
+                raise InputError(str(exc)) from None
+        write_delivered(stage / "delivered.csv", rows, params)
+    click.echo(f"{len(rows)} deliveries of {len(packets)} packets; wrote {out_dir / 'delivered.csv'}")
+
+
+def _simulate_attention(params, qkv_path, backend, out_dir, build_dir):
+    from spikeforge.sim.attention.simulate import read_qkv, simulate
+
+    try:
+        q, k, v = read_qkv(qkv_path, params)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    with _staged_output(out_dir) as stage:
+        _stage(f"computing attention on the {backend}")
+        with _build_dir(build_dir) as build, _tool_errors():
+            o = simulate(params, q, k, v, backend, build_dir=build)
+        np.savez(stage / "out.npz", o=o)
+    click.echo(f"{int(o.sum())} output spikes of shape {o.shape}; wrote {out_dir / 'out.npz'}")
+
+
+@main.command()
+@_config_argument
+@_set_option
+@click.option("--sim", type=click.Choice(RTL_BACKENDS), default="icarus", show_default=True,
+              help="Verilog simulator running the cocotb bench.")
+@click.option("--steps", type=int, help=f"[lif_core] timesteps of random input (default {LIF_VERIFY_STEPS}).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
+@_build_dir_option
+@click.pass_context
+def verify(ctx, config, overrides, sim, steps, seed, build_dir):
+    """Check the generated Verilog of CONFIG against the golden model on random input, in cocotb; print what
+    was compared or the first mismatch (exit code 1)."""
+    loaded, block, params = _load(config, overrides)
+    if steps is not None:
+        _only_for(block, ("lif_core",), "--steps")
+        if steps < 1:
+            raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+    with _build_dir(build_dir) as build, _tool_errors():
+        if block == "lif_core":
+            if _learning(loaded) is not None:
+                raise InputError(f"{loaded.path}: verify does not cover [stdp] yet; the tests do "
+                                 f"(tests/test_stdp_*.py)")
+            from spikeforge.sim.lif_core.verify import verify as verify_core
+
+            steps = LIF_VERIFY_STEPS if steps is None else steps
+            _stage(f"verifying {steps} random timesteps (seed {seed}) in {sim} against the golden model")
+            ok, message = verify_core(params, sim=sim, steps=steps, seed=seed, build_dir=build)
+        elif block in ("router", "mesh"):
+            from spikeforge.sim.aer.verify import verify as verify_network
+
+            _stage(f"verifying random packets (seed {seed}) in {sim} against the golden model")
+            ok, message = verify_network(params, sim=sim, seed=seed, build_dir=build)
+        else:
+            from spikeforge.sim.attention.rtl import verify_rtl
+
+            _stage(f"verifying {ATTENTION_VERIFY_CALLS} random calls (seed {seed}) in {sim} against the "
+                   f"golden model")
+            result = verify_rtl(params, sim=sim, build_dir=build, seed=seed, calls=ATTENTION_VERIFY_CALLS)
+            ok = result.ok
+            message = result.message if not ok else (f"{sim}: {ATTENTION_VERIFY_CALLS} random calls from seed "
+                                                     f"{seed} matched the model")
+    click.echo(message)
+    ctx.exit(0 if ok else 1)
+
+
+@main.command()
+@_config_argument
+@_set_option
+@click.option("--board", required=True, type=click.Choice(list(BOARDS)), help="Target board.")
+@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for the bitstream, logs and report.")
+def build(config, overrides, board, out_dir):
+    """Synthesize, place and route the core described by CONFIG for BOARD and print the resource report.
+
+    Logs are written to DIR as the build goes, so a failed build leaves them there to read.
+    """
+    loaded, block, params = _load(config, overrides)
+    _only_for(block, ("lif_core",), "build")
+    if _learning(loaded) is not None:
+        raise InputError(f"{loaded.path}: build does not support [stdp] yet")
+    from spikeforge.boards.build import BuildError
+    from spikeforge.boards.build import build as build_board
+    from spikeforge.boards.report import format_table
+
+    _stage(f"building for {board} in {out_dir}")
+    try:
+        report = build_board(params, board, out_dir)
+    except BuildError as exc:           # a tool failed, or the design does not fit the device
+        raise ToolError(str(exc)) from None
+    click.echo(format_table(report))

@@ -1,0 +1,252 @@
+"""Configuration files: one TOML table of validated parameters per block, with command-line overrides.
+
+A configuration file describes one block, in a table named after it, plus any tables that extend it::
+
+    [lif_core]
+    neurons = 256
+    axons = 256
+    lanes = 8
+
+    [stdp]              # optional: the LIF core's learning engine
+    a_plus = 16
+
+Each table's keys are the keyword parameters of the block's parameter class (for ``[lif_core]``,
+:class:`spikeforge.hdl.lif_core.params.LifParams`), whose ``create`` validates them. A block joins the format by
+adding its table name and parameter class to :data:`BLOCKS` (and to :data:`EXTENDS` when its parameters are
+validated against another table's); nothing else here depends on the block.
+
+``--set key=value`` overrides one value. ``key`` is ``table.name`` or, when only one table takes it, ``name``.
+``value`` is read as a TOML value (``4``, ``true``, ``"per_neuron"``); a value that is not TOML is taken as a bare
+string, so ``--set model=cuba`` works.
+
+Every problem raises :class:`ConfigError` with one line that names the file, the line or ``--set`` the value came
+from, and the rule that was broken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+from spikeforge.hdl.aer.params import MeshParams, RouterParams
+from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
+
+
+__all__ = ["BLOCKS", "EXTENDS", "Config", "ConfigError", "load_config", "parse_override"]
+
+
+#: Table name -> parameter class. A class provides ``keys()`` (the accepted names) and ``create(**kwargs)``
+#: (validates, raising TypeError or ValueError whose message names the parameter as ``Parameter 'name'``).
+BLOCKS = {
+    "lif_core": LifParams,
+    "stdp": StdpParams,
+    "router": RouterParams,
+    "mesh": MeshParams,
+    "attention": AttentionParams,
+}
+
+#: Tables that extend another block rather than describe one: their ``create`` takes the validated parameters
+#: of the table they extend first (``StdpParams.create(lif_params, **table)``).
+EXTENDS = {
+    "stdp": "lif_core",
+}
+
+_TABLE_LINE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_NAMED_PARAMETER = re.compile(r"[Pp]arameter '(\w+)'")
+_MISSING_ARGUMENT = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
+
+
+class ConfigError(Exception):
+    """A problem with a configuration file or an override, described in one line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A loaded configuration.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file it was read from.
+    blocks : dict
+        Table name -> validated parameter object, for the tables the file (or an override) has.
+    """
+
+    path: Path
+    blocks: dict
+
+    def block(self, name):
+        """The parameters of table ``name``; raises :class:`ConfigError` when the file has no such table."""
+        if name not in self.blocks:
+            raise ConfigError(f"{self.path}: no [{name}] table; this command needs one")
+        return self.blocks[name]
+
+    def top(self):
+        """``(table name, parameters)`` of the one block the file describes (not counting extensions).
+
+        Raises
+        ------
+        ConfigError
+            If the file describes no block, or more than one.
+        """
+        names = [name for name in self.blocks if name not in EXTENDS]
+        if len(names) != 1:
+            found = ", ".join(f"[{name}]" for name in names) or "none"
+            choices = ", ".join(f"[{name}]" for name in BLOCKS if name not in EXTENDS)
+            raise ConfigError(f"{self.path}: expected exactly one block table of {choices}; found {found}")
+        return names[0], self.blocks[names[0]]
+
+
+def parse_override(text):
+    """Split ``--set`` text ``key=value`` into ``(key, value)`` with the value read as TOML or a bare string.
+
+    Raises
+    ------
+    ConfigError
+        If there is no ``=``, the key is empty or the value is empty.
+    """
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text}: expected key=value, e.g. --set lanes=4")
+    if not raw:
+        raise ConfigError(f"--set {text}: missing value after '='")
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+class _Source:
+    """Where each value of a file came from, for error messages: a line of the file or a ``--set``."""
+
+    def __init__(self, path, text):
+        self.path = path
+        self.table_lines = {}
+        self.key_lines = {}
+        self.overrides = {}
+        table = None
+        for number, line in enumerate(text.splitlines(), start=1):
+            if match := _TABLE_LINE.match(line):
+                table = match.group(1)
+                self.table_lines.setdefault(table, number)
+                self.table_lines.setdefault(table.split(".")[0], number)
+            elif match := _KEY_LINE.match(line):
+                self.key_lines.setdefault((table, match.group(1)), number)
+
+    def where(self, table, key=None):
+        """``FILE line N`` or ``FILE, --set key=value`` for a key of ``table`` (None: the top level), or for
+        the table itself when ``key`` is None."""
+        if (table, key) in self.overrides:
+            return f"{self.path}, --set {self.overrides[table, key]}"
+        line = self.key_lines.get((table, key)) or self.table_lines.get(table)
+        return f"{self.path} line {line}" if line else f"{self.path}"
+
+
+def _read(path):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    try:
+        tables = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        if match := _TOML_POSITION.search(message):
+            message = _TOML_POSITION.sub("", message)
+            raise ConfigError(f"{path} line {match.group(1)}: malformed TOML: {message} "
+                              f"(column {match.group(2)})") from None
+        raise ConfigError(f"{path}: malformed TOML: {message}") from None
+    return text, tables
+
+
+def _known_tables():
+    return ", ".join(f"[{name}]" for name in BLOCKS)
+
+
+def _apply_override(tables, source, text):
+    key, value = parse_override(text)
+    table, dot, name = key.rpartition(".")
+    if dot:
+        if table not in BLOCKS:
+            raise ConfigError(f"{source.path}, --set {text}: unknown table [{table}]; known tables are "
+                              f"{_known_tables()}")
+    else:
+        takers = [t for t in tables if t in BLOCKS and name in BLOCKS[t].keys()]
+        if not takers:
+            takers = [t for t in BLOCKS if name in BLOCKS[t].keys()]
+        if not takers:
+            raise ConfigError(f"{source.path}, --set {text}: no table takes a parameter '{name}'")
+        if len(takers) > 1:
+            choices = " or ".join(f"{t}.{name}" for t in takers)
+            raise ConfigError(f"{source.path}, --set {text}: '{name}' is ambiguous; write {choices}")
+        table = takers[0]
+    tables.setdefault(table, {})[name] = value
+    source.overrides[table, name] = text
+
+
+def _create(name, values, source, blocks):
+    try:
+        if name in EXTENDS:
+            base = EXTENDS[name]
+            if base not in blocks:
+                raise ConfigError(f"{source.where(name)}: [{name}] extends [{base}], which this file does not have")
+            return BLOCKS[name].create(blocks[base], **values)
+        return BLOCKS[name].create(**values)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if match := _MISSING_ARGUMENT.search(message):
+            key = match.group(1)
+            message = f"Parameter '{key}' is required"
+        else:
+            match = _NAMED_PARAMETER.search(message)
+            key = match.group(1) if match else None
+        raise ConfigError(f"{source.where(name, key)}: [{name}] {message}") from None
+
+
+def load_config(path, overrides=()):
+    """Read and validate a configuration file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The TOML file.
+    overrides : iterable of str
+        ``key=value`` texts of ``--set`` options, applied in order after the file.
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        If the file cannot be read or parsed, has an unknown table or key, or a value breaks a rule.
+    """
+    text, tables = _read(path)
+    source = _Source(path, text)
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source.where(None, name)}: '{name}' is outside a table; put it in a table "
+                              f"such as [{next(iter(BLOCKS))}]")
+        if name not in BLOCKS:
+            raise ConfigError(f"{source.where(name)}: unknown table [{name}]; known tables are "
+                              f"{_known_tables()}")
+    for override in overrides:
+        _apply_override(tables, source, override)
+    blocks = {}
+    # Extended tables first: an extension is validated against them.
+    for name in sorted(tables, key=lambda name: name in EXTENDS):
+        blocks[name] = _create(name, tables[name], source, blocks)
+    return Config(path=Path(path), blocks=blocks)

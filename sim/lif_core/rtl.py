@@ -1,0 +1,123 @@
+"""Running the LIF core's generated Verilog in Icarus or Verilator through cocotb, from the host.
+
+:func:`build_core` exports and builds one configuration; :func:`simulate_rtl` replays a stimulus on it (the
+``simulate`` command) and returns the spikes and, optionally, the state after every tick, in the same form as
+the golden model (:class:`spikeforge.sim.lif_core.model.LifModel`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from spikeforge.hdl.lif_core.core import LifCore
+from spikeforge.hdl.lif_core.manifest import lif_core_manifest
+from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.sim.harness.export import export
+from spikeforge.sim.harness.manifest import Manifest
+from spikeforge.sim.harness.runner import build, run
+from spikeforge.sim.lif_core.model import LifModel
+
+
+__all__ = ["BENCH", "TOPLEVEL", "build_core", "simulate_rtl"]
+
+
+BENCH = "spikeforge.sim.lif_core.bench"
+TOPLEVEL = "lif_core"
+
+
+def build_core(params, *, sim, build_dir, waves=False):
+    """Export a :class:`LifCore` of ``params`` to ``build_dir`` and build it for ``sim``.
+
+    The manifest's ``extra`` is :func:`spikeforge.hdl.lif_core.manifest.lif_core_manifest` (parameters and
+    memory map), as written by ``spikeforge generate``; it is all the cocotb side learns about the core.
+
+    Returns
+    -------
+    spikeforge.sim.harness.runner.Build
+
+    Raises
+    ------
+    spikeforge.sim.harness.runner.BuildError
+        If the simulator cannot build the Verilog.
+    """
+    if not isinstance(params, LifParams):
+        raise TypeError(f"params must be a LifParams, not {params!r}")
+    core = LifCore(params)
+    verilog, manifest = export(core, name=TOPLEVEL, build_dir=build_dir, extra=lif_core_manifest(core))
+    return build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir, waves=waves)
+
+
+def simulate_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_state=True, waves=False):
+    """Run ``steps`` timesteps of ``events`` on the RTL of ``params``.
+
+    The core starts like a fresh :class:`LifModel`: the given weights, every state field zero, per-neuron
+    thresholds and biases zero.
+
+    Parameters
+    ----------
+    params : LifParams
+    weights : array_like
+        Integer weights of shape (axons, neurons).
+    events : iterable of (int, int)
+        (timestep, axon) input events; events outside ``0 <= t < steps`` are ignored, like
+        :meth:`LifModel.run`. An axon outside ``0 <= axon < axons`` is sent and counted by the core as a bad
+        event, as long as it fits the core's axon address.
+    steps : int
+        Number of timesteps.
+    sim : str
+        ``"icarus"`` or ``"verilator"``.
+    build_dir : path-like
+        Build directory of this configuration.
+    dump_state : bool
+        Read ``v`` (and ``u`` for cuba) back after every tick.
+    waves : bool
+        Record waveforms into the build directory.
+
+    Returns
+    -------
+    spikes : list of (int, int)
+        (timestep, neuron), in time then neuron order.
+    state : dict
+        ``{"v": array (steps, neurons)}`` plus ``"u"`` for cuba; empty without ``dump_state``.
+
+    Raises
+    ------
+    ValueError
+        If the weights or an event do not fit the core.
+    RuntimeError
+        If the simulation fails.
+    """
+    model = LifModel(params, weights)  # validates the weights
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"Steps must be a non-negative integer, not {steps!r}")
+    built = build_core(params, sim=sim, build_dir=build_dir, waves=waves)
+    axon = Manifest.load(built.manifest).stream_layout("events").field("axon")
+    schedule = []
+    for t, address in events:
+        t, address = int(t), int(address)
+        if not axon.fits(address):
+            raise ValueError(f"Event axon {address} at timestep {t} does not fit the axon address of a core of "
+                             f"{params.axons} axons ({axon.range[0]}..{axon.range[1]})")
+        if 0 <= t < steps:
+            schedule.append([t, address])
+    output = built.directory / "simulate.output.json"
+    output.unlink(missing_ok=True)
+    config = {
+        "params": params.to_dict(),
+        "weights": model.weights.tolist(),
+        "events": schedule,
+        "steps": steps,
+        "dump_state": dump_state,
+        "output": str(output),
+    }
+    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="simulate")
+    if not result.ok:
+        raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
+    replay = json.loads(Path(output).read_text())
+    spikes = [(int(t), int(n)) for t, n in replay["spikes"]]
+    state = {name: np.array(values, dtype=np.int64).reshape(steps, params.neurons)
+             for name, values in replay["state"].items()}
+    return spikes, state

