@@ -395,3 +395,45 @@ def build(config, overrides, board, out_dir):
     except BuildError as exc:           # a tool failed, or the design does not fit the device
         raise ToolError(str(exc)) from None
     click.echo(format_table(report))
+
+
+@main.command()
+@click.argument("space_path", metavar="SPACE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for results.csv, results.jsonl, pareto.png and the point cache.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Points evaluated at once (local process pool, or batch size on a cluster).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the points on this Dask cluster.")
+@click.option("--resume", is_flag=True, help="Continue the optimize study in DIR instead of starting anew "
+                                             "(finished points always come from the cache).")
+def sweep(space_path, out_dir, jobs, scheduler, resume):
+    """Explore the parameters SPACE names: build, simulate and measure every point, then print the Pareto
+    front of the objectives (docs/sweep.md)."""
+    from spikeforge.scripts.sweep.pareto import label
+    from spikeforge.scripts.sweep.run import run_sweep
+    from spikeforge.scripts.sweep.space import load_space
+
+    with _input_errors():
+        space = load_space(space_path)
+    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        raise InputError(f"--scheduler {scheduler}: expected an address such as tcp://HOST:8786")
+    executor = f"Dask cluster {scheduler}" if scheduler else f"{jobs} local worker{'s' if jobs > 1 else ''}"
+    _stage(f"{space.mode} sweep of {space_path} on {executor}, results in {out_dir}")
+    try:
+        rows, front, result = run_sweep(space, out_dir, jobs=jobs, scheduler=scheduler, resume=resume)
+    except OSError as exc:
+        raise ToolError(f"{scheduler or 'local pool'}: {exc}") from None
+    statuses = {}
+    for row in {r["key"]: r for r in rows}.values():
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    click.echo(f"{len(rows)} points ({result.computed} computed, {len(rows) - result.computed} from the cache): "
+               + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    objectives = list(space.objectives)
+    click.echo(f"Pareto front ({', '.join(f'{m} {d}' for m, d in space.objectives.items())}):")
+    for row in front:
+        values = "  ".join(f"{m}={row[m]:.4g}" for m in objectives)
+        click.echo(f"  {label(row, space.parameters):40s} {values}")
+    if not front:
+        click.echo("  (no feasible point)")
+    click.echo(f"wrote {out_dir / 'results.csv'}, {out_dir / 'results.jsonl'}, {out_dir / 'pareto.png'}")

@@ -1,0 +1,162 @@
+"""Architecture sweeps end to end on tiny configurations: results, cache hits, resume after a kill, failing
+points, the Pareto front and the Dask executor."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from spikeforge.scripts.cli import main
+from spikeforge.scripts.sweep.pareto import pareto_front
+from spikeforge.scripts.sweep.run import run_sweep
+from spikeforge.scripts.sweep.space import load_space
+
+
+BASE = """\
+[lif_core]
+neurons = 8
+axons = 8
+lanes = 2
+threshold = 20
+"""
+
+
+def write_space(tmp_path, parameters, *, boards="[]", mode="grid", extra="", steps=8):
+    (tmp_path / "base.toml").write_text(BASE)
+    space = tmp_path / "space.toml"
+    space.write_text(f"""\
+[sweep]
+base = "base.toml"
+mode = "{mode}"
+boards = {boards}
+[sweep.parameters]
+{parameters}
+[sweep.workload]
+steps = {steps}
+activity = 0.3
+[sweep.optimize]
+objectives = {{ energy_per_synop_pj = "minimize", synops_per_cycle = "maximize" }}
+{extra}
+""")
+    return space
+
+
+def read_rows(out):
+    with open(out / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_grid_sweep_writes_every_point_and_records_failures(tmp_path):
+    space = write_space(tmp_path, '"lif_core.neurons" = [8, 16]\n"lif_core.lanes" = [1, 2, 3]')
+    result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "out"), "-j", "2"])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(tmp_path / "out")
+    assert [(r["lif_core.neurons"], r["lif_core.lanes"]) for r in rows] == [
+        ("8", "1"), ("8", "2"), ("8", "3"), ("16", "1"), ("16", "2"), ("16", "3")]
+    bad = [r for r in rows if r["lif_core.lanes"] == "3"]
+    assert all(r["status"] == "invalid" and "must be a power of two" in r["error"] for r in bad)
+    good = [r for r in rows if r["status"] == "ok"]
+    assert len(good) == 4 and all(float(r["synops_per_cycle"]) > 0 for r in good)
+    # More lanes, more synaptic operations per cycle.
+    by_lanes = {(r["lif_core.neurons"], r["lif_core.lanes"]): float(r["synops_per_cycle"]) for r in good}
+    assert by_lanes["16", "2"] > by_lanes["16", "1"]
+    assert len((tmp_path / "out" / "results.jsonl").read_text().splitlines()) == 6
+    assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
+    assert "6 points (6 computed, 0 from the cache): 2 invalid, 4 ok" in result.output
+    assert "Pareto front" in result.output
+
+
+def test_rerun_and_widened_sweep_compute_only_new_points(tmp_path):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]')
+    _, _, first = run_sweep(load_space(space), tmp_path / "out")
+    assert first.computed == 2
+    _, _, again = run_sweep(load_space(space), tmp_path / "out")
+    assert again.computed == 0
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2, 4, 8]')
+    rows, _, wider = run_sweep(load_space(space), tmp_path / "out")
+    assert wider.computed == 2 and len(rows) == 4
+
+
+def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path):
+    values = ", ".join(str(v) for v in range(8, 8 + 2 * 12, 2))
+    # A long workload makes each point take a fraction of a second.
+    space = write_space(tmp_path, f'"lif_core.axons" = [{values}]', steps=6000)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", "from spikeforge.scripts.cli import main; main()", "sweep",
+                             str(space), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cache = out / "cache"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(cache.glob("*.json"))) < 3:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.json")}
+    assert 3 <= len(done) < 12, "the sweep should have been killed part way"
+    assert not (out / "results.csv").exists()
+    rows, _, resumed = run_sweep(load_space(space), out, resume=True)
+    assert resumed.computed == 12 - len(done)
+    assert len(rows) == 12 and all(r["status"] == "ok" for r in rows)
+    assert all((cache / name).stat().st_mtime_ns == mtime for name, mtime in done.items())
+
+
+def test_optimize_mode_respects_the_budget_and_resumes(tmp_path):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2, 4, 8]\n"lif_core.neurons" = [8, 16, 32]',
+                        mode="optimize", extra="trials = 6\nseed = 3\nconstraints = [\"fits\"]")
+    rows, front, _ = run_sweep(load_space(space), tmp_path / "out", jobs=2)
+    assert len(rows) == 6
+    assert front and all(r["status"] == "ok" for r in front)
+    text = space.read_text().replace("trials = 6", "trials = 9")
+    space.write_text(text)
+    rows, _, resumed = run_sweep(load_space(space), tmp_path / "out", jobs=2, resume=True)
+    assert len(rows) == 9
+    assert resumed.computed <= 3
+
+
+def test_pareto_front_keeps_only_non_dominated_points():
+    rows = [{"key": k, "status": "ok", "a": a, "b": b} for k, a, b in
+            [("p", 1, 1), ("q", 2, 3), ("r", 3, 2), ("s", 2, 2), ("t", 1, 2)]]
+    front = pareto_front(rows, {"a": "minimize", "b": "maximize"})
+    assert [r["key"] for r in front] == ["t", "q"]
+
+
+@pytest.mark.build
+def test_sweep_with_board_builds_reports_resources(tmp_path):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]', boards='["icebreaker"]')
+    rows, _, _ = run_sweep(load_space(space), tmp_path / "out", jobs=2)
+    for row in rows:
+        assert row["status"] == "ok", row.get("error")
+        assert row["logic_cells"] > 50 and row["fmax_mhz"] > 10
+        assert row["synops_per_s"] == pytest.approx(row["synops_per_cycle"] * row["fmax_mhz"] * 1e6)
+    assert rows[1]["logic_cells"] > rows[0]["logic_cells"]
+
+
+def test_dask_local_cluster_runs_the_same_points(tmp_path):
+    from distributed import LocalCluster
+
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2, 4]')
+    local, _, _ = run_sweep(load_space(space), tmp_path / "local")
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
+        result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "dask"),
+                                           "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    assert "Dask cluster tcp://" in result.output
+    dask = read_rows(tmp_path / "dask")
+    assert [r["key"] for r in dask] == [r["key"] for r in local]
+    assert [float(r["synops_per_cycle"]) for r in dask] == [r["synops_per_cycle"] for r in local]
+
+
+def test_bad_space_file_is_one_line_and_exit_code_2(tmp_path):
+    space = write_space(tmp_path, '"lif_core.bogus" = [1, 2]')
+    result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "unknown parameter 'lif_core.bogus'" in result.output
+    assert not (tmp_path / "out").exists()
