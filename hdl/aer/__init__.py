@@ -1,0 +1,1 @@
+"""The AER router and the mesh network-on-chip: parameters and packet formats (pure Python) and generators."""

@@ -1,0 +1,1 @@
+"""The spike-driven self-attention unit: golden model, float reference, cocotb bench and RTL runner."""

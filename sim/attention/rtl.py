@@ -1,0 +1,94 @@
+"""Running the attention unit's generated Verilog in Icarus or Verilator through cocotb, from the host.
+
+:func:`build_unit` exports and builds one configuration; :func:`verify_rtl` runs the bench's randomized
+comparison against the golden model; :func:`run_rtl` sends given rows and returns the output rows and cycles.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.hdl.attention.unit import AttentionUnit
+from spikeforge.sim.attention.model import check_spikes
+from spikeforge.sim.attention.rows import pack_rows, unpack_rows
+from spikeforge.sim.harness.export import export
+from spikeforge.sim.harness.runner import build, run
+
+
+__all__ = ["BENCH", "TOPLEVEL", "build_unit", "run_rtl", "verify_rtl"]
+
+
+BENCH = "spikeforge.sim.attention.bench"
+TOPLEVEL = "attention"
+
+
+def build_unit(params, *, sim, build_dir, waves=False):
+    """Export an :class:`AttentionUnit` of ``params`` to ``build_dir`` and build it for ``sim``.
+
+    Returns
+    -------
+    spikeforge.sim.harness.runner.Build
+
+    Raises
+    ------
+    spikeforge.sim.harness.runner.BuildError
+        If the simulator cannot build the Verilog.
+    """
+    if not isinstance(params, AttentionParams):
+        raise TypeError(f"params must be an AttentionParams, not {params!r}")
+    verilog, manifest = export(AttentionUnit(params), name=TOPLEVEL, build_dir=build_dir,
+                               extra={"params": params.to_dict()})
+    return build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir, waves=waves)
+
+
+def verify_rtl(params, *, sim, build_dir, stimulus="random", seed=0, calls=2, density=(0.05, 0.5),
+               idle=0.3, stall=0.3):
+    """Compare the RTL with the golden model on ``calls`` random attention calls.
+
+    ``stimulus`` names a generator of :data:`spikeforge.sim.attention.stimulus.STIMULI`; ``density`` is its
+    range of row densities; ``idle`` and ``stall`` the probabilities of an idle input cycle and of a cycle of
+    output backpressure.
+
+    Returns
+    -------
+    spikeforge.sim.harness.runner.RunResult
+        ``ok`` and, on a mismatch, the first difference in ``message``.
+    """
+    built = build_unit(params, sim=sim, build_dir=build_dir)
+    config = {"params": params.to_dict(), "stimulus": stimulus, "seed": seed, "calls": calls,
+              "density": list(density), "idle": idle, "stall": stall}
+    return run(built, test_module=BENCH, tests=r"\.compare$", config=config, name=f"compare-{seed}")
+
+
+def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
+    """Send Q, K, V rows (binary arrays of shape (calls * timesteps, tokens, channels)) through the RTL.
+
+    Returns
+    -------
+    o : numpy.ndarray
+        uint8, the shape of ``q``.
+    cycles : int
+        From the first input row offered to the last output row taken.
+
+    Raises
+    ------
+    ValueError
+        If an array has the wrong shape or values.
+    RuntimeError
+        If the simulation fails.
+    """
+    arrays = [check_spikes(name, a, params, calls=True) for name, a in (("q", q), ("k", k), ("v", v))]
+    built = build_unit(params, sim=sim, build_dir=build_dir)
+    output = built.directory / "replay.output.json"
+    output.unlink(missing_ok=True)
+    config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall, "output": str(output)}
+    config.update({name: pack_rows(a) for name, a in zip("qkv", arrays)})
+    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
+    if not result.ok:
+        raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
+    replay = json.loads(output.read_text())
+    o = unpack_rows(replay["o"], params.channels).reshape(arrays[0].shape)
+    return o.astype(np.uint8), int(replay["cycles"])

@@ -1,0 +1,184 @@
+"""Amaranth pysim checks of the router and the mesh against the golden model: quick, small cases, plus the
+timing properties the model does not cover (latency, throughput, round-robin fairness)."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from spikeforge.hdl.aer.mesh import Mesh
+from spikeforge.hdl.aer.packet import packet_layout
+from spikeforge.hdl.aer.params import EAST, LATENCY, LOCAL, NORTH, SOUTH, WEST, MeshParams, RouterParams
+from spikeforge.hdl.aer.router import Router
+from spikeforge.sim.aer.driver import NetworkDriver, config_commands
+from spikeforge.sim.aer.model import AerModel, Packet
+from spikeforge.sim.aer.traffic import multicast_tree_routes, random_routes, uniform_random
+from spikeforge.sim.harness.export import describe_shape
+from spikeforge.sim.harness.layout import Layout
+
+
+def run_pysim(params, packets, *, idle=0.0, stall=0.0, seed=0, settle=12):
+    """Configure the tables, inject ``packets`` and drain; return (driver, forwarded, dropped, bad_config)."""
+    mesh = isinstance(params, MeshParams)
+    dut = Mesh(params) if mesh else Router(params)
+    inputs = list(dut.inject if mesh else dut.inputs)
+    outputs = list(dut.deliver if mesh else dut.outputs)
+    layout = Layout.from_description("packet", describe_shape(dut.packet_layout))
+    model = AerModel(params)
+    expected = model.run(packets)
+    driver = NetworkDriver(packets, layout=layout, routing=params.routing, inputs=len(inputs),
+                           outputs=len(outputs), idle=idle, stall=stall, seed=seed)
+    want = sum(len(rows) for rows in expected.delivered.values())
+    out = {}
+
+    async def configure(ctx):
+        commands, refused = config_commands(params)
+        cfg_layout = Layout.from_description("cfg", describe_shape(dut.cfg_layout))
+        rsp_layout = Layout.from_description("cfg_rsp", describe_shape(dut.cfg_rsp_layout))
+        ctx.set(dut.cfg_rsp.ready, 1)
+        for fields, answer in commands:
+            ctx.set(dut.cfg.payload.as_value(), cfg_layout.pack(fields))
+            ctx.set(dut.cfg.valid, 1)
+            await ctx.tick().until(dut.cfg.ready)
+            ctx.set(dut.cfg.valid, 0)
+            if answer is not None:
+                bits, = await ctx.tick().sample(dut.cfg_rsp.payload.as_value()).until(dut.cfg_rsp.valid)
+                assert rsp_layout.unpack(bits.value if hasattr(bits, "value") else bits) == answer, fields
+        await ctx.tick()
+        assert ctx.get(dut.bad_config) == refused
+
+    async def bench(ctx):
+        if params.uses_table:
+            await configure(ctx)
+        cycle = 0
+        while not driver.finished(cycle, want, settle=settle, quiet=500):
+            bits, readies = driver.drive(cycle)
+            for port, value in zip(inputs, bits):
+                ctx.set(port.valid, value is not None)
+                if value is not None:
+                    ctx.set(port.payload.as_value(), value)
+            for port, ready in zip(outputs, readies):
+                ctx.set(port.ready, ready)
+            _, _, *sampled = await ctx.tick().sample(
+                *(p.ready for p in inputs), *(p.valid for p in outputs), *(p.payload.as_value() for p in outputs))
+            accepted = [bool(v) for v in sampled[:len(inputs)]]
+            valids = sampled[len(inputs):len(inputs) + len(outputs)]
+            payloads = sampled[len(inputs) + len(outputs):]
+            driver.sample(cycle, accepted, [int(p) if v else None for v, p in zip(valids, payloads)])
+            cycle += 1
+        if mesh:
+            out["forwarded"] = [[ctx.get(c) for c in row] for row in dut.forwarded]
+            out["dropped"] = [[ctx.get(c) for c in row] for row in dut.dropped]
+        else:
+            out["forwarded"] = [[ctx.get(c) for c in dut.forwarded]]
+            out["dropped"] = [[ctx.get(c) for c in dut.dropped]]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    mismatch = model.compare(expected.delivered, driver.delivered)
+    assert mismatch is None, mismatch
+    np.testing.assert_array_equal(np.array(out["forwarded"]), expected.forwarded)
+    np.testing.assert_array_equal(np.array(out["dropped"]), expected.dropped)
+    return driver
+
+
+@pytest.mark.parametrize("params", [MeshParams.create(width=3, height=5, tag_bits=2),
+                                    RouterParams.create(routing="table", ports=7, key_bits=9)])
+def test_packet_layout_follows_the_format(params):
+    fmt = params.packet
+    layout = Layout.from_description("packet", describe_shape(packet_layout(fmt)))
+    offset = 0
+    for name, width in fmt.fields():
+        assert (layout.field(name).offset, layout.field(name).width) == (offset, width)
+        offset += width
+    assert layout.width == fmt.width
+
+
+def test_router_zero_load_latency():
+    params = RouterParams.create(width=3, height=3, x=1, y=1)
+    for src, dest, port in ((LOCAL, (2, 1), EAST), (EAST, (0, 1), WEST), (NORTH, (1, 2), SOUTH),
+                            (SOUTH, (1, 0), NORTH), (WEST, (1, 1), LOCAL)):
+        driver = run_pysim(params, [Packet(t=5, src=src, dest=dest, payload=7)])
+        (cycle, _), = driver.injected
+        delivery, = driver.delivered[port]
+        assert cycle == 5
+        assert delivery.t - cycle == LATENCY
+
+
+def test_router_full_throughput():
+    """Five saturated inputs, each to its own output: every port moves one packet per cycle, after one bubble
+    when a stream starts (its second packet queues behind the first)."""
+    params = RouterParams.create(width=3, height=3, x=1, y=1)
+    targets = {NORTH: (1, 2), EAST: (0, 1), SOUTH: (1, 0), WEST: (2, 1), LOCAL: (1, 1)}
+    count = 40
+    packets = [Packet(t=0, src=src, dest=dest, payload=k) for src, dest in targets.items() for k in range(count)]
+    driver = run_pysim(params, packets)
+    for rows in driver.delivered.values():
+        times = [d.t for d in rows]
+        assert times[0] == LATENCY and times[-1] == count + LATENCY
+        assert times[-1] - times[1] == count - 2
+
+
+def test_round_robin_is_fair():
+    """Four inputs saturate one output: in steady state each gets every fourth slot."""
+    params = RouterParams.create(width=3, height=3, x=1, y=1)
+    packets = [Packet(t=0, src=src, dest=(1, 1), payload=k) for src in (NORTH, EAST, SOUTH, WEST)
+               for k in range(12)]
+    driver = run_pysim(params, packets)
+    sources = [d.src for d in driver.delivered[LOCAL]]
+    for start in range(0, 40, 4):
+        assert sorted(sources[start:start + 4]) == [NORTH, EAST, SOUTH, WEST], sources
+
+
+def test_router_xy_random_with_drops():
+    params = RouterParams.create(width=3, height=3, x=1, y=1, payload_bits=5, tag_bits=2, fifo_depth=2)
+    packets = uniform_random(params, count=30, seed=1, out_of_range=True)
+    run_pysim(params, packets, idle=0.3, stall=0.4, seed=2)
+
+
+def test_router_table_multicast_and_drops():
+    params = RouterParams.create(routing="table", ports=4, key_bits=6, table_size=6, fifo_depth=3,
+                                 payload_bits=8)
+    params = RouterParams.create(**{**params.to_dict(), "routes": random_routes(params, entries=5, seed=3)})
+    packets = uniform_random(params, count=30, seed=4)
+    model = AerModel(params)
+    assert any(len(model.reach(p.dest)) > 1 for p in packets), "no multicast in the stimulus"
+    assert any(not model.reach(p.dest) for p in packets), "no drop in the stimulus"
+    run_pysim(params, packets, idle=0.2, stall=0.3, seed=5)
+
+
+def test_router_table_default_route():
+    params = RouterParams.create(routing="table", ports=3, key_bits=4, table_size=2, miss="default",
+                                 default_route=0b110, counter_bits=4,
+                                 routes=[{"key": 0x3, "mask": 0xF, "route": 0b001},
+                                         {"key": 0x0, "mask": 0xC, "route": 0b000}])
+    model = AerModel(params)
+    assert model.reach(0x3) == [0] and model.reach(0x1) == [] and model.reach(0x5) == [1, 2]
+    packets = uniform_random(params, count=12, seed=6)
+    run_pysim(params, packets, stall=0.2, seed=7)
+
+
+def test_mesh_2x2_xy():
+    params = MeshParams.create(width=2, height=2, payload_bits=6, fifo_depth=2)
+    run_pysim(params, uniform_random(params, count=25, seed=8), idle=0.2, stall=0.3, seed=9)
+
+
+def test_mesh_3x2_table_multicast_trees():
+    params = MeshParams.create(width=3, height=2, routing="table", key_bits=3, table_size=6, payload_bits=4)
+    targets = {0: [5, 2, 3], 1: [0, 1], 2: [3], 3: [0, 1, 2, 3, 4, 5], 4: [], 5: [4, 0]}
+    params = MeshParams.create(**{**params.to_dict(), "routes": multicast_tree_routes(params, targets)})
+    model = AerModel(params)
+    assert model.reach(3, src=3) == [0, 1, 2, 3, 4, 5]
+    packets = uniform_random(params, count=8, seed=10, keys=None)
+    packets = [Packet(t=p.t, src=p.src, dest=p.src if p.payload % 4 else 7, payload=p.payload) for p in packets]
+    run_pysim(params, packets, idle=0.1, stall=0.3, seed=11)
+
+
+def test_mesh_routing_loop_is_reported():
+    params = MeshParams.create(width=2, height=1, routing="table", key_bits=1, table_size=1,
+                               routes=[{"node": 0, "key": 0, "mask": 1, "route": 1 << EAST},
+                                       {"node": 1, "key": 0, "mask": 1, "route": 1 << WEST}])
+    with pytest.raises(ValueError, match=r"^The routing tables send packet src 0 -> key 0x0 payload 0 around a "
+                                         r"loop$"):
+        AerModel(params).run([Packet(t=0, src=0, dest=0, payload=0)])
