@@ -18,9 +18,7 @@ def optimize(sweep, executor, *, jobs, resume, progress):
     if not resume and journal.exists():
         journal.unlink()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.NSGAIISampler(
-        seed=space.seed, population_size=max(4, min(20, space.trials // 2)),
-        constraints_func=(lambda trial: trial.user_attrs["constraints"]) if space.constraints else None)
+    sampler = optuna.samplers.NSGAIISampler(seed=space.seed, population_size=max(4, min(20, space.trials // 2)))
     study = optuna.create_study(
         study_name="spikeforge", storage=JournalStorage(JournalFileBackend(str(journal))), sampler=sampler,
         directions=list(space.objectives.values()), load_if_exists=True)
@@ -35,7 +33,8 @@ def optimize(sweep, executor, *, jobs, resume, progress):
                                  for key, values in space.parameters.items()}) for trial in trials]
             for trial, row in zip(trials, sweep.evaluate_all(tasks, executor, bar)):
                 trial.set_user_attr("key", row["key"])
-                trial.set_user_attr("constraints", [c.violation(row) for c in space.constraints])
+                for constraint in space.constraints:
+                    trial.set_constraint(constraint.text, constraint.violation(row))
                 values = [row.get(metric) for metric in space.objectives]
                 if row["status"] == "ok" and None not in values:
                     study.tell(trial, values)
