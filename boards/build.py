@@ -1,4 +1,8 @@
-"""Synthesize, place, route and pack a LIF core's board top-level, and report what it uses.
+"""Synthesize, place, route and pack a board top-level, and report what it uses.
+
+:func:`build` builds a LIF core (:class:`~spikeforge.boards.lif_top.LifTop`); :func:`build_design` any board
+top-level. A build directory remembers its result (``report.json``, or ``failure.json`` when a tool failed):
+building the same files with the same tools and seed there again returns that result without running the tools.
 
 Amaranth's platform writes the build files (``platform.build(..., do_build=False)``); the tool commands it lists
 in ``build_top.json`` are then run here, one stage at a time, with the selected tools, each stage's output in its
@@ -14,6 +18,7 @@ memory before synthesis (on the board its SPRAM then starts with unspecified con
 weight), and puts weight memories too large for the EBRs in SPRAM explicitly.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -32,7 +37,7 @@ from .lif_top import LifTop
 from .platforms import BOARDS, board_family, board_platform
 
 
-__all__ = ["build", "BuildError", "DoesNotFit", "select_tools", "TOOLCHAINS"]
+__all__ = ["build", "build_design", "BuildError", "DoesNotFit", "select_tools", "TOOLCHAINS"]
 
 
 TOOLCHAINS = ("auto", "system", "yowasp")
@@ -165,7 +170,7 @@ def select_tools(family, toolchain="auto"):
     return chosen
 
 
-def _overrides(family, seed, params):
+def _overrides(family, seed, uninitialized, spram):
     overrides = {
         "nextpnr_opts": f"--seed {seed} --report {_NAME}.nextpnr.json",
         "script_after_synth": f"tee -q -o {_NAME}.stat.json stat -json",
@@ -173,10 +178,10 @@ def _overrides(family, seed, params):
     if family == "ice40":
         overrides["synth_opts"] = "-spram"
         # Amaranth's all-zero initial contents keep a memory out of SPRAM ("init none" in Yosys' ice40/spram.txt).
-        script = ["delete t:$meminit_v2 r:MEMID=\\weight_mem %i"]
-        if params.axons * params.neurons * params.weight_bits > _ICE40_SPRAM_ABOVE_BITS:
-            script.append('setattr -set ram_style "huge" m:weight_mem')
-        overrides["script_after_read"] = "\n".join(script)
+        script = [f"delete t:$meminit_v2 r:MEMID=\\{name} %i" for name in uninitialized]
+        script += [f'setattr -set ram_style "huge" m:{name}' for name in spram]
+        if script:
+            overrides["script_after_read"] = "\n".join(script)
     return overrides
 
 
@@ -235,13 +240,20 @@ def _stderr(line):
     print(line, file=sys.stderr, flush=True)
 
 
-def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
-    """Build a bitstream of ``params``' LIF core for ``board`` in ``out_dir`` and report what it uses.
+def _check_names(what, names):
+    if isinstance(names, str) or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise TypeError(f"{what} must be a sequence of memory names, not {names!r}")
+    return tuple(names)
+
+
+def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, uninitialized=(), spram=(),
+                 describe=None, reuse=True):
+    """Build a bitstream of the board top-level ``top`` for ``board`` in ``out_dir`` and report what it uses.
 
     Parameters
     ----------
-    params : LifParams
-        The core to build.
+    top : Elaboratable
+        The design; it takes its pins and clock from the platform.
     board : str
         A key of :data:`spikeforge.boards.platforms.BOARDS`.
     out_dir : str or Path
@@ -253,14 +265,23 @@ def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
     echo : callable or None
         Called with one line at the start and end of every tool stage (default: print to stderr); None is
         quiet.
+    uninitialized : sequence of str
+        iCE40: memories (by name, in any module) whose initial contents are dropped, so they may map to SPRAM.
+    spram : sequence of str
+        iCE40: memories put in SPRAM (Yosys ``ram_style = "huge"``); they must be uninitialized too.
+    describe : dict or None
+        Extra entries for the report, e.g. the design's parameters.
+    reuse : bool
+        When ``out_dir`` holds the result of a build of the same files with the same tools and seed, return
+        (or raise) it again instead of running the tools.
 
     Returns
     -------
     dict
-        The contents of ``report.json``: ``board``, ``device``, ``params``, ``resources`` (``logic_cells``,
-        ``ffs``, ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``,
-        ``clock_constraint_mhz``, ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}),
-        ``seconds``.
+        The contents of ``report.json``: ``board``, ``device``, ``resources`` (``logic_cells``, ``ffs``,
+        ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``, ``clock_constraint_mhz``,
+        ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}), ``seconds``, ``inputs`` (digest
+        of the build files and tools), and ``describe``'s entries.
 
     Raises
     ------
@@ -271,23 +292,41 @@ def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
     BuildError
         If a tool fails; the message names the log.
     """
-    if not isinstance(params, LifParams):
-        raise TypeError(f"params must be a LifParams, not {params!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TypeError(f"Seed must be a non-negative integer, not {seed!r}")
+    uninitialized = _check_names("Uninitialized memories", uninitialized)
+    spram = _check_names("SPRAM memories", spram)
     family = board_family(board)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").unlink(missing_ok=True)
     start = time.monotonic()
-
     tools = select_tools(family, toolchain)
     platform = board_platform(board)
-    plan = platform.build(LifTop(params), name=_NAME, build_dir=str(out_dir), do_build=False,
-                          **_overrides(family, seed, params))
+    plan = platform.build(top, name=_NAME, build_dir=str(out_dir), do_build=False,
+                          **_overrides(family, seed, uninitialized, spram))
+    inputs = hashlib.sha256(plan.digest() + json.dumps(tools, sort_keys=True).encode()).hexdigest()[:32]
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path, failure_path = out_dir / "report.json", out_dir / "failure.json"
+    if reuse:
+        for path in (report_path, failure_path):
+            stored = json.loads(path.read_text()) if path.exists() else {}
+            if stored.get("inputs") == inputs:
+                if path == report_path:
+                    return stored
+                cls = DoesNotFit if stored["does_not_fit"] else BuildError
+                raise cls(stored["message"], stored["log"])
+    report_path.unlink(missing_ok=True)
+    failure_path.unlink(missing_ok=True)
+
     plan.extract(str(out_dir))
     commands = json.loads((out_dir / f"build_{_NAME}.json").read_text())["commands"]
-    _run_stages(commands, tools, out_dir, board, echo)
+    try:
+        _run_stages(commands, tools, out_dir, board, echo)
+    except BuildError as error:
+        failure = {"inputs": inputs, "does_not_fit": isinstance(error, DoesNotFit), "message": str(error),
+                   "log": str(error.log) if error.log else None}
+        failure_path.write_text(json.dumps(failure, indent=2) + "\n")
+        raise
 
     nextpnr = json.loads((out_dir / f"{_NAME}.nextpnr.json").read_text())
     stat = json.loads((out_dir / f"{_NAME}.stat.json").read_text())
@@ -296,7 +335,7 @@ def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
     report = {
         "board": board,
         "device": f"{platform.device}-{platform.package}",
-        "params": params.to_dict(),
+        **(describe or {}),
         "resources": resources,
         "available": available,
         "fmax_mhz": fmax,
@@ -305,9 +344,31 @@ def build(params, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr):
         "tools": {tool: info["version"] for tool, info in tools.items()},
         "toolchain": {tool: info["source"] for tool, info in tools.items()},
         "seconds": round(time.monotonic() - start, 1),
+        "inputs": inputs,
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def build(params, board, out_dir, *, stdp=None, seed=1, toolchain="auto", echo=_stderr, reuse=True):
+    """Build a bitstream of ``params``' LIF core (:class:`~spikeforge.boards.lif_top.LifTop`), with the STDP
+    learning engine ``stdp`` when given and enabled, for ``board``.
+
+    The weight memory is left uninitialized on iCE40, and put in SPRAM when it is larger than the EBRs can
+    hold comfortably (see the module documentation); not a learning core's, which reads and writes its weights
+    in the same cycle, which SPRAM cannot (docs/stdp.md). Parameters, return value and exceptions as
+    :func:`build_design`, whose report gets ``params`` (``params.to_dict()``) and ``stdp`` (``stdp.to_dict()``
+    or None).
+    """
+    if not isinstance(params, LifParams):
+        raise TypeError(f"params must be a LifParams, not {params!r}")
+    board_family(board)
+    stdp = stdp if stdp is not None and stdp.enabled else None
+    big = params.axons * params.neurons * params.weight_bits > _ICE40_SPRAM_ABOVE_BITS
+    return build_design(LifTop(params, stdp=stdp), board, out_dir, seed=seed, toolchain=toolchain, echo=echo,
+                        uninitialized=("weight_mem",), spram=("weight_mem",) if big and stdp is None else (),
+                        describe={"params": params.to_dict(), "stdp": stdp.to_dict() if stdp else None},
+                        reuse=reuse)
 
 
 def _parse_param(text):
@@ -327,8 +388,9 @@ def _parse_param(text):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Build directory.")
 @click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
 @click.option("--toolchain", type=click.Choice(TOOLCHAINS), default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Run the tools even when DIR holds this build's result.")
 @click.argument("param", nargs=-1)
-def main(board, out_dir, seed, toolchain, param):
+def main(board, out_dir, seed, toolchain, force, param):
     """Build a LIF core for a board: PARAM is key=value, e.g. neurons=256 axons=256 lanes=8."""
     from .report import format_table
     try:
@@ -337,7 +399,7 @@ def main(board, out_dir, seed, toolchain, param):
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
     try:
-        report = build(params, board, out_dir, seed=seed, toolchain=toolchain)
+        report = build(params, board, out_dir, seed=seed, toolchain=toolchain, reuse=not force)
     except BuildError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)

@@ -6,6 +6,7 @@ from amaranth.lib import fifo, io, wiring
 from spikeforge.hdl.host_bridge import LifHostBridge
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.hdl.uart import UartRx, UartTx
 
 
@@ -26,26 +27,37 @@ class LifTop(Elaboratable):
     ----------
     params : LifParams
         The core's parameters.
+    stdp : StdpParams or None
+        Build the core with this STDP learning engine (when enabled); its reward commands are the host's REWARD
+        frames.
     baud : int
         UART bit rate; checked against the board clock at elaboration.
 
     Raises
     ------
     TypeError
-        If ``params`` is not a LifParams or ``baud`` not a positive integer.
+        If ``params`` is not a LifParams, ``stdp`` not a StdpParams or None, or ``baud`` not a positive
+        integer.
     """
 
-    def __init__(self, params, *, baud=115200):
+    def __init__(self, params, *, stdp=None, baud=115200):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
+        if stdp is not None and not isinstance(stdp, StdpParams):
+            raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
         if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
             raise TypeError(f"Baud rate must be a positive integer, not {baud!r}")
         self._params = params
+        self._stdp = stdp
         self._baud = baud
 
     @property
     def params(self):
         return self._params
+
+    @property
+    def stdp(self):
+        return self._stdp
 
     @property
     def baud(self):
@@ -58,7 +70,7 @@ class LifTop(Elaboratable):
         m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
 
-        m.submodules.core = core = LifCore(self._params)
+        m.submodules.core = core = LifCore(self._params, stdp=self._stdp)
         m.submodules.host = host = LifHostBridge(core, timeout=int(clk_freq // 10))
         m.submodules.uart_rx = uart_rx = UartRx(clk_freq=clk_freq, baud=self._baud)
         m.submodules.uart_tx = uart_tx = UartTx(clk_freq=clk_freq, baud=self._baud)

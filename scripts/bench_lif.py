@@ -10,9 +10,10 @@ Sweep: neurons {64, 256, 1024} x lanes {1, 4, 8}, 256 axons, 8-bit weights, on e
   every neuron firing (the spike output is serialized, one neuron per cycle). A synaptic operation is one
   weight added to one neuron, so a timestep of E events does E * N of them.
 
-Every result is cached in the build directory under a key made of the point, the seed, the tool versions and
-the source of the modules that generate the design, so a rerun only redoes what changed. The report is written
-to docs/benchmarks.md (``--out``).
+Results stay in the build directory: a board build is redone only when its build files, tools or seed
+changed (:func:`spikeforge.boards.build.build_design` checks), a cycle count only when the source of the
+generator or the simulation changed. So a rerun only redoes what changed (and elaborates every point again).
+The report is written to docs/benchmarks.md (``--out``).
 
 Usage: python -m spikeforge.scripts.bench_lif [--build-dir build/bench_lif] [--out docs/benchmarks.md]
 """
@@ -59,8 +60,7 @@ def _params(neurons, lanes, **extra):
 
 def _source_hash(*packages):
     """Hash of the source of every loaded module of ``packages``."""
-    import spikeforge.boards.lif_top  # noqa: F401 (loads every module a build elaborates)
-    import spikeforge.sim.lif_core.pysim  # noqa: F401 (and every module a cycle count runs)
+    import spikeforge.sim.lif_core.pysim  # noqa: F401 (loads every module a cycle count runs)
     digest = hashlib.sha256()
     for name, module in sorted(sys.modules.items()):
         if name.startswith(packages) and getattr(module, "__file__", None):
@@ -109,14 +109,25 @@ def measure_cycles(neurons, lanes, activity, firing, *, seed=1):
 # --- one point ---------------------------------------------------------------------------------------------
 
 def _build_point(board, neurons, lanes, out_dir, seed, toolchain):
-    start = time.monotonic()
+    """The build's report, or why it failed; the build directory keeps the result for the next run."""
     try:
         report = build(_params(neurons, lanes), board, out_dir, seed=seed, toolchain=toolchain, echo=None)
         return {"status": "ok", "report": report}
     except DoesNotFit as error:
-        return {"status": "does not fit", "error": str(error), "seconds": round(time.monotonic() - start)}
+        return {"status": "does not fit", "error": str(error)}
     except BuildError as error:
-        return {"status": "failed", "error": str(error), "seconds": round(time.monotonic() - start)}
+        return {"status": "failed", "error": str(error)}
+
+
+def _stored_point(out_dir):
+    """The result a build directory holds, whatever it was built from (``--no-build``)."""
+    report, failure = out_dir / "report.json", out_dir / "failure.json"
+    if report.exists():
+        return {"status": "ok", "report": json.loads(report.read_text())}
+    if failure.exists():
+        stored = json.loads(failure.read_text())
+        return {"status": "does not fit" if stored["does_not_fit"] else "failed", "error": stored["message"]}
+    return None
 
 
 def _cycles_point(neurons, lanes):
@@ -201,7 +212,7 @@ def render(builds, cycles, tools, seed):
                     continue
                 if b["status"] != "ok":
                     reason = b["error"].split(": ", 1)[-1].split(" (log:")[0]
-                    lines.append(f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | {b['seconds']} |")
+                    lines.append(f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | |")
                     continue
                 r = b["report"]
                 res, avail = r["resources"], r["available"]
@@ -227,9 +238,10 @@ _NOTES = [
     "between EBR and SPRAM by cost, not capacity (it put 64x256x8 weights in 32 EBRs) "
     "(`spikeforge.boards.build`); (3) is up to the core (`w_rd.en = ~w_wr.en`). Checked with Yosys 0.23 and "
     "0.70.",
-    "- SPRAM geometry: 16K words x 16 bits each. P x 8-bit weight words at depth 256 x N / P use "
-    "ceil(8P / 16) SPRAMs across and ceil(256 N / P / 16384) deep: 4 SPRAMs for 256x256x8 at P = 1, 2 at "
-    "P = 4 (16K x 32), 4 at P = 8 (8K x 64, half of each used). 1024 neurons (2 Mbit of weights) never fit.",
+    "- SPRAM geometry: each SPRAM is 16K x 16 bits. Yosys packs narrow words with the SPRAM's nibble write "
+    "enables, but a word wider than 16 bits (P x 8 bits) takes P x 8 / 16 SPRAMs side by side however shallow "
+    "it is: at P = 8 a 256x256x8 core fills all four SPRAMs to half, at P = 4 two of them. 1024 neurons x 256 "
+    "axons x 8 bits (2 Mbit) never fit the UP5K's 1 Mbit of SPRAM.",
     "- *does not fit*: nextpnr could not place the design (the message names the resource). A build that "
     "failed otherwise is marked *failed* with the tool's first error.",
     "- fmax is nextpnr's timing estimate after routing with the board clock as the constraint (12 MHz, 25 MHz); "
@@ -283,12 +295,11 @@ def _targets(builds, cycles):
 @click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
 @click.option("--toolchain", type=click.Choice(["auto", "system", "yowasp"]), default="auto", show_default=True)
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Builds run at once.")
-@click.option("--no-build", is_flag=True, help="Only measure cycles; report the builds already cached.")
+@click.option("--no-build", is_flag=True, help="Run no tools; report what the build directories hold.")
 def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
     """Run the LIF benchmark sweep and write the report."""
     boards = boards or tuple(BOARDS)
-    design = _source_hash("spikeforge.hdl", "spikeforge.boards")
-    simulation = _source_hash("spikeforge.hdl", "spikeforge.sim")
+    simulation = _source_hash("spikeforge.hdl.lif_core", "spikeforge.hdl.stdp", "spikeforge.sim")
     tools = {b: {t: i["version"] for t, i in select_tools(board_family(b), toolchain).items()} for b in boards}
 
     def log(message):
@@ -306,14 +317,8 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
                  for b in boards]
 
     def point(board, n, p):
-        key = f"{design}/{seed}/{json.dumps(tools[board], sort_keys=True)}"
         path = build_dir / board / f"n{n}_a{AXONS}_w{WEIGHT_BITS}_p{p}"
-        result_path = path.with_suffix(".json")
-        if no_build:
-            if result_path.exists() and json.loads(result_path.read_text()).get("key") == key:
-                return json.loads(result_path.read_text())["result"]
-            return None
-        return _cached(result_path, key, lambda: _build_point(board, n, p, path, seed, toolchain))
+        return _stored_point(path) if no_build else _build_point(board, n, p, path, seed, toolchain)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(point, *job): job for job in jobs_list}

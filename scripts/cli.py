@@ -11,6 +11,7 @@ results to stdout.
 """
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import sys
@@ -31,6 +32,7 @@ __all__ = ["main"]
 TOP = "lif_core"
 RTL_BACKENDS = ("icarus", "verilator")
 LIF_VERIFY_STEPS = 30
+STDP_VERIFY_STEPS = 20     # every weight, trace and eligibility is read back after every tick
 ATTENTION_VERIFY_CALLS = 2
 
 
@@ -185,15 +187,10 @@ def _export(loaded, block, params, out_dir):
     return export(AttentionUnit(params), name=TOPLEVEL, build_dir=out_dir, extra=extra)
 
 
-def _run_model(params, stdp, weights, events, steps, dump_state):
-    if stdp is None:
-        from spikeforge.sim.lif_core.model import LifModel
+def _run_model(params, weights, events, steps, dump_state):
+    from spikeforge.sim.lif_core.model import LifModel
 
-        model = LifModel(params, weights)
-    else:
-        from spikeforge.sim.stdp.model import StdpModel
-
-        model = StdpModel(params, stdp, weights)
+    model = LifModel(params, weights)
     by_step = [[] for _ in range(steps)]
     for t, axon in events:
         by_step[t].append(axon)
@@ -217,8 +214,9 @@ def _run_model(params, stdp, weights, events, steps, dump_state):
 @_set_option
 @click.option("--input", "input_path", metavar="FILE", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="Input: [lif_core] events, a CSV file t,addr (addr: axon); [router]/[mesh] packets, a CSV file "
-                   "t,src,dest,payload; [attention] an .npz file of q, k and v.")
+              help="Input: [lif_core] events, a CSV file t,addr (addr: axon; with [stdp] reward = true also "
+                   "reward rows t,reward,value under the header t,addr,value); [router]/[mesh] packets, a CSV "
+                   "file t,src,dest,payload; [attention] an .npz file of q, k and v.")
 @click.option("--weights", "weights_path", type=click.Path(dir_okay=False, path_type=Path),
               help="[lif_core] integer weights, a .npy array of shape (axons, neurons); zero when omitted.")
 @click.option("--steps", type=int, help="[lif_core] timesteps to run (default: the last event's t + 1).")
@@ -229,21 +227,32 @@ def _run_model(params, stdp, weights, events, steps, dump_state):
               help="Directory for the output: spikes.csv (and state.npz), delivered.csv or out.npz.")
 @click.option("--dump-state", is_flag=True, help="[lif_core] also write state.npz: v (and u) after every "
                                                   "timestep.")
+@click.option("--dump-weights", is_flag=True, help="[lif_core] with [stdp]: also write weights.npy, the learned "
+                                                    "weights at the end, shape (axons, neurons).")
+@click.option("--trace-weights", is_flag=True, help="[lif_core] with [stdp]: write weights.npy with the weights "
+                                                     "after every timestep, shape (steps, axons, neurons).")
 @_build_dir_option
-def simulate(config, overrides, input_path, weights_path, steps, backend, out_dir, dump_state, build_dir):
+def simulate(config, overrides, input_path, weights_path, steps, backend, out_dir, dump_state, dump_weights,
+             trace_weights, build_dir):
     """Run an input through the block described by CONFIG, on the golden model or the generated Verilog.
 
     \b
     [lif_core]           events in, DIR/spikes.csv (t,addr; addr = neuron) out
+      with [stdp]        also rewards in (rows t,reward,value), DIR/weights.npy out
     [router] or [mesh]   packets in, DIR/delivered.csv (t,node,src,payload) out
     [attention]          q, k, v in, DIR/out.npz (o) out
     """
     loaded, block, params = _load(config, overrides)
-    lif_options = {"--weights": weights_path is not None, "--steps": steps is not None, "--dump-state": dump_state}
+    lif_options = {"--weights": weights_path is not None, "--steps": steps is not None, "--dump-state": dump_state,
+                   "--dump-weights": dump_weights, "--trace-weights": trace_weights}
     for option in (option for option, given in lif_options.items() if given):
         _only_for(block, ("lif_core",), option)
     if block == "lif_core":
-        _simulate_lif(loaded, params, input_path, weights_path, steps, backend, out_dir, dump_state, build_dir)
+        for option in ("--dump-weights", "--trace-weights"):
+            if lif_options[option] and _learning(loaded) is None:
+                raise InputError(f"{option} needs a learning core: {loaded.path} has no enabled [stdp] table")
+        outputs = _LifOutputs(state=dump_state, weights=dump_weights or trace_weights, trace=trace_weights)
+        _simulate_lif(loaded, params, input_path, weights_path, steps, backend, out_dir, outputs, build_dir)
     elif block in ("router", "mesh"):
         _simulate_aer(params, input_path, backend, out_dir, build_dir)
     else:
@@ -259,36 +268,71 @@ def _tool_errors():
         raise ToolError(str(exc)) from None
 
 
-def _simulate_lif(loaded, params, events_path, weights_path, steps, backend, out_dir, dump_state, build_dir):
+@dataclasses.dataclass(frozen=True)
+class _LifOutputs:
+    """What ``simulate`` writes for a LIF core besides spikes.csv."""
+    state: bool         # state.npz
+    weights: bool       # weights.npy
+    trace: bool         # weights.npy holds every step's weights
+
+
+def _simulate_lif(loaded, params, events_path, weights_path, steps, backend, out_dir, outputs, build_dir):
     stdp = _learning(loaded)
-    if stdp is not None and backend != "model":
-        raise InputError(f"{loaded.path}: [stdp] is simulated by the model backend only, not {backend}")
     if steps is not None and steps < 1:
         raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+    reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
     with _input_errors():
-        events = read_events(events_path, axons=params.axons, steps=steps)
+        events, rewards = read_events(events_path, axons=params.axons, steps=steps, reward_bits=reward_bits)
         weights = read_weights(weights_path, params) if weights_path is not None else None
     if steps is None:
-        if not events:
+        if not events and not rewards:
             raise InputError(f"{events_path}: no events, so the number of timesteps is unknown; give --steps")
-        steps = max(t for t, _ in events) + 1
+        steps = max(t for t, _ in events + rewards) + 1
     events.sort(key=lambda event: event[0])
+    rewards.sort(key=lambda reward: reward[0])
 
     with _staged_output(out_dir) as stage:
-        if backend == "model":
-            spikes, state = _run_model(params, stdp, weights, events, steps, dump_state)
+        if stdp is not None:
+            spikes, state, learned = _simulate_learning(params, stdp, weights, events, rewards, steps, backend,
+                                                        outputs, build_dir)
+        elif backend == "model":
+            spikes, state = _run_model(params, weights, events, steps, outputs.state)
         else:
             from spikeforge.sim.lif_core.rtl import simulate_rtl
 
             _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
             with _build_dir(build_dir) as build, _tool_errors():
                 spikes, state = simulate_rtl(params, weights=weights, events=events, steps=steps, sim=backend,
-                                             build_dir=build, dump_state=dump_state)
+                                             build_dir=build, dump_state=outputs.state)
+        written = ["spikes.csv"]
         write_spikes(stage / "spikes.csv", spikes)
-        if dump_state:
+        if outputs.state:
             write_state(stage / "state.npz", state)
-    click.echo(f"{len(spikes)} spikes in {steps} timesteps; wrote {out_dir / 'spikes.csv'}"
-               + (f" and {out_dir / 'state.npz'}" if dump_state else ""))
+            written.append("state.npz")
+        if outputs.weights:
+            np.save(stage / "weights.npy", learned["trace" if outputs.trace else "weights"])
+            written.append("weights.npy")
+    rewarded = f" and {len(rewards)} rewards" if rewards else ""
+    paths = [str(out_dir / name) for name in written]
+    listed = paths[0] if len(paths) == 1 else f"{', '.join(paths[:-1])} and {paths[-1]}"
+    click.echo(f"{len(spikes)} spikes in {steps} timesteps{rewarded}; wrote {listed}")
+
+
+def _simulate_learning(params, stdp, weights, events, rewards, steps, backend, outputs, build_dir):
+    """Spikes, state and learned weights of a learning core, on the model or the RTL."""
+    if backend == "model":
+        from spikeforge.sim.stdp.simulate import simulate_model
+
+        with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
+            return simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
+                                  dump_state=outputs.state, trace_weights=outputs.trace,
+                                  on_step=lambda: bar.update(1))
+    from spikeforge.sim.stdp.rtl import simulate_rtl
+
+    _stage(f"simulating {steps} timesteps of the generated Verilog of the learning core in {backend}")
+    with _build_dir(build_dir) as build, _tool_errors():
+        return simulate_rtl(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
+                            sim=backend, build_dir=build, dump_state=outputs.state, trace_weights=outputs.trace)
 
 
 def _simulate_aer(params, packets_path, backend, out_dir, build_dir):
@@ -329,7 +373,8 @@ def _simulate_attention(params, qkv_path, backend, out_dir, build_dir):
 @_set_option
 @click.option("--sim", type=click.Choice(RTL_BACKENDS), default="icarus", show_default=True,
               help="Verilog simulator running the cocotb bench.")
-@click.option("--steps", type=int, help=f"[lif_core] timesteps of random input (default {LIF_VERIFY_STEPS}).")
+@click.option("--steps", type=int, help=f"[lif_core] timesteps of random input (default {LIF_VERIFY_STEPS}, "
+                                       f"{STDP_VERIFY_STEPS} with [stdp]).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
 @_build_dir_option
 @click.pass_context
@@ -342,10 +387,15 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
         if steps < 1:
             raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
     with _build_dir(build_dir) as build, _tool_errors():
-        if block == "lif_core":
-            if _learning(loaded) is not None:
-                raise InputError(f"{loaded.path}: verify does not cover [stdp] yet; the tests do "
-                                 f"(tests/test_stdp_*.py)")
+        if block == "lif_core" and _learning(loaded) is not None:
+            from spikeforge.sim.stdp.verify import verify as verify_learning
+
+            steps = STDP_VERIFY_STEPS if steps is None else steps
+            _stage(f"verifying {steps} random timesteps of the learning core (seed {seed}) in {sim} against the "
+                   f"golden model")
+            ok, message = verify_learning(params, _learning(loaded), sim=sim, steps=steps, seed=seed,
+                                          build_dir=build)
+        elif block == "lif_core":
             from spikeforge.sim.lif_core.verify import verify as verify_core
 
             steps = LIF_VERIFY_STEPS if steps is None else steps
@@ -377,21 +427,21 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
               type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the bitstream, logs and report.")
 def build(config, overrides, board, out_dir):
-    """Synthesize, place and route the core described by CONFIG for BOARD and print the resource report.
+    """Synthesize, place and route the core described by CONFIG (with its learning engine when [stdp] is
+    enabled) for BOARD and print the resource report.
 
     Logs are written to DIR as the build goes, so a failed build leaves them there to read.
     """
     loaded, block, params = _load(config, overrides)
     _only_for(block, ("lif_core",), "build")
-    if _learning(loaded) is not None:
-        raise InputError(f"{loaded.path}: build does not support [stdp] yet")
     from spikeforge.boards.build import BuildError
     from spikeforge.boards.build import build as build_board
     from spikeforge.boards.report import format_table
 
-    _stage(f"building for {board} in {out_dir}")
+    stdp = _learning(loaded)
+    _stage(f"building {'the learning core' if stdp else 'the core'} for {board} in {out_dir}")
     try:
-        report = build_board(params, board, out_dir)
+        report = build_board(params, board, out_dir, stdp=stdp)
     except BuildError as exc:           # a tool failed, or the design does not fit the device
         raise ToolError(str(exc)) from None
     click.echo(format_table(report))

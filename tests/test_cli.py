@@ -209,8 +209,8 @@ def test_simulate_into_existing_directory(config, tmp_path):
     ([(0, 1), (1, 8)], "t,addr", "{events} line 3: axon 8 is out of range 0..7"),
     ([(0, 1), (-1, 2)], "t,addr", "{events} line 3: time -1 is negative"),
     ([(0, 1), (0, "x")], "t,addr", "{events} line 3: expected two integers 't,addr', found '0,x'"),
-    ([(0, 1)], "time,axon", "{events} line 1: expected the header 't,addr', found 'time,axon'"),
-    ([], "", "{events} line 1: expected the header 't,addr', found 'an empty file'"),
+    ([(0, 1)], "time,axon", "{events} line 1: expected the header 't,addr' or 't,addr,value', found 'time,axon'"),
+    ([], "", "{events} line 1: expected the header 't,addr' or 't,addr,value', found 'an empty file'"),
     ([], "t,addr", "{events}: no events, so the number of timesteps is unknown; give --steps"),
 ])
 def test_simulate_bad_events(config, tmp_path, rows, header, message):
@@ -348,8 +348,8 @@ class BuildError(Exception):
 def test_build(config, tmp_path, stand_in):
     calls = []
 
-    def build(params, board, out_dir):
-        calls.append((params, board, Path(out_dir)))
+    def build(params, board, out_dir, *, stdp):
+        calls.append((params, board, Path(out_dir), stdp))
         return {"board": board, "luts": 1234}
 
     stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
@@ -358,11 +358,11 @@ def test_build(config, tmp_path, stand_in):
     result = run("build", config, "--board", "icebreaker", "-o", out)
     assert result.exit_code == 0, result.output
     assert result.stdout == "| icebreaker | 1234 |\n"
-    assert calls == [(params_of(), "icebreaker", out)]
+    assert calls == [(params_of(), "icebreaker", out, None)]
 
 
 def test_build_failure(config, tmp_path, stand_in):
-    def build(params, board, out_dir):
+    def build(params, board, out_dir, *, stdp):
         raise BuildError("place and route failed; see top.nextpnr.log")
 
     stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
@@ -484,22 +484,6 @@ def test_simulate_stdp_on_the_model(tmp_path):
     assert result.exit_code == 0, result.output
     model = StdpModel(params_of(), StdpParams.create(params_of(), a_plus=200, impulse=100), weights)
     assert read_csv(tmp_path / "out" / "spikes.csv") == model.run(events, 10)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["simulate", "--input", "{events}", "--backend", "icarus", "-o", "{tmp}/o"],
-     "{config}: [stdp] is simulated by the model backend only, not icarus"),
-    (["verify"], "{config}: verify does not cover [stdp] yet; the tests do (tests/test_stdp_*.py)"),
-    (["build", "--board", "icebreaker", "-o", "{tmp}/o"], "{config}: build does not support [stdp] yet"),
-])
-def test_stdp_limits(tmp_path, args, message):
-    config = tmp_path / "stdp.toml"
-    config.write_text(STDP)
-    events = write_events(tmp_path / "events.csv", [(0, 1)])
-    command, *rest = args
-    rest = [a.format(events=events, tmp=tmp_path) for a in rest]
-    assert_input_error(run(command, config, *rest), message.format(config=config))
-    assert not (tmp_path / "o").exists()
 
 
 def test_verify_network(tmp_path, stand_in):

@@ -79,14 +79,14 @@ class LifBench:
         self.seed = int(config.get("seed", 0))
         self.rng = random.Random(f"{self.seed}/{test}/stimulus")
         manifest = run_config.load_manifest(config)
-        options = {name: config[name] for name in _DRIVER_OPTIONS if name in config}
-        self.driver = LifDriver(dut, manifest, seed=f"{self.seed}/{test}", **options)
+        options = {name: config[name] for name in self.driver_options if name in config}
+        self.driver = self.driver_class(dut, manifest, seed=f"{self.seed}/{test}", **options)
         built = LifParams.create(**manifest.extra["parameters"])
         if (built.neurons, built.axons, built.lanes) != (p.neurons, p.axons, p.lanes):
             raise ValueError(f"The model has {p.neurons} neurons, {p.axons} axons and {p.lanes} lanes but the RTL "
                              f"was built with {built.neurons}, {built.axons} and {built.lanes}")
-        self.model = LifModel(p)
-        self.fields = expected_fields(p)
+        self.model = self.new_model()
+        self.fields = self.spec_fields()
         self.board = Scoreboard()
         self.board.channel("spikes", lambda spike: f"neuron {spike[1]} spiked")
         self.board.channel("configuration responses", lambda data: f"a configuration response ({data})")
@@ -96,6 +96,18 @@ class LifBench:
         self.absent_fields = [name for name in cfg.enum_members("field") if name not in self.fields]
         self.unused_field_codes = [code for code in range(1 << cfg.field("field").width)
                                    if cfg.enum_name("field", code) is None]
+
+    # What a bench of a variant of the core (the STDP engine's) replaces.
+    driver_class = LifDriver
+    driver_options = _DRIVER_OPTIONS
+
+    def new_model(self):
+        """The golden model of ``self.params``, in its initial state."""
+        return LifModel(self.params)
+
+    def spec_fields(self):
+        """``{field name: (width, signed)}`` of the configuration fields the core must store."""
+        return expected_fields(self.params)
 
     # --- setup ---------------------------------------------------------------------------------------
 
@@ -217,6 +229,12 @@ class LifBench:
             return int(self.model.weights[axon, neuron])
         return int(getattr(self.model, _FIELD_ATTRIBUTES[field])[neuron])
 
+    def _model_write(self, field, neuron, axon, data):
+        if field == "WEIGHT":
+            self.model.weights[axon, neuron] = data
+        else:
+            getattr(self.model, _FIELD_ATTRIBUTES[field])[neuron] = data
+
     @staticmethod
     def describe(op, field, neuron, axon, data):
         """A command in words: "WRITE V of neuron 3 = 5"."""
@@ -243,10 +261,8 @@ class LifBench:
             name = self._field_name(field)
             if op == "READ":
                 expected_reads.append(self._model_value(name, neuron, axon) if valid else 0)
-            elif valid and name == "WEIGHT":
-                self.model.weights[axon, neuron] = data
             elif valid:
-                getattr(self.model, _FIELD_ATTRIBUTES[name])[neuron] = data
+                self._model_write(name, neuron, axon, data)
         responses = await self.driver.configure(self.driver.command(op, field, neuron=neuron, axon=axon, data=data)
                                                 for op, field, neuron, axon, data in commands)
         reads = [command for command in commands if command[0] == "READ"]

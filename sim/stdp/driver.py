@@ -1,0 +1,121 @@
+"""cocotb-side driver of a LIF core with its STDP learning engine (``LifCore(params, stdp=...)``).
+
+It extends :class:`~spikeforge.sim.lif_core.driver.LifDriver` with what the learning engine adds: reward
+commands (the ``reward`` stream, when the engine is reward-modulated), the global and per-neuron learning
+switches, and reads of everything learning changes (weights, traces, eligibilities) through the configuration
+port. Like its base it knows the core only through the build manifest.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from spikeforge.sim.harness.streams import StreamSource
+from spikeforge.sim.lif_core.driver import LifDriver
+
+
+__all__ = ["StdpDriver"]
+
+
+class StdpDriver(LifDriver):
+    """Drives a learning LIF core. Parameters as for :class:`LifDriver`, plus:
+
+    Parameters
+    ----------
+    reward_idle : float
+        Probability of an idle cycle before each reward command.
+
+    Attributes
+    ----------
+    stdp : dict
+        The engine's parameters as built (the manifest's ``stdp`` table).
+    groups : int
+        Neuron groups, ``neurons // lanes``.
+    reward : StreamSource or None
+        The reward command stream; None when the engine takes no rewards.
+    """
+
+    def __init__(self, dut, manifest, *, seed, reward_idle=0.3, **options):
+        super().__init__(dut, manifest, seed=seed, **options)
+        self.stdp = manifest.extra["stdp"]
+        if self.stdp is None:
+            raise ValueError(f"Block '{manifest.toplevel}' was built without an STDP engine")
+        self.groups = self.neurons // self.lanes
+        # A tick also runs the trace pass (A cycles), the eligibility decay (A x G) and potentiation (2 cycles per
+        # group scanned, A per group with a learning spike); a reward visits the A x G weight words.
+        words = self.axons * self.groups
+        self.patience += 40 * (self.axons + 3 * words + 2 * self.groups)
+        for source in (self.events, self.tick, self.cfg):
+            source.patience = self.patience
+        self.reward = None
+        if "reward" in manifest.ports:
+            self.reward = StreamSource(dut, "reward", layout=manifest.stream_layout("reward"), clock=self._clock,
+                                       rng=random.Random(f"{seed}/reward"), idle=reward_idle,
+                                       patience=self.patience)
+
+    async def start(self):
+        """Start as :meth:`LifDriver.start`, then give the learning state a fresh core's values.
+
+        Reset clears the engine's registers (the global learning switch, the LFSRs) but not its memories, so
+        every trace and eligibility is written 0 and every neuron made plastic. The fired flags of a step left
+        unfinished are cleared by the next tick only."""
+        await super().start()
+        commands = [self.command("WRITE", "X_TRACE", axon=a, data=0) for a in range(self.axons)]
+        commands += [self.command("WRITE", field, neuron=n, data=value) for n in range(self.neurons)
+                     for field, value in (("Y_TRACE", 0), ("PLASTIC", 1))]
+        if self.stdp["reward"]:
+            commands += [self.command("WRITE", "ELIGIBILITY", axon=a, neuron=n, data=0)
+                         for a in range(self.axons) for n in range(self.neurons)]
+        await self.configure(commands)
+
+    # --- learning commands ---------------------------------------------------------------------------
+
+    async def send_rewards(self, values):
+        """Send reward commands, in order; return once the last one was accepted."""
+        if self.reward is None:
+            raise ValueError("This core's learning engine takes no rewards (built with reward = false)")
+        await self.reward.send(int(value) for value in values)
+
+    async def set_learning(self, on):
+        """Switch learning on or off for the whole core."""
+        await self.configure([self.command("WRITE", "LEARNING", data=int(bool(on)))])
+
+    async def set_plastic(self, neurons, on):
+        """Switch learning on or off for each neuron of ``neurons``."""
+        await self.configure(self.command("WRITE", "PLASTIC", neuron=int(n), data=int(bool(on))) for n in neurons)
+
+    # --- what learning changes -----------------------------------------------------------------------
+
+    async def read_learning(self):
+        """The global learning switch."""
+        return bool((await self.configure([self.command("READ", "LEARNING")]))[0])
+
+    async def read_x(self):
+        """The presynaptic traces, one per axon."""
+        values = await self.configure(self.command("READ", "X_TRACE", axon=a) for a in range(self.axons))
+        return np.array(values, dtype=np.int64)
+
+    async def read_y(self):
+        """The postsynaptic traces, one per neuron."""
+        values = await self.configure(self.command("READ", "Y_TRACE", neuron=n) for n in range(self.neurons))
+        return np.array(values, dtype=np.int64)
+
+    async def read_plastic(self):
+        """The per-neuron learning switches, as bools."""
+        values = await self.configure(self.command("READ", "PLASTIC", neuron=n) for n in range(self.neurons))
+        return np.array(values, dtype=bool)
+
+    async def read_eligibility(self):
+        """The eligibility traces, shape (axons, neurons) (reward-modulated engines only)."""
+        values = await self.configure(self.command("READ", "ELIGIBILITY", axon=a, neuron=n)
+                                      for a in range(self.axons) for n in range(self.neurons))
+        return np.array(values, dtype=np.int64).reshape(self.axons, self.neurons)
+
+    async def read_learned(self):
+        """``{"weights", "x", "y"[, "eligibility"]}``: everything learning changes, as the model names it."""
+        learned = {"weights": await self.read_weights(), "x": await self.read_x(), "y": await self.read_y()}
+        if self.stdp["reward"]:
+            learned["eligibility"] = await self.read_eligibility()
+        return learned

@@ -1,0 +1,48 @@
+"""Randomized check of one learning core configuration's RTL against the golden model (the ``verify`` command
+with ``[stdp]``)."""
+
+from __future__ import annotations
+
+import json
+
+from spikeforge.sim.harness.runner import run
+from spikeforge.sim.stdp.rtl import BENCH, build_core
+
+
+__all__ = ["verify"]
+
+
+def verify(params, stdp, *, sim="icarus", steps=20, seed=0, build_dir):
+    """Build the learning core of ``params`` and ``stdp`` for ``sim`` and run the bench's randomized comparison
+    (``check_random``: random weights, events, rewards, idle cycles, backpressure, learning switched globally and
+    per neuron, configuration commands) for ``steps`` timesteps from ``seed``.
+
+    Returns
+    -------
+    ok : bool
+        Whether the RTL matched the model at every spike and after every tick.
+    message : str
+        What was compared, or the first mismatch ("after tick 3: weight of axon 2 neuron 5 = 17 in the RTL, 18
+        in the model").
+
+    Raises
+    ------
+    spikeforge.sim.harness.runner.BuildError
+        If the simulator cannot build the design.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"Steps must be a positive integer, not {steps!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"Seed must be an integer, not {seed!r}")
+    built = build_core(params, stdp, sim=sim, build_dir=build_dir)
+    report = built.directory / "verify.report.json"
+    report.unlink(missing_ok=True)
+    config = {"params": params.to_dict(), "stdp": stdp.to_dict(), "seed": seed, "steps": steps,
+              "report": str(report)}
+    result = run(built, test_module=BENCH, tests=r"\.check_random$", config=config, name="verify")
+    if not result.ok:
+        return False, result.message.removeprefix("check_random: ")
+    summary = json.loads(report.read_text())["random"]
+    return True, (f"{sim}: {summary['steps']} steps from seed {seed} matched the model: {summary['spikes']} "
+                  f"spikes and {summary['values']} weights, traces, eligibilities, state values and counters; "
+                  f"learning changed a weight or an eligibility {summary['changes']} times")
