@@ -244,9 +244,11 @@ class LifCore(wiring.Component):
             w_rd = weight_mem.read_port(transparent_for=(w_wr,))
             m.d.comb += w_rd.addr.eq(w_addr)
         else:
-            # One address for reads and writes, so Yosys can map the weights to single-port SPRAM.
+            # One address for reads and writes and no read during a write, so Yosys can map the weights to
+            # single-port SPRAM (SB_SPRAM256KA, "rdwr no_change"). Only the configuration port writes here, and
+            # it has used the word it read by then.
             w_rd = weight_mem.read_port()
-            m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr)]
+            m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_addr), w_rd.en.eq(~w_wr.en)]
 
         # A tick pushes at most G vectors; SyncFIFOBuffered keeps one of its `depth` entries in its output
         # register, which fills a cycle late, so G back-to-back pushes need depth G + 1.
