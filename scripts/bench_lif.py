@@ -19,11 +19,8 @@ Usage: python -m spikeforge.scripts.bench_lif [--build-dir build/bench_lif] [--o
 """
 
 import concurrent.futures
-import datetime
 import hashlib
 import json
-import os
-import platform as host_platform
 import random
 import sys
 import time
@@ -34,6 +31,7 @@ import click
 from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.scripts.bench_report import machine_line, verdict
 
 
 __all__ = ["main"]
@@ -137,15 +135,6 @@ def _cycles_point(neurons, lanes):
 
 # --- report ------------------------------------------------------------------------------------------------
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return host_platform.processor() or "unknown"
-
 
 def _events(activity):
     return round(activity * AXONS)
@@ -165,8 +154,7 @@ def render(builds, cycles, tools, seed):
         "decay, threshold 64. Each build is the whole board design: the core, the UART host link "
         "(docs/host_protocol.md) and a 32-byte receive FIFO.",
         "",
-        f"Machine: {_cpu_model()} ({os.cpu_count()} CPUs), {host_platform.system()} {host_platform.release()}; "
-        f"run {datetime.date.today().isoformat()}. Build times are wall-clock seconds on a shared machine.",
+        machine_line() + " Build times are wall-clock seconds on a shared machine.",
         "",
         "Tools: " + "; ".join(f"{board_family(b)}: " + ", ".join(dict.fromkeys(v for v in t.values() if v))
                               for b, t in tools.items()) + f". nextpnr seed {seed}.",
@@ -250,9 +238,6 @@ _NOTES = [
 ]
 
 
-def _verdict(ok):
-    return "met" if ok else "**not met**"
-
 
 def _targets(builds, cycles):
     n, p = EXAMPLE
@@ -263,21 +248,21 @@ def _targets(builds, cycles):
     if c:
         s50 = _synops_per_cycle(n, c["0.5/silent"], 0.5)
         out.append(f"- UP5K >= {UP5K_SYNOPS_PER_CYCLE} P = {UP5K_SYNOPS_PER_CYCLE * p:g} synaptic ops per cycle "
-                   f"at 50% activity: {s50:.2f} ({s50 / p:.2f} P), {_verdict(s50 >= UP5K_SYNOPS_PER_CYCLE * p)}. "
+                   f"at 50% activity: {s50:.2f} ({s50 / p:.2f} P), {verdict(s50 >= UP5K_SYNOPS_PER_CYCLE * p)}. "
                    f"tinyODIN spends {TINYODIN_CYCLES_PER_SYNOP} cycles per synaptic op (0.5 per cycle); this core "
                    f"does {s50 / 0.5:.1f}x that per cycle.")
     if ice and ice["status"] == "ok":
         r = ice["report"]
         out.append(f"- UP5K >= {UP5K_FMAX_MHZ} MHz: {r['fmax_mhz']} MHz, "
-                   f"{_verdict((r['fmax_mhz'] or 0) >= UP5K_FMAX_MHZ)}.")
+                   f"{verdict((r['fmax_mhz'] or 0) >= UP5K_FMAX_MHZ)}.")
         out.append(f"- UP5K <= {UP5K_MAX_LCS} LCs: {r['resources']['logic_cells']} (whole board design), "
-                   f"{_verdict(r['resources']['logic_cells'] <= UP5K_MAX_LCS)}.")
+                   f"{verdict(r['resources']['logic_cells'] <= UP5K_MAX_LCS)}.")
     elif ice:
         out.append(f"- UP5K: the build {ice['status']}: {ice['error']}")
     if ecp and ecp["status"] == "ok":
         r = ecp["report"]
         out.append(f"- ECP5 >= {ECP5_FMAX_MHZ} MHz: {r['fmax_mhz']} MHz, "
-                   f"{_verdict((r['fmax_mhz'] or 0) >= ECP5_FMAX_MHZ)}.")
+                   f"{verdict((r['fmax_mhz'] or 0) >= ECP5_FMAX_MHZ)}.")
     elif ecp:
         out.append(f"- ECP5: the build {ecp['status']}: {ecp['error']}")
     return out

@@ -24,12 +24,9 @@ docs/benchmarks_stdp.md (``--out``).
 Usage: python -m spikeforge.scripts.bench_stdp [--build-dir build/bench_stdp] [--phase all|cycles|builds]
 """
 
-import datetime
 import hashlib
 import inspect
 import json
-import os
-import platform as host_platform
 import random
 import sys
 import time
@@ -42,6 +39,7 @@ from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
+from spikeforge.scripts.bench_report import machine_line, verdict
 
 
 __all__ = ["main", "measure_cycles"]
@@ -246,18 +244,6 @@ def _directory(build_dir, board, core, engine):
 
 # --- report --------------------------------------------------------------------------------------------------
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return host_platform.processor() or "unknown"
-
-
-def _verdict(ok):
-    return "met" if ok else "**not met**"
 
 
 def _reason(result):
@@ -288,8 +274,7 @@ def render(cycles, builds, tools, seed):
         "*learning, stochastic, reward*: the same with stochastic rounding and reward-modulated STDP (12-bit "
         "eligibility traces, 8-bit rewards). See docs/stdp.md.",
         "",
-        f"Machine: {_cpu_model()} ({os.cpu_count()} CPUs), {host_platform.system()} {host_platform.release()}; "
-        f"run {datetime.date.today().isoformat()}.",
+        machine_line(),
         "",
         "Tools: " + "; ".join(f"{board_family(b)}: " + ", ".join(dict.fromkeys(v for v in t.values() if v))
                               for b, t in tools.items()) + f". nextpnr seed {seed}.",
@@ -410,11 +395,11 @@ def _render_goals(cycles, builds, p):
             a, b = base["report"], learn["report"]
             lcs = b["resources"]["logic_cells"] / a["resources"]["logic_cells"] - 1
             out.append(f"- {where}: logic cells {lcs:+.0%} (goal at most +{MAX_LC_INCREASE:.0%}), "
-                       f"{_verdict(lcs <= MAX_LC_INCREASE)}.")
+                       f"{verdict(lcs <= MAX_LC_INCREASE)}.")
             if a["fmax_mhz"] and b["fmax_mhz"]:
                 loss = 1 - b["fmax_mhz"] / a["fmax_mhz"]
                 out.append(f"- {where}: fmax {a['fmax_mhz']} -> {b['fmax_mhz']} MHz, {loss:.0%} lost (goal at most "
-                           f"{MAX_FMAX_LOSS:.0%}), {_verdict(loss <= MAX_FMAX_LOSS)}.")
+                           f"{MAX_FMAX_LOSS:.0%}), {verdict(loss <= MAX_FMAX_LOSS)}.")
     if all(mode in cycles for mode in MODES):
         key = "0.5/all fire"
         depression = p.neurons / _cycles_per_event(cycles, "learning on") / p.lanes
@@ -422,7 +407,7 @@ def _render_goals(cycles, builds, p):
         worst = min(depression, pot)
         out.append(f"- Weight updates per cycle in the learning passes, every neuron learning (goal at least "
                    f"{MIN_UPDATES_PER_LANE} P): depression {depression:.2f} P, potentiation {pot:.2f} P, "
-                   f"{_verdict(worst >= MIN_UPDATES_PER_LANE)}. With few spikes per group the potentiation lanes "
+                   f"{verdict(worst >= MIN_UPDATES_PER_LANE)}. With few spikes per group the potentiation lanes "
                    f"of the neurons that did not spike idle: see the *5% fire* rows.")
     return out
 

@@ -34,7 +34,7 @@ from ..stdp.params import StdpParams
 from .params import LifParams
 
 
-__all__ = ["LifCore", "CfgOp", "CfgField"]
+__all__ = ["LifCore", "CfgOp", "CfgField", "neuron_layout"]
 
 
 class CfgOp(enum.Enum, shape=1):
@@ -82,6 +82,27 @@ def _lfsr_seed(seed, lane):
     return ((seed - 1 + lane * 4099) % 65535) + 1
 
 
+def neuron_layout(params, stdp=None):
+    """The layout of one neuron's record in the state memory (a state word holds ``params.lanes`` of them).
+
+    ``stdp`` (a :class:`StdpParams`, or None) adds the postsynaptic trace and the plasticity flag when enabled.
+    """
+    p = params
+    fields = {"acc": signed(p.acc_bits), "v": signed(p.state_bits)}
+    if p.has_current:
+        fields["u"] = signed(p.u_bits)
+    if p.refractory:
+        fields["ref"] = unsigned(p.refractory_bits)
+    if p.per_neuron_threshold:
+        fields["threshold"] = signed(p.state_bits)
+    if p.per_neuron_bias:
+        fields["bias"] = signed(p.state_bits)
+    if stdp is not None and stdp.enabled:
+        fields["y"] = unsigned(stdp.trace_bits)
+        fields["plastic"] = unsigned(1)
+    return data.StructLayout(fields)
+
+
 class LifCore(wiring.Component):
     """A core of ``params.neurons`` LIF neurons behind a dense weight crossbar.
 
@@ -126,19 +147,7 @@ class LifCore(wiring.Component):
         self.group_bits = _bits_for(p.groups)
         self.lane_bits = (p.lanes - 1).bit_length()
 
-        fields = {"acc": signed(p.acc_bits), "v": signed(p.state_bits)}
-        if p.has_current:
-            fields["u"] = signed(p.u_bits)
-        if p.refractory:
-            fields["ref"] = unsigned(p.refractory_bits)
-        if p.per_neuron_threshold:
-            fields["threshold"] = signed(p.state_bits)
-        if p.per_neuron_bias:
-            fields["bias"] = signed(p.state_bits)
-        if s:
-            fields["y"] = unsigned(s.trace_bits)
-            fields["plastic"] = unsigned(1)
-        self.neuron_layout = data.StructLayout(fields)
+        self.neuron_layout = neuron_layout(p, s)
 
         widths = [p.weight_bits, p.acc_bits, p.u_bits, p.state_bits, p.refractory_bits + 1]
         if s:
@@ -468,7 +477,6 @@ class LifCore(wiring.Component):
         ps_addr = Signal(range(max(A * G, A, G) + 1))
         ps_count = Signal.like(ps_addr)
         ps_valid = Signal()          # stage 1 of the pass holds a word
-        ps_last = Signal()
         ps_axon = Signal(range(A + 1))
         ps_g = Signal(range(G + 1))
         ps_bits = Signal(P)

@@ -81,7 +81,7 @@ def evaluate(task):
 
 
 def _measure(params, task):
-    from spikeforge.hdl.lif_core.core import LifCore
+    from spikeforge.hdl.lif_core.core import neuron_layout
     from spikeforge.sim.energy import energy_pj
     from spikeforge.sim.lif_core.workload import run_workload
 
@@ -93,8 +93,7 @@ def _measure(params, task):
         row.update(_board_metrics(report, "" if index == 0 else f"{board}."))
 
     workload = task["workload"]
-    core = LifCore(params)
-    state_word_bits = params.lanes * core.neuron_layout.size
+    state_word_bits = params.lanes * neuron_layout(params).size
     activity = run_workload(params, steps=workload["steps"], activity=workload["activity"],
                             seed=workload["seed"], state_word_bits=state_word_bits)
     cycles = activity.cycles
