@@ -21,6 +21,10 @@ CONFIGS = {
                                                    w_min=-20, w_max=90)),
     "p1-clipped": (dict(CORE, lanes=1, neurons=4), dict(impulse=200, a_plus=400, a_minus=300, lr_shift=6,
                                                         w_min=-10, w_max=60)),
+    # One group (G = 1): a repeated axon reads the word its last event is still writing back.
+    "one-group": (dict(CORE, neurons=4, lanes=4, axons=2), dict(impulse=90, a_plus=25, a_minus=40, lr_shift=3)),
+    "one-group-reward": (dict(CORE, neurons=2, lanes=2, axons=2), dict(impulse=90, a_plus=25, a_minus=40,
+                                                                     lr_shift=3, reward=True)),
 }
 
 

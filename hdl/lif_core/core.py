@@ -292,7 +292,7 @@ class LifCore(wiring.Component):
         t4_spikes = Signal(P)
 
         tick_busy = tk_issue | t1_valid | t2_valid | t3_valid | t4_valid
-        pipeline_empty = ~in_busy & ~s1_valid & ~tick_busy
+        pipeline_empty = Signal()
 
         # --- learning state ---------------------------------------------------------------------------
         if learn:
@@ -323,19 +323,26 @@ class LifCore(wiring.Component):
                 m.d.comb += e_rd.addr.eq(w_addr)
                 e_lo, e_hi = s.eligibility_range
 
-            def plastic_update(lane, delta, weight_in, elig_in, en):
-                """Add ``delta`` to a weight (or its eligibility) when ``en``; drive the write data."""
-                if reward:
-                    m.d.comb += e_wr.data[lane].eq(Mux(en, _saturate(elig_in + delta, e_lo, e_hi), elig_in))
-                else:
-                    m.d.comb += w_wr.data[lane].eq(Mux(en, _saturate(weight_in + delta, s.w_min, s.w_max),
-                                                       weight_in))
+            # Plastic write-back stage. The cycle the memories return a word computes each lane's change from
+            # the traces (the multiplications) and registers it with the word; the next cycle adds, clips and
+            # writes. The weight is thus written two cycles after its read; the only address read again within
+            # that window is a repeated axon with G = 1, which the event handshake spaces by a cycle.
+            pw_valid = Signal()
+            pw_addr = Signal.like(w_addr)
+            pw_en = Signal(P)
+            pw_delta = Signal(data.ArrayLayout(signed(s.delta_bits), P))
+            pw_w = Signal(weight_word)
+            if reward:
+                pw_e = Signal(e_word)
+                pw_to_w = Signal()      # a reward update: the weight changes, not its eligibility
+            m.d.sync += pw_valid.eq(0)
 
-            def write_plastic(addr):
+            def stage_plastic(addr, deltas, en, *, to_weight=False):
+                """Register this cycle's read word at ``addr`` and its per-lane changes (applied where ``en``)."""
+                m.d.sync += [pw_valid.eq(1), pw_addr.eq(addr), pw_en.eq(en), pw_w.eq(w_rd.data)]
+                m.d.sync += [pw_delta[lane].eq(delta) for lane, delta in enumerate(deltas)]
                 if reward:
-                    m.d.comb += [e_wr.addr.eq(addr), e_wr.en.eq(1)]
-                else:
-                    m.d.comb += [w_wr.addr.eq(addr), w_wr.en.eq(1)]
+                    m.d.sync += [pw_e.eq(e_rd.data), pw_to_w.eq(to_weight)]
 
         # --- integrate ---------------------------------------------------------------------------------
         m.d.comb += in_last.eq(in_g == G - 1)
@@ -366,14 +373,30 @@ class LifCore(wiring.Component):
                 total = st_rd.data[lane].acc + w_rd.data[lane]
                 m.d.comb += st_wr.data[lane].acc.eq(self._overflow(total, p.acc_bits, acc_lo, acc_hi))
             if learn:
-                # Depression, read-modify-write of the word just read, with the trace the last tick left.
-                write_plastic(s1_addr)
-                for lane in range(P):
-                    rec = st_rd.data[lane]
-                    en = learning & rec.plastic
-                    m.d.comb += lfsr_step[lane].eq(en)
-                    depression = (s.a_minus * rec.y + offset(lane)) >> s.lr_shift
-                    plastic_update(lane, -depression, w_rd.data[lane], e_rd.data[lane] if reward else None, en)
+                # Depression of the word just read, with the trace the last tick left.
+                en = Cat(learning & st_rd.data[lane].plastic for lane in range(P))
+                m.d.comb += lfsr_step.eq(en)
+                stage_plastic(s1_addr, [-((s.a_minus * st_rd.data[lane].y + offset(lane)) >> s.lr_shift)
+                                        for lane in range(P)], en)
+
+        if learn:
+            with m.If(pw_valid):
+                sat_w = [_saturate(pw_w[lane] + pw_delta[lane], s.w_min, s.w_max) for lane in range(P)]
+                if reward:
+                    with m.If(pw_to_w):
+                        m.d.comb += [w_wr.addr.eq(pw_addr), w_wr.en.eq(1)]
+                        m.d.comb += [w_wr.data[lane].eq(sat_w[lane]) for lane in range(P)]
+                    with m.Else():
+                        m.d.comb += [e_wr.addr.eq(pw_addr), e_wr.en.eq(1)]
+                        m.d.comb += [e_wr.data[lane].eq(Mux(pw_en[lane],
+                                                            _saturate(pw_e[lane] + pw_delta[lane], e_lo, e_hi),
+                                                            pw_e[lane]))
+                                     for lane in range(P)]
+                else:
+                    m.d.comb += [w_wr.addr.eq(pw_addr), w_wr.en.eq(1)]
+                    m.d.comb += [w_wr.data[lane].eq(Mux(pw_en[lane], sat_w[lane], pw_w[lane]))
+                                 for lane in range(P)]
+        m.d.comb += pipeline_empty.eq(~in_busy & ~s1_valid & ~tick_busy & (~pw_valid if learn else 1))
 
         # --- tick: neuron pass ---------------------------------------------------------------------------
         with m.If(tk_issue):
@@ -499,7 +522,8 @@ class LifCore(wiring.Component):
 
         with m.FSM(name="control"):
             with m.State("IDLE"):
-                m.d.comb += can_accept_event.eq(~in_busy | in_last)
+                # A learning core with one group reads a repeated axon's word only once its update is written.
+                m.d.comb += can_accept_event.eq(~in_busy if learn and G == 1 else ~in_busy | in_last)
                 with m.If(pipeline_empty & ~self.events.valid):
                     with m.If(self.cfg.valid):
                         m.d.comb += self.cfg.ready.eq(1)
@@ -582,13 +606,9 @@ class LifCore(wiring.Component):
                         m.d.sync += [ps_axon.eq(ps_axon + 1), ps_addr.eq(ps_addr + G)]
                     m.d.sync += [ps_valid.eq(ps_axon < A), ps_wb_addr.eq(ps_addr)]
                     with m.If(ps_valid):
-                        write_plastic(ps_wb_addr)
-                        for lane in range(P):
-                            en = ps_bits[lane]
-                            m.d.comb += lfsr_step[lane].eq(en)
-                            potentiation = (s.a_plus * x_rd.data + offset(lane)) >> s.lr_shift
-                            plastic_update(lane, potentiation, w_rd.data[lane],
-                                           e_rd.data[lane] if reward else None, en)
+                        m.d.comb += lfsr_step.eq(ps_bits)
+                        stage_plastic(ps_wb_addr, [(s.a_plus * x_rd.data + offset(lane)) >> s.lr_shift
+                                                   for lane in range(P)], ps_bits)
                     with m.If((ps_axon == A) & ~ps_valid):
                         m.d.sync += ps_g.eq(ps_g + 1)
                         m.next = "POT-SCAN"
@@ -601,11 +621,9 @@ class LifCore(wiring.Component):
                             m.d.sync += ps_count.eq(ps_count + 1)
                         m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
                         with m.If(ps_valid):
-                            m.d.comb += [w_wr.addr.eq(ps_wb_addr), w_wr.en.eq(1), lfsr_step.eq(-1)]
-                            for lane in range(P):
-                                change = (reward_value * e_rd.data[lane] + offset(lane)) >> s.lr_shift
-                                m.d.comb += w_wr.data[lane].eq(
-                                    _saturate(w_rd.data[lane] + change, s.w_min, s.w_max))
+                            m.d.comb += lfsr_step.eq(-1)
+                            stage_plastic(ps_wb_addr, [(reward_value * e_rd.data[lane] + offset(lane)) >> s.lr_shift
+                                                       for lane in range(P)], Const(-1, P), to_weight=True)
                         with m.If((ps_count == A * G) & ~ps_valid):
                             m.next = "IDLE"
 

@@ -139,5 +139,16 @@ class StdpParams:
     def reward_range(self):
         return -(1 << (self.reward_bits - 1)), (1 << (self.reward_bits - 1)) - 1
 
+    @property
+    def delta_bits(self):
+        """Signed width that holds any single change: -depression, potentiation or a reward's change."""
+        rounding = (1 << self.lr_shift) - 1
+        step = max(self.a_plus, self.a_minus) * self.trace_max + rounding
+        if self.reward:
+            e_lo, _ = self.eligibility_range
+            r_lo, _ = self.reward_range
+            step = max(step, r_lo * e_lo + rounding)
+        return (step >> self.lr_shift).bit_length() + 1
+
     def to_dict(self):
         return dataclasses.asdict(self)
