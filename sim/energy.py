@@ -33,4 +33,4 @@ def energy_pj(activity, energies=None):
     return (activity.synaptic_ops * e["synaptic_op"]
             + activity.neuron_updates * e["neuron_update"]
             + (activity.weight_reads_bits + activity.state_reads_bits) * e["memory_read_bit"]
-            + activity.state_writes_bits * e["memory_write_bit"])
+            + (activity.weight_writes_bits + activity.state_writes_bits) * e["memory_write_bit"])

@@ -105,3 +105,22 @@ def test_learning_matches_model(name):
             assert value == exp, f"after tick {t}: {label} = {value} in the RTL, {exp} in the model"
         learned = max(learned, int(np.abs(model.weights - weights).sum()))
     assert learned > 0, "the case should change some weights"
+
+
+@pytest.mark.parametrize("neurons, axons, lanes, rate, reward", [(16, 20, 2, 0.5, False), (16, 12, 4, 0.2, True),
+                                                                 (4, 10, 4, 0.5, False)])
+def test_cycle_estimate_of_the_sweeps_matches_the_rtl(neurons, axons, lanes, rate, reward):
+    """spikeforge.sim.lif_core.workload.estimate_cycles with learning, used by sweeps, against the RTL."""
+    from spikeforge.sim.lif_core.workload import estimate_cycles
+    params = LifParams.create(neurons=neurons, axons=axons, lanes=lanes, threshold=30)
+    stdp = StdpParams.create(params, reward=reward)
+    rng = np.random.default_rng(3)
+    weights = rng.integers(-10, 60, size=(axons, neurons))
+    steps = [[int(a) for a in rng.choice(axons, size=rng.binomial(axons, rate))] for _ in range(6)]
+    script = [("write", CfgField.WEIGHT, a, n, int(weights[a, n])) for a in range(axons) for n in range(neurons)]
+    results = run_script(LifCore(params, stdp=stdp), script + [("step", s) for s in steps])[-len(steps):]
+    measured = sum(cycles for _, cycles in results)
+    estimate = estimate_cycles(params, [len(s) for s in steps], [len(spikes) for spikes, _ in results], stdp=stdp,
+                               learning_groups_per_step=[len({n // lanes for n in spikes}) for spikes, _ in results])
+    assert any(spikes for spikes, _ in results), "the case should have potentiation passes"
+    assert abs(estimate - measured) <= 0.1 * measured, f"estimated {estimate} cycles, measured {measured}"

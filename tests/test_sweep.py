@@ -160,3 +160,34 @@ def test_bad_space_file_is_one_line_and_exit_code_2(tmp_path):
     assert result.output.strip().count("\n") == 0
     assert "unknown parameter 'lif_core.bogus'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_sweep_of_the_learning_engine_builds_and_counts_learning(tmp_path):
+    """stdp.* keys reach the point: the learning core is built and its workload runs on the STDP model."""
+    space = write_space(tmp_path, '"stdp.enabled" = [false, true]\n"stdp.a_plus" = [16]', boards='["icebreaker"]',
+                        steps=10)
+    rows, _, _ = run_sweep(load_space(space), tmp_path / "out", jobs=2)
+    assert [r["status"] for r in rows] == ["ok", "ok"], [r.get("error") for r in rows]
+    inference, learning = rows
+    assert learning["logic_cells"] > inference["logic_cells"]
+    assert learning["cycles_per_step"] > inference["cycles_per_step"] + 8   # the trace and potentiation passes
+    assert learning["energy_nj"] > inference["energy_nj"]                   # weight write-backs
+    report = json.loads((tmp_path / "out" / "builds" / learning["key"] / "icebreaker" / "report.json").read_text())
+    assert report["stdp"]["a_plus"] == 16 and report["stdp"]["enabled"]
+
+
+def test_learning_points_refuse_rtl_cycles(tmp_path):
+    space = write_space(tmp_path, '"stdp.enabled" = [true]', extra="")
+    text = space.read_text().replace('activity = 0.3', 'activity = 0.3\nrtl = "icarus"')
+    space.write_text(text)
+    rows, _, _ = run_sweep(load_space(space), tmp_path / "out")
+    assert rows[0]["status"] == "invalid" and "inference cores only" in rows[0]["error"]
+
+
+def test_a_base_the_sweep_cannot_evaluate_is_refused(tmp_path):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]')
+    (tmp_path / "base.toml").write_text((Path(__file__).parent.parent / "examples" / "router_table.toml").read_text())
+    result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "describes a [router]; sweeps evaluate [lif_core] and [stdp] so far" in result.output
+    assert not (tmp_path / "out").exists()

@@ -65,11 +65,16 @@ def evaluate(task):
     try:
         overrides = [f"{k}={_toml_value(v)}" for k, v in task["overrides"].items()]
         try:
-            params = load_config(task["base"], overrides).block("lif_core")
+            config = load_config(task["base"], overrides)
+            params, stdp = config.block("lif_core"), config.blocks.get("stdp")
+            stdp = stdp if stdp is not None and stdp.enabled else None
+            if stdp is not None and task["workload"]["rtl"] != "none":
+                raise ConfigError("workload rtl measures inference cores only; with [stdp] enabled the cycles "
+                                  "come from the estimate (set rtl = \"none\")")
         except ConfigError as exc:
             row.update(status="invalid", error=str(exc))
             return row
-        row.update(_measure(params, task))
+        row.update(_measure(params, stdp, task))
     except MismatchError as exc:
         row.update(status="mismatch", error=str(exc))
     except Exception as exc:  # a point that fails is recorded and the sweep goes on
@@ -80,7 +85,7 @@ def evaluate(task):
     return row
 
 
-def _measure(params, task):
+def _measure(params, stdp, task):
     from spikeforge.hdl.lif_core.core import neuron_layout
     from spikeforge.sim.energy import energy_pj
     from spikeforge.sim.lif_core.workload import run_workload
@@ -89,13 +94,13 @@ def _measure(params, task):
     build_dir = Path(task["build_dir"])
     for index, board in enumerate(task["boards"]):
         from spikeforge.boards.build import build
-        report = build(params, board, build_dir / board)
+        report = build(params, board, build_dir / board, stdp=stdp)
         row.update(_board_metrics(report, "" if index == 0 else f"{board}."))
 
     workload = task["workload"]
-    state_word_bits = params.lanes * neuron_layout(params).size
+    state_word_bits = params.lanes * neuron_layout(params, stdp).size
     activity = run_workload(params, steps=workload["steps"], activity=workload["activity"],
-                            seed=workload["seed"], state_word_bits=state_word_bits)
+                            seed=workload["seed"], state_word_bits=state_word_bits, stdp=stdp)
     cycles = activity.cycles
     row["cycles_source"] = "estimate"
     if workload["rtl"] != "none":

@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from spikeforge.scripts.config import BLOCKS, ConfigError
+from spikeforge.scripts.config import BLOCKS, ConfigError, load_config
 from spikeforge.sim.energy import DEFAULT_PJ
 
 
@@ -18,6 +18,8 @@ __all__ = ["Space", "Constraint", "load_space", "grid_points", "BOARDS"]
 BOARDS = ("icebreaker", "ulx3s-85f")
 MODES = ("grid", "optimize")
 RTL_BACKENDS = ("none", "icarus", "verilator")
+#: The blocks a sweep point evaluates (generate, build, workload): the LIF core and its learning engine.
+SWEEPABLE = ("lif_core", "stdp")
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|>=)\s*(-?[0-9.]+)\s*$")
 
 
@@ -125,6 +127,10 @@ def load_space(path):
     base = (path.parent / sweep["base"]).resolve()
     if not base.is_file():
         raise ConfigError(f"{where}: base configuration {sweep['base']!r} does not exist (looked at {base})")
+    kind, _ = load_config(base).top()
+    if kind not in SWEEPABLE:
+        raise ConfigError(f"{where}: base {sweep['base']!r} describes a [{kind}]; sweeps evaluate "
+                          f"{' and '.join(f'[{t}]' for t in SWEEPABLE)} so far")
     mode = sweep.get("mode", "grid")
     if mode not in MODES:
         raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -135,9 +141,9 @@ def load_space(path):
     parameters = {}
     for key, value in sweep.get("parameters", {}).items():
         table, dot, name = key.partition(".")
-        if not dot or table not in BLOCKS or name not in BLOCKS[table].keys():
+        if not dot or table not in SWEEPABLE or name not in BLOCKS[table].keys():
             raise ConfigError(f"{path} [sweep.parameters]: unknown parameter '{key}'; write table.key, e.g. "
-                              f"lif_core.lanes")
+                              f"lif_core.lanes or stdp.a_plus")
         parameters[key] = _expand(f"{path} [sweep.parameters]", key, value)
     if not parameters:
         raise ConfigError(f"{path} [sweep.parameters]: no parameters to sweep")

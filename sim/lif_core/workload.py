@@ -1,5 +1,5 @@
-"""A random workload for the LIF core and the activity it causes: the counts behind throughput and energy
-figures of a sweep (docs/sweep.md)."""
+"""A random workload for the LIF core (with or without its STDP learning engine) and the activity it causes:
+the counts behind throughput and energy figures of a sweep (docs/sweep.md)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ class Activity:
         Weights added to an accumulator: events x neurons.
     neuron_updates : int
         steps x neurons.
-    weight_reads_bits, state_reads_bits, state_writes_bits : int
+    weight_reads_bits, weight_writes_bits, state_reads_bits, state_writes_bits : int
         Memory traffic in bits: every event reads G weight words and reads and writes G state words; every
-        tick reads and writes G state words.
+        tick reads and writes G state words. With learning on, every event also writes its G weight words back
+        (depression), every tick reads and writes each axon's trace, and each group with a learning spike
+        reads and writes one weight word per axon (potentiation).
     cycles : int
         Clock cycles, from :func:`estimate_cycles` or measured on the RTL.
     """
@@ -38,6 +40,7 @@ class Activity:
     synaptic_ops: int
     neuron_updates: int
     weight_reads_bits: int
+    weight_writes_bits: int
     state_reads_bits: int
     state_writes_bits: int
     cycles: int
@@ -55,32 +58,54 @@ def random_workload(params, *, steps, activity, seed):
     return weights, events
 
 
-def estimate_cycles(params, events_per_step, spikes_per_step):
+def estimate_cycles(params, events_per_step, spikes_per_step, *, stdp=None, learning_groups_per_step=None):
     """Cycles of the RTL without stalls: each event costs G cycles back to back; a tick costs G cycles plus the
     latency of the two pipelines (8 cycles), unless the spikes, emitted one per cycle, take longer.
-    tests/test_lif_core_pysim.py holds it against the RTL."""
-    G = params.groups
+
+    With a learning engine ``stdp`` (a :class:`StdpParams`), every tick adds the trace pass (A cycles), the
+    scan of the groups (2 cycles each) and one potentiation pass of A cycles per group with a learning spike
+    (``learning_groups_per_step``), each pass plus its pipeline latency; a reward engine adds the eligibility
+    decay (A x G cycles). The spikes leave during those passes. A core of one group spends 2 cycles per event.
+    tests/test_lif_core_pysim.py and tests/test_stdp_pysim.py hold it against the RTL."""
+    G, A = params.groups, params.axons
+    learn = stdp is not None and stdp.enabled
+    per_event = 2 if learn and G == 1 else G
     total = 0
-    for events, spikes in zip(events_per_step, spikes_per_step):
-        total += events * G + max(G, spikes) + 8
+    for t, (events, spikes) in enumerate(zip(events_per_step, spikes_per_step)):
+        if not learn:
+            total += events * per_event + max(G, spikes) + 8
+            continue
+        passes = (A + 2) + 2 * G + 1 + learning_groups_per_step[t] * (A + 3)
+        if stdp.reward:
+            passes += A * G + 2
+        total += events * per_event + G + 6 + max(passes, spikes)
     return total
 
 
-def run_workload(params, *, steps, activity, seed, state_word_bits):
-    """Run a random workload on the golden model and count its activity."""
+def run_workload(params, *, steps, activity, seed, state_word_bits, stdp=None):
+    """Run a random workload on the golden model (with the learning engine ``stdp`` when given and enabled:
+    every neuron plastic, learning on) and count its activity."""
+    from spikeforge.sim.stdp.model import StdpModel
+
     weights, events = random_workload(params, steps=steps, activity=activity, seed=seed)
-    model = LifModel(params, weights)
+    learn = stdp is not None and stdp.enabled
+    model = StdpModel(params, stdp, weights) if learn else LifModel(params, weights)
     spikes = model.run(events, steps)
     events_per_step = np.bincount([t for t, _ in events], minlength=steps)
     spikes_per_step = np.bincount([t for t, _ in spikes], minlength=steps)
-    G, E = params.groups, len(events)
+    G, E, A = params.groups, len(events), params.axons
+    learning_groups = [len({n // params.lanes for s, n in spikes if s == t}) for t in range(steps)]
     weight_word = params.lanes * params.weight_bits
+    potentiated = sum(learning_groups) * A * weight_word if learn else 0
+    traces = steps * A * stdp.trace_bits if learn else 0
     return Activity(
         steps=steps, events=E, spikes=len(spikes),
         synaptic_ops=E * params.neurons,
         neuron_updates=steps * params.neurons,
-        weight_reads_bits=E * G * weight_word,
-        state_reads_bits=(E + steps) * G * state_word_bits,
-        state_writes_bits=(E + steps) * G * state_word_bits,
-        cycles=estimate_cycles(params, events_per_step, spikes_per_step),
+        weight_reads_bits=E * G * weight_word + potentiated,
+        weight_writes_bits=(E * G * weight_word + potentiated) if learn else 0,
+        state_reads_bits=(E + steps) * G * state_word_bits + traces,
+        state_writes_bits=(E + steps) * G * state_word_bits + traces,
+        cycles=estimate_cycles(params, events_per_step, spikes_per_step, stdp=stdp if learn else None,
+                               learning_groups_per_step=learning_groups),
     )
