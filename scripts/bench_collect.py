@@ -1,7 +1,7 @@
 """Gather every block's benchmark report into docs/benchmarks.md.
 
-``scripts/bench_lif.py`` writes docs/benchmarks.md (the LIF core); ``bench_stdp.py``, ``bench_aer.py`` and
-``bench_attention.py`` write docs/benchmarks_<block>.md. This appends those after the LIF core's part (replacing
+``scripts/bench_lif.py`` writes docs/benchmarks.md (the LIF core); ``bench_stdp.py``, ``bench_aer.py``,
+``bench_attention.py`` and ``bench_sweep.py`` write docs/benchmarks_<block>.md. This appends those after the LIF core's part (replacing
 what an earlier run appended), so that docs/benchmarks.md holds every table. Every figure comes from its block's
 script; nothing here measures.
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 MARKER = "<!-- The sections below are copied from docs/benchmarks_<block>.md by scripts/bench_collect.py. -->"
-BLOCKS = ("stdp", "aer", "attention")
+BLOCKS = ("stdp", "aer", "attention", "sweep")
 
 
 @click.command()

@@ -385,7 +385,8 @@ class LifCore(wiring.Component):
                 if reward:
                     with m.If(pw_to_w):
                         m.d.comb += [w_wr.addr.eq(pw_addr), w_wr.en.eq(1)]
-                        m.d.comb += [w_wr.data[lane].eq(sat_w[lane]) for lane in range(P)]
+                        m.d.comb += [w_wr.data[lane].eq(Mux(pw_en[lane], sat_w[lane], pw_w[lane]))
+                                     for lane in range(P)]
                     with m.Else():
                         m.d.comb += [e_wr.addr.eq(pw_addr), e_wr.en.eq(1)]
                         m.d.comb += [e_wr.data[lane].eq(Mux(pw_en[lane],
@@ -532,7 +533,7 @@ class LifCore(wiring.Component):
                     if reward:
                         with m.Elif(self.reward.valid):
                             m.d.comb += self.reward.ready.eq(1)
-                            m.d.sync += [reward_value.eq(self.reward.payload), ps_addr.eq(0), ps_count.eq(0)]
+                            m.d.sync += [reward_value.eq(self.reward.payload), ps_count.eq(0), ps_g.eq(0)]
                             m.next = "REWARD"
                     with m.Elif(self.tick.valid):
                         m.d.comb += self.tick.ready.eq(1)
@@ -614,16 +615,18 @@ class LifCore(wiring.Component):
                         m.next = "POT-SCAN"
 
                 if reward:
-                    # W <- clip(W + ((reward * E + r) >> lr_shift)) over every synapse word.
+                    # W <- clip(W + ((reward * E + r) >> lr_shift)) over every synapse word, for the neurons that
+                    # learn (learning on and plastic), like every other update.
                     with m.State("REWARD"):
                         with m.If(ps_count < A * G):
-                            m.d.comb += w_addr.eq(ps_count)
-                            m.d.sync += ps_count.eq(ps_count + 1)
+                            m.d.comb += [w_addr.eq(ps_count), st_rd.addr.eq(ps_g)]
+                            m.d.sync += [ps_count.eq(ps_count + 1), ps_g.eq(Mux(ps_g == G - 1, 0, ps_g + 1))]
                         m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
                         with m.If(ps_valid):
-                            m.d.comb += lfsr_step.eq(-1)
+                            en = Cat(learning & st_rd.data[lane].plastic for lane in range(P))
+                            m.d.comb += lfsr_step.eq(en)
                             stage_plastic(ps_wb_addr, [(reward_value * e_rd.data[lane] + offset(lane)) >> s.lr_shift
-                                                       for lane in range(P)], Const(-1, P), to_weight=True)
+                                                       for lane in range(P)], en, to_weight=True)
                         with m.If((ps_count == A * G) & ~ps_valid):
                             m.next = "IDLE"
 

@@ -135,17 +135,19 @@ class StdpModel(LifModel):
         self._apply(axon, -((s.a_minus * self.y + r) >> s.lr_shift), mask)
 
     def reward(self, value):
-        """A reward command: W <- clip(W + ((value * E + r) >> lr_shift)) for every synapse."""
+        """A reward command: W <- clip(W + ((value * E + r) >> lr_shift)) for every synapse of a neuron that
+        learns (learning on and the neuron plastic); the others keep their weights."""
         p, s = self.params, self.stdp
         if not s.reward:
             raise ValueError("Reward commands need an engine built with reward = true")
         lo, hi = s.reward_range
         if not lo <= value <= hi:
             raise ValueError(f"Reward {value} is out of the range {lo}..{hi} for reward_bits = {s.reward_bits}")
+        mask = self.plastic & self.learning
         for a in range(p.axons):
-            r = self._offsets_by_group(np.ones(p.neurons, dtype=bool))
+            r = self._offsets_by_group(mask)
             delta = (value * self.eligibility[a] + r) >> s.lr_shift
-            self.weights[a] = np.clip(self.weights[a] + delta, s.w_min, s.w_max)
+            self.weights[a] = np.where(mask, np.clip(self.weights[a] + delta, s.w_min, s.w_max), self.weights[a])
 
     def _bump(self, trace, fired, shift):
         s = self.stdp
