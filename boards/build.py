@@ -1,8 +1,9 @@
 """Synthesize, place, route and pack a board top-level, and report what it uses.
 
 :func:`build` builds a LIF core (:class:`~spikeforge.boards.lif_top.LifTop`); :func:`build_design` any board
-top-level. A build directory remembers its result (``report.json``, or ``failure.json`` when a tool failed):
-building the same files with the same tools and seed there again returns that result without running the tools.
+top-level. A build directory remembers its result (``report.json``, or ``failure.json`` when a tool failed, but not when
+a tool was killed by a signal): building the same files with the same tools and seed there again returns that result
+without running the tools.
 
 Amaranth's platform writes the build files (``platform.build(..., do_build=False)``); the tool commands it lists
 in ``build_top.json`` are then run here, one stage at a time, with the selected tools, each stage's output in its
@@ -37,7 +38,7 @@ from .lif_top import LifTop
 from .platforms import BOARDS, board_family, board_platform
 
 
-__all__ = ["build", "build_design", "BuildError", "DoesNotFit", "select_tools", "TOOLCHAINS"]
+__all__ = ["build", "build_design", "BuildError", "BuildInterrupted", "DoesNotFit", "select_tools", "TOOLCHAINS"]
 
 
 TOOLCHAINS = ("auto", "system", "yowasp")
@@ -84,6 +85,11 @@ class BuildError(Exception):
 
 class DoesNotFit(BuildError):
     """The design needs more of some resource than the device has."""
+
+
+class BuildInterrupted(BuildError):
+    """A tool was killed by a signal (interrupted, out of memory): says nothing about the design, so it is not
+    remembered and the next build runs again."""
 
 
 def _version_tuple(text):
@@ -197,6 +203,8 @@ def _run_stages(commands, tools, out_dir, label, echo):
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if echo:
             echo(f"[{label}] {tool}: {time.monotonic() - start:.0f} s")
+        if result.returncode < 0:
+            raise BuildInterrupted(f"{tool} was killed by signal {-result.returncode} for {label} (log: {log})", log)
         if result.returncode:
             # The tools' own logs (-l / --log) hold more than their console output.
             own = {"yosys": f"{_NAME}.rpt"}.get(tool, f"{_NAME}.tim")
@@ -322,6 +330,8 @@ def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr,
     commands = json.loads((out_dir / f"build_{_NAME}.json").read_text())["commands"]
     try:
         _run_stages(commands, tools, out_dir, board, echo)
+    except BuildInterrupted:
+        raise
     except BuildError as error:
         failure = {"inputs": inputs, "does_not_fit": isinstance(error, DoesNotFit), "message": str(error),
                    "log": str(error.log) if error.log else None}

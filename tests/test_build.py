@@ -63,3 +63,24 @@ def test_format_table():
                                 "32/208", "(15%)", "0", "0/156", "(0%)", "58.7", "25", "1"]
     assert "yosys: Yosys 0.70 [yowasp]" in lines
     assert "ecppack: (no version) [yowasp]" in lines
+
+
+@pytest.mark.parametrize("ending, remembered", [("exit 1", True), ("kill -KILL $$", False)])
+def test_a_failed_build_is_remembered_but_a_killed_one_is_not(tmp_path, monkeypatch, ending, remembered):
+    """A tool that fails says something about the design (remembered in failure.json); a tool killed by a
+    signal (Ctrl-C, out of memory) does not, and the next build runs it again."""
+    from spikeforge.boards.build import BuildError, BuildInterrupted
+
+    fake = tmp_path / "yosys"
+    fake.write_text(f'#!/bin/sh\ncase "$1" in -V|--version) echo "Yosys 0.40 (git sha1 0123abc)"; exit 0;; esac\n'
+                    f'echo run >> "{tmp_path}/runs"\n{ending}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    params = LifParams.create(neurons=8, axons=4, lanes=2)
+    out = tmp_path / "build"
+    for _ in range(2):
+        with pytest.raises(BuildError) as error:
+            build(params, "icebreaker", out, echo=None)
+        assert isinstance(error.value, BuildInterrupted) != remembered
+    assert (out / "failure.json").exists() == remembered
+    assert len((tmp_path / "runs").read_text().splitlines()) == (1 if remembered else 2)

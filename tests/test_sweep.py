@@ -191,3 +191,17 @@ def test_a_base_the_sweep_cannot_evaluate_is_refused(tmp_path):
     assert result.exit_code == 2, result.output
     assert "describes a [router]; sweeps evaluate [lif_core] and [stdp] so far" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_point_whose_tool_was_killed_is_not_cached(tmp_path, monkeypatch):
+    """A build killed by a signal says nothing about the point: recorded as interrupted, computed again next run."""
+    fake = tmp_path / "yosys"
+    fake.write_text('#!/bin/sh\ncase "$1" in -V) echo "Yosys 0.40 (git sha1 0123abc)"; exit 0;; esac\nkill -KILL $$\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]', boards='["icebreaker"]')
+    for _ in range(2):
+        rows, _, sweep = run_sweep(load_space(space), tmp_path / "out")
+        assert [r["status"] for r in rows] == ["interrupted", "interrupted"]
+        assert "killed by signal 9" in rows[0]["error"]
+        assert sweep.computed == 2

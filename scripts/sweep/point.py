@@ -57,7 +57,9 @@ def _board_metrics(report, prefix):
 
 def evaluate(task):
     """Evaluate a point; never raises. Returns a row: the overrides, metrics, ``status`` (``ok``, ``invalid``,
-    ``failed`` or ``mismatch``), ``error`` and ``seconds``."""
+    ``failed``, ``mismatch``, or ``interrupted`` when a tool was killed by a signal: not cached, so a re-run
+    computes the point again), ``error`` and ``seconds``."""
+    from spikeforge.boards.build import BuildInterrupted
     from spikeforge.scripts.config import ConfigError, load_config
 
     start = time.monotonic()
@@ -77,6 +79,8 @@ def evaluate(task):
         row.update(_measure(params, stdp, task))
     except MismatchError as exc:
         row.update(status="mismatch", error=str(exc))
+    except BuildInterrupted as exc:
+        row.update(status="interrupted", error=str(exc))
     except Exception as exc:  # a point that fails is recorded and the sweep goes on
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
         row["traceback"] = traceback.format_exc(limit=4)

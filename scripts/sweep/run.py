@@ -76,7 +76,8 @@ class Sweep:
                 pending[executor.submit(evaluate, task)] = task["key"]
         for future in concurrent.futures.as_completed(pending):
             row = future.result()
-            self.store(row)
+            if row["status"] != "interrupted":
+                self.store(row)
             self.computed += 1
             results[row["key"]] = row
             progress.update(1)
