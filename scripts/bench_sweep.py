@@ -10,10 +10,10 @@ would, each time into a fresh output directory so that nothing is cached:
 
 Checks that every run produced the same rows (same metrics for each point) and writes
 docs/benchmarks_sweep.md (gathered into docs/benchmarks.md by scripts/bench_collect.py). The cache re-run is
-repeated and its median quoted; the full sweeps take minutes each and run once per executor, so their ratio is
-one sample on a shared machine (the report says so).
+repeated and its median quoted; the full sweeps take minutes each: ``--repeats N`` runs N rounds (each round
+one sweep per executor) and quotes medians.
 
-Usage: python -m spikeforge.scripts.bench_sweep [--space FILE] [--build-dir DIR] [--out FILE]
+Usage: python -m spikeforge.scripts.bench_sweep [--space FILE] [--build-dir DIR] [--out FILE] [--repeats N]
 """
 
 from __future__ import annotations
@@ -103,8 +103,10 @@ def _versions(space):
 
 
 def render(space, times, points, identical, scheduler):
-    one, two, dask = times["1 worker"], times["2 workers"], times["Dask"]
+    one, two, dask = (statistics.median(times[k]) for k in ("1 worker", "2 workers", "Dask"))
     cache = statistics.median(times["cache"])
+    rounds = len(times["1 worker"])
+    per_round = ", ".join(f"{a / b:.2f}x" for a, b in zip(times["1 worker"], times["2 workers"]))
     lines = [
         "# Sweep engine benchmarks",
         "",
@@ -113,8 +115,9 @@ def render(space, times, points, identical, scheduler):
         "workload, energy estimate per point). Each run is `spikeforge sweep` from the command line into a fresh "
         "output directory, so no point is cached, except the re-run, which reads every point from the cache.",
         "",
-        machine_line() + " The machine is shared: the full sweeps ran once each, so their ratio is one sample; "
-        f"the cache re-run is the median of {len(times['cache'])}.",
+        machine_line() + f" The machine is shared: each full sweep ran {rounds} time(s), rounds interleaving the "
+        f"executors, and the table quotes medians (2 workers against 1, round by round: {per_round}); the cache "
+        f"re-run is the median of {len(times['cache'])}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in _versions(space).items()) + ".",
         "",
@@ -148,12 +151,16 @@ def render(space, times, points, identical, scheduler):
               show_default=True, help="Where the sweeps write (emptied first).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks_sweep.md"),
               show_default=True)
-def main(space, build_dir, out):
-    times = {}
-    times["1 worker"] = _sweep(space, _fresh(build_dir / "j1"), "-j", "1")
-    times["2 workers"] = _sweep(space, _fresh(build_dir / "j2"), "-j", "2")
+@click.option("--repeats", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Rounds of the three full sweeps (medians quoted).")
+def main(space, build_dir, out, repeats):
+    times = {"1 worker": [], "2 workers": [], "Dask": []}
+    for _ in range(repeats):
+        times["1 worker"].append(_sweep(space, _fresh(build_dir / "j1"), "-j", "1"))
+        times["2 workers"].append(_sweep(space, _fresh(build_dir / "j2"), "-j", "2"))
+        seconds, scheduler = _dask_sweep(space, _fresh(build_dir / "dask"))
+        times["Dask"].append(seconds)
     times["cache"] = [_sweep(space, build_dir / "j2", "-j", "2") for _ in range(CACHE_REPEATS)]
-    times["Dask"], scheduler = _dask_sweep(space, _fresh(build_dir / "dask"))
     runs = {name: _rows(build_dir / name) for name in ("j1", "j2", "dask")}
     identical = _first_difference(runs)
     scheduler = "tcp://127.0.0.1:PORT" if scheduler.startswith("tcp://127.0.0.1") else scheduler
