@@ -205,3 +205,14 @@ def test_a_point_whose_tool_was_killed_is_not_cached(tmp_path, monkeypatch):
         assert [r["status"] for r in rows] == ["interrupted", "interrupted"]
         assert "killed by signal 9" in rows[0]["error"]
         assert sweep.computed == 2
+
+
+@pytest.mark.parametrize("name, points", [("sweep_lif.toml", 12), ("optimize_lif.toml", None)])
+def test_the_shipped_example_spaces_are_valid(name, points):
+    from spikeforge.scripts.sweep.space import grid_points
+    space = load_space(Path(__file__).parent.parent / "examples" / name)
+    assert space.boards == ("icebreaker",)
+    if points:
+        assert len(grid_points(space)) == points
+    else:
+        assert space.mode == "optimize" and space.trials >= 12
