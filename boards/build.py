@@ -365,8 +365,9 @@ def build(params, board, out_dir, *, stdp=None, seed=1, toolchain="auto", echo=_
     learning engine ``stdp`` when given and enabled, for ``board``.
 
     The weight memory is left uninitialized on iCE40, and put in SPRAM when it is larger than the EBRs can
-    hold comfortably (see the module documentation); not a learning core's, which reads and writes its weights
-    in the same cycle, which SPRAM cannot (docs/stdp.md). Parameters, return value and exceptions as
+    hold comfortably (see the module documentation); a learning core's only with ``stdp.weight_port =
+    "single"``, since with the default dual port it reads and writes its weights in the same cycle, which SPRAM
+    cannot (docs/stdp.md). Parameters, return value and exceptions as
     :func:`build_design`, whose report gets ``params`` (``params.to_dict()``) and ``stdp`` (``stdp.to_dict()``
     or None).
     """
@@ -375,8 +376,9 @@ def build(params, board, out_dir, *, stdp=None, seed=1, toolchain="auto", echo=_
     board_family(board)
     stdp = stdp if stdp is not None and stdp.enabled else None
     big = params.axons * params.neurons * params.weight_bits > _ICE40_SPRAM_ABOVE_BITS
+    single_port = stdp is None or stdp.weight_port == "single"
     return build_design(LifTop(params, stdp=stdp), board, out_dir, seed=seed, toolchain=toolchain, echo=echo,
-                        uninitialized=("weight_mem",), spram=("weight_mem",) if big and stdp is None else (),
+                        uninitialized=("weight_mem",), spram=("weight_mem",) if big and single_port else (),
                         describe={"params": params.to_dict(), "stdp": stdp.to_dict() if stdp else None},
                         reuse=reuse)
 

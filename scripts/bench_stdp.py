@@ -53,10 +53,14 @@ ENGINES = {
     "inference": None,
     "learning": {},
     "learning, stochastic, reward": dict(stochastic=True, reward=True),
+    "learning, single port": dict(weight_port="single"),
 }
+# The 256 x 256 core at P = 4: a learning core with a single weight port keeps its 32-bit weight words in two of
+# the UP5K's SPRAMs.
+CORE_P4 = dict(CORE, lanes=4)
 ACTIVITIES = (0.05, 0.50)
 FIRING = {"silent": 0.0, "5% fire": 0.05, "all fire": 1.0}
-MODES = ("inference core", "learning off", "learning on")
+MODES = ("inference core", "learning off", "learning on", "learning on, single port")
 
 # Goals (issue 3, "Benchmarks").
 MAX_LC_INCREASE = 0.60
@@ -108,7 +112,8 @@ def measure_cycles(mode, *, seed=1, core=CORE):
     from spikeforge.sim.stdp.model import StdpModel
 
     params = _params(core)
-    stdp = None if mode == "inference core" else _stdp(params, "learning")
+    stdp = None if mode == "inference core" else _stdp(params, "learning, single port" if "single" in mode
+                                                         else "learning")
     # The weights start at zero (the memory's initial contents) and learn; the firing is forced.
     model = LifModel(params) if stdp is None else StdpModel(params, stdp)
     rng = np.random.default_rng(seed)
@@ -160,7 +165,7 @@ def measure_cycles(mode, *, seed=1, core=CORE):
     for (activity, firing), position, events, fired in measured:
         out[f"{activity:g}/{firing}"] = {"cycles": results[position][1], "events": events, "fired": len(fired),
                                          "groups": len({n // params.lanes for n in fired}),
-                                         "learners": len(fired) if mode == "learning on" else 0}
+                                         "learners": len(fired) if mode.startswith("learning on") else 0}
     return out
 
 
@@ -179,7 +184,8 @@ def _source_key(*packages):
             digest.update(Path(module.__file__).read_bytes())
     for function in (measure_cycles, _plan, _params, _stdp):
         digest.update(inspect.getsource(function).encode())
-    digest.update(repr((CORE, ENGINES["learning"], ACTIVITIES, FIRING)).encode())
+    digest.update(repr((CORE, ENGINES["learning"], ENGINES["learning, single port"], ACTIVITIES,
+                        FIRING)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -229,11 +235,16 @@ def _build_jobs(boards):
     """(board, core name, core, engine) of every build, the most informative first."""
     jobs = []
     for board in boards:
-        for engine in ENGINES:
-            jobs.append((board, _core_name(CORE), CORE, engine))
-        if board_family(board) == "ice40":
-            for engine in ("inference", "learning"):
-                jobs.append((board, _core_name(SMALL_CORE), SMALL_CORE, engine))
+        if board_family(board) == "ecp5":
+            for engine in ("inference", "learning", "learning, stochastic, reward"):
+                jobs.append((board, _core_name(CORE), CORE, engine))
+        else:
+            # The reward engine's eligibilities (768 kbit at 256 x 256) fit no UP5K memory: not built.
+            for core, engines in ((CORE, ("inference", "learning", "learning, single port")),
+                                  (CORE_P4, ("inference", "learning, single port")),
+                                  (SMALL_CORE, ("inference", "learning"))):
+                for engine in engines:
+                    jobs.append((board, _core_name(core), core, engine))
     return jobs
 
 
@@ -250,9 +261,10 @@ def _reason(result):
     return result["error"].split(" (log:")[0]
 
 
-def _pot_cycles(cycles, key):
-    """Cycles of the potentiation passes of a step: learning on minus learning off (same core, same stimulus)."""
-    return cycles["learning on"][key]["cycles"] - cycles["learning off"][key]["cycles"]
+def _pot_cycles(cycles, key, mode="learning on"):
+    """Cycles of the potentiation passes of a step: learning on (``mode``) minus learning off (same stimulus;
+    with learning off neither weight port writes, so both run the same cycles)."""
+    return cycles[mode][key]["cycles"] - cycles["learning off"][key]["cycles"]
 
 
 def _cycles_per_event(cycles, mode):
@@ -272,7 +284,8 @@ def render(cycles, builds, tools, seed):
         f"(G = {p.groups} groups), LIF with a shift decay, threshold {p.threshold}. Learning engine *learning*: "
         "the `[stdp]` defaults (8-bit traces, all-to-all, a_plus 16, a_minus 17, lr_shift 8, rounding down); "
         "*learning, stochastic, reward*: the same with stochastic rounding and reward-modulated STDP (12-bit "
-        "eligibility traces, 8-bit rewards). See docs/stdp.md.",
+        "eligibility traces, 8-bit rewards); *learning, single port*: the defaults with `weight_port = \"single\"` "
+        "(one weight-memory access per cycle, so the weights map to the UP5K's SPRAM). See docs/stdp.md.",
         "",
         machine_line(),
         "",
@@ -293,10 +306,12 @@ def _render_cycles(cycles, p):
         "One timestep: E input events offered back to back, then the tick, counted until `done`. E = 13 (5%) or "
         "128 (50%) of the 256 axons. Firing: no neuron, 13 (5%) or all 256 neurons fire in the step. *learning "
         "on*: the learning core; *learning off*: the same core with learning switched off at run time (`LEARNING` "
-        "= 0; the traces still update); *inference core*: the core built without the engine.",
+        "= 0; the traces still update); *inference core*: the core built without the engine; *single port*: "
+        "learning on with a single weight port.",
         "",
-        "| activity | firing | inference core | learning off | learning on | learning on / inference |",
-        "|---|---|---|---|---|---|",
+        "| activity | firing | inference core | learning off | learning on | learning on / inference | "
+        "single port |",
+        "|---|---|---|---|---|---|---|",
     ]
     if not all(mode in cycles for mode in MODES):
         return lines + ["| not measured | | | | | |", ""]
@@ -305,7 +320,8 @@ def _render_cycles(cycles, p):
             key = f"{activity:g}/{firing}"
             c = {mode: cycles[mode][key]["cycles"] for mode in MODES}
             lines.append(f"| {activity:.0%} | {firing} | {c['inference core']} | {c['learning off']} | "
-                         f"{c['learning on']} | {c['learning on'] / c['inference core']:.2f} |")
+                         f"{c['learning on']} | {c['learning on'] / c['inference core']:.2f} | "
+                         f"{c['learning on, single port']} |")
     per_event = {mode: _cycles_per_event(cycles, mode) for mode in MODES}
     depression = p.neurons / per_event["learning on"]
     lines += [
@@ -380,26 +396,27 @@ def _render_builds(builds):
 
 def _render_goals(cycles, builds, p):
     out = []
-    for board in BOARDS:
-        for core_name in (_core_name(CORE), _core_name(SMALL_CORE)):
-            base = builds.get((board, core_name, "inference"))
-            learn = builds.get((board, core_name, "learning"))
-            if base is None or learn is None:
-                continue
-            where = f"{board}, {core_name}"
-            if base["status"] != "ok" or learn["status"] != "ok":
-                failed = [f"{name} build {b['status']}" for name, b in (("inference", base), ("learning", learn))
-                          if b["status"] != "ok"]
-                out.append(f"- {where}: not measurable ({', '.join(failed)}; see the table and the notes).")
-                continue
-            a, b = base["report"], learn["report"]
-            lcs = b["resources"]["logic_cells"] / a["resources"]["logic_cells"] - 1
-            out.append(f"- {where}: logic cells {lcs:+.0%} (goal at most +{MAX_LC_INCREASE:.0%}), "
-                       f"{verdict(lcs <= MAX_LC_INCREASE)}.")
-            if a["fmax_mhz"] and b["fmax_mhz"]:
-                loss = 1 - b["fmax_mhz"] / a["fmax_mhz"]
-                out.append(f"- {where}: fmax {a['fmax_mhz']} -> {b['fmax_mhz']} MHz, {loss:.0%} lost (goal at most "
-                           f"{MAX_FMAX_LOSS:.0%}), {verdict(loss <= MAX_FMAX_LOSS)}.")
+    pairs = [(board, _core_name(core), engine) for board in BOARDS for core in (CORE, CORE_P4, SMALL_CORE)
+             for engine in ("learning", "learning, single port")]
+    for board, core_name, engine in pairs:
+        base = builds.get((board, core_name, "inference"))
+        learn = builds.get((board, core_name, engine))
+        if base is None or learn is None:
+            continue
+        where = f"{board}, {core_name}, {engine}"
+        if base["status"] != "ok" or learn["status"] != "ok":
+            failed = [f"{name} build {b['status']}" for name, b in (("inference", base), (engine, learn))
+                      if b["status"] != "ok"]
+            out.append(f"- {where}: not measurable ({', '.join(failed)}; see the table and the notes).")
+            continue
+        a, b = base["report"], learn["report"]
+        lcs = b["resources"]["logic_cells"] / a["resources"]["logic_cells"] - 1
+        out.append(f"- {where}: logic cells {lcs:+.0%} (goal at most +{MAX_LC_INCREASE:.0%}), "
+                   f"{verdict(lcs <= MAX_LC_INCREASE)}.")
+        if a["fmax_mhz"] and b["fmax_mhz"]:
+            loss = 1 - b["fmax_mhz"] / a["fmax_mhz"]
+            out.append(f"- {where}: fmax {a['fmax_mhz']} -> {b['fmax_mhz']} MHz, {loss:.0%} lost (goal at most "
+                       f"{MAX_FMAX_LOSS:.0%}), {verdict(loss <= MAX_FMAX_LOSS)}.")
     if all(mode in cycles for mode in MODES):
         key = "0.5/all fire"
         depression = p.neurons / _cycles_per_event(cycles, "learning on") / p.lanes
@@ -409,26 +426,30 @@ def _render_goals(cycles, builds, p):
                    f"{MIN_UPDATES_PER_LANE} P): depression {depression:.2f} P, potentiation {pot:.2f} P, "
                    f"{verdict(worst >= MIN_UPDATES_PER_LANE)}. With few spikes per group the potentiation lanes "
                    f"of the neurons that did not spike idle: see the *5% fire* rows.")
+        single = "learning on, single port"
+        depression = p.neurons / _cycles_per_event(cycles, single) / p.lanes
+        pot = cycles[single][key]["learners"] * p.axons / _pot_cycles(cycles, key, single) / p.lanes
+        out.append(f"- With a single weight port (`weight_port = \"single\"`, for the UP5K's SPRAM): depression "
+                   f"{depression:.2f} P, potentiation {pot:.2f} P, {verdict(min(depression, pot) >= MIN_UPDATES_PER_LANE)}"
+                   f": every update takes a read cycle and a write cycle, half the rate by construction.")
     return out
 
 
 _NOTES = [
-    "- Weight memory of a learning core on the iCE40UP5K. A learning core reads one weight word and writes "
-    "another (the one before, updated) in the same cycle: its weight memory is simple dual-port. The UP5K's "
-    "SPRAMs (SB_SPRAM256KA) are single-port, one address per cycle for a read or a write, so Yosys cannot map "
+    "- Weight memory of a learning core on the iCE40UP5K. With the default dual weight port a learning core "
+    "reads one weight word and writes another (the one before, updated) in the same cycle: a simple dual-port "
+    "memory. The UP5K's SPRAMs (SB_SPRAM256KA) are single-port, one read or write per cycle, so Yosys cannot map "
     "that memory to them, and the 512 kbit of 256 x 256 x 8-bit weights do not fit its 30 EBRs (120 kbit): the "
-    "256 x 256 learning builds run out of EBRs. The inference-only core keeps those weights in SPRAM, since it "
-    "reads or writes one word per cycle. What a 256 x 256 learning core on the UP5K would take: (1) alternate reads and writes "
-    "on the SPRAM, one weight word every two cycles, halving the integrate and potentiation rates to 0.5 P "
-    "updates per cycle; or (2) two SPRAM banks selected by the parity of axon + group, so that the word written "
-    "back and the word read that cycle are in different banks (the write-back then needs an odd number of "
-    "stages, three instead of two) in the integrate pass (consecutive groups), the "
-    "potentiation pass (consecutive axons) and the reward pass (one bubble per axon row): full rate, but two "
-    "banks of P x 8-bit words, which the four SPRAMs (16 bits wide each) hold only for P <= 4 (at P = 4, two "
-    "banks of 8K x 32 bits, half of each SPRAM used); or (3) fewer or narrower weights. Reward-modulated STDP "
-    "adds 12 bits of eligibility per synapse (768 kbit at 256 x 256), which no UP5K memory holds. The small "
-    "iCEBreaker rows show the engine's cost on the UP5K for a core whose weights fit the EBRs (the 64 x 128 x 8 "
-    "core, 26 EBRs without learning, needs 31 of the 30 with it).",
+    "*learning* builds of the 256 x 256 core run out of EBRs. `weight_port = \"single\"` gives the weight "
+    "memory one port: each cycle it reads or writes, and a read waits while a word is written back, so the "
+    "weights map to SPRAM like the inference core's, at half the update rate (the *single port* rows). What "
+    "full rate on SPRAM would take: two banks selected by the parity of axon + group, so that the word written "
+    "back and the word read in the same cycle are in different banks (the write-back then needs an odd number "
+    "of stages), with P x 8-bit words that the four 16-bit SPRAMs hold as two banks only for P <= 4. "
+    "Reward-modulated STDP adds 12 bits of eligibility per synapse (768 kbit at 256 x 256), which no UP5K "
+    "memory holds; it is not built there. The 64 x 64 rows show the dual-port engine's cost on the UP5K for a "
+    "core whose weights fit the EBRs (a 64 x 128 x 8 core, 26 EBRs without learning, needs 31 of the 30 with "
+    "it).",
     "- fmax of the learning core. Every weight (or eligibility) update goes through a registered write-back "
     "stage (docs/stdp.md): the cycle the memories return a word computes the change (a_minus * y, a_plus * x "
     "or reward * eligibility) and registers it; the next cycle adds, clips and writes. Before that stage the "

@@ -53,6 +53,13 @@ CONFIGS = {
                            weight_bits=6, bias=1),
                       dict(trace_bits=4, impulse=9, tau_pre_shift=1, tau_post_shift=2, a_plus=2, a_minus=1,
                            lr_shift=0, stochastic=True, seed=65535)),
+    # A single weight port (reads wait for the write-backs, as on SPRAM): 2 lanes over 3 groups, reward-modulated,
+    # stochastic; lif with refractoriness; 4 axons.
+    "single_port_reward_l2": (dict(neurons=6, axons=4, lanes=2, model="lif", decay="shift", decay_v=2,
+                                   threshold=50, refractory=1, weight_bits=8),
+                              dict(impulse=70, a_plus=20, a_minus=22, lr_shift=3, stochastic=True, seed=555,
+                                   reward=True, eligibility_bits=10, eligibility_shift=2, reward_bits=6,
+                                   weight_port="single")),
     # 1 lane, wide saturating traces, the largest factors and shift, 10-bit weights clipped to [-100, 300].
     "wide_l1": (dict(neurons=4, axons=6, lanes=1, model="if", threshold=200, weight_bits=10, state_bits=14),
                 dict(trace_bits=12, impulse=3000, tau_pre_shift=5, tau_post_shift=1, a_plus=4095, a_minus=4095,

@@ -126,6 +126,7 @@ def test_stochastic_rounding_is_unbiased():
     (dict(w_max=200), r"^Parameter 'w_max' must be in the core's weight range -128..127; 200 is out of range$"),
     (dict(bogus=1), r"^Unknown parameter 'bogus'; known parameters are .*$"),
     (dict(stochastic=1), r"^Parameter 'stochastic' must be true or false, not 1$"),
+    (dict(weight_port="quad"), r"^Parameter 'weight_port' must be one of 'dual', 'single', not 'quad'$"),
 ])
 def test_bad_parameters(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):

@@ -25,6 +25,12 @@ CONFIGS = {
     "one-group": (dict(CORE, neurons=4, lanes=4, axons=2), dict(impulse=90, a_plus=25, a_minus=40, lr_shift=3)),
     "one-group-reward": (dict(CORE, neurons=2, lanes=2, axons=2), dict(impulse=90, a_plus=25, a_minus=40,
                                                                      lr_shift=3, reward=True)),
+    # A single weight port (reads wait for write-backs): plain, and reward-modulated in one group.
+    "single-port": (CORE, dict(impulse=60, a_plus=20, a_minus=24, lr_shift=4, stochastic=True,
+                               weight_port="single")),
+    "single-port-one-group-reward": (dict(CORE, neurons=2, lanes=2, axons=3),
+                                     dict(impulse=90, a_plus=25, a_minus=40, lr_shift=3, reward=True,
+                                          stochastic=True, weight_port="single")),
 }
 
 
@@ -107,13 +113,14 @@ def test_learning_matches_model(name):
     assert learned > 0, "the case should change some weights"
 
 
+@pytest.mark.parametrize("port", ["dual", "single"])
 @pytest.mark.parametrize("neurons, axons, lanes, rate, reward", [(16, 20, 2, 0.5, False), (16, 12, 4, 0.2, True),
                                                                  (4, 10, 4, 0.5, False)])
-def test_cycle_estimate_of_the_sweeps_matches_the_rtl(neurons, axons, lanes, rate, reward):
+def test_cycle_estimate_of_the_sweeps_matches_the_rtl(neurons, axons, lanes, rate, reward, port):
     """spikeforge.sim.lif_core.workload.estimate_cycles with learning, used by sweeps, against the RTL."""
     from spikeforge.sim.lif_core.workload import estimate_cycles
     params = LifParams.create(neurons=neurons, axons=axons, lanes=lanes, threshold=30)
-    stdp = StdpParams.create(params, reward=reward)
+    stdp = StdpParams.create(params, reward=reward, weight_port=port)
     rng = np.random.default_rng(3)
     weights = rng.integers(-10, 60, size=(axons, neurons))
     steps = [[int(a) for a in rng.choice(axons, size=rng.binomial(axons, rate))] for _ in range(6)]

@@ -247,11 +247,20 @@ class LifCore(wiring.Component):
         st_wr = state_mem.write_port()
         st_rd = state_mem.read_port(transparent_for=(st_wr,))
         w_wr = weight_mem.write_port()
-        w_addr = Signal.like(w_wr.addr)
-        if learn:
+        w_addr = Signal.like(w_wr.addr)     # the word read
+        w_waddr = Signal.like(w_wr.addr)    # the word written (learning cores)
+        # A learning core with a single weight port: each cycle the weight memory (and the eligibility memory)
+        # either reads or writes; a read that would meet a write-back waits (`stall`).
+        single = learn and s.weight_port == "single"
+        stall = Signal()
+        if single:
+            w_rd = weight_mem.read_port()
+            port_addr = Mux(w_wr.en, w_waddr, w_addr)
+            m.d.comb += [w_rd.addr.eq(port_addr), w_wr.addr.eq(port_addr), w_rd.en.eq(~w_wr.en)]
+        elif learn:
             # Learning writes a weight while the next one is read: a simple dual-port memory.
             w_rd = weight_mem.read_port(transparent_for=(w_wr,))
-            m.d.comb += w_rd.addr.eq(w_addr)
+            m.d.comb += [w_rd.addr.eq(w_addr), w_wr.addr.eq(w_waddr)]
         else:
             # One address for reads and writes and no read during a write, so Yosys can map the weights to
             # single-port SPRAM (SB_SPRAM256KA, "rdwr no_change"). Only the configuration port writes here, and
@@ -319,8 +328,14 @@ class LifCore(wiring.Component):
                 e_word = data.ArrayLayout(signed(s.eligibility_bits), P)
                 m.submodules.e_mem = e_mem = Memory(shape=e_word, depth=A * G, init=[])
                 e_wr = e_mem.write_port()
-                e_rd = e_mem.read_port(transparent_for=(e_wr,))
-                m.d.comb += e_rd.addr.eq(w_addr)
+                e_waddr = Signal.like(e_wr.addr)
+                if single:
+                    e_rd = e_mem.read_port()
+                    e_port_addr = Mux(e_wr.en, e_waddr, w_addr)
+                    m.d.comb += [e_rd.addr.eq(e_port_addr), e_wr.addr.eq(e_port_addr), e_rd.en.eq(~e_wr.en)]
+                else:
+                    e_rd = e_mem.read_port(transparent_for=(e_wr,))
+                    m.d.comb += [e_rd.addr.eq(w_addr), e_wr.addr.eq(e_waddr)]
                 e_lo, e_hi = s.eligibility_range
 
             # Plastic write-back stage. The cycle the memories return a word computes each lane's change from
@@ -339,7 +354,8 @@ class LifCore(wiring.Component):
 
             def stage_plastic(addr, deltas, en, *, to_weight=False):
                 """Register this cycle's read word at ``addr`` and its per-lane changes (applied where ``en``)."""
-                m.d.sync += [pw_valid.eq(1), pw_addr.eq(addr), pw_en.eq(en), pw_w.eq(w_rd.data)]
+                # A word no lane changes is not written back (learning off, no plastic neuron in the group).
+                m.d.sync += [pw_valid.eq(en.any()), pw_addr.eq(addr), pw_en.eq(en), pw_w.eq(w_rd.data)]
                 m.d.sync += [pw_delta[lane].eq(delta) for lane, delta in enumerate(deltas)]
                 if reward:
                     m.d.sync += [pw_e.eq(e_rd.data), pw_to_w.eq(to_weight)]
@@ -348,7 +364,7 @@ class LifCore(wiring.Component):
         m.d.comb += in_last.eq(in_g == G - 1)
         can_accept_event = Signal()
         m.d.comb += self.events.ready.eq(can_accept_event)
-        with m.If(in_busy):
+        with m.If(in_busy & ~stall):
             m.d.comb += [w_addr.eq(in_base + in_g), st_rd.addr.eq(in_g)]
             m.d.sync += [s1_valid.eq(1), s1_g.eq(in_g), s1_addr.eq(in_base + in_g), in_g.eq(in_g + 1)]
             with m.If(in_last):
@@ -384,20 +400,22 @@ class LifCore(wiring.Component):
                 sat_w = [_saturate(pw_w[lane] + pw_delta[lane], s.w_min, s.w_max) for lane in range(P)]
                 if reward:
                     with m.If(pw_to_w):
-                        m.d.comb += [w_wr.addr.eq(pw_addr), w_wr.en.eq(1)]
+                        m.d.comb += [w_waddr.eq(pw_addr), w_wr.en.eq(1)]
                         m.d.comb += [w_wr.data[lane].eq(Mux(pw_en[lane], sat_w[lane], pw_w[lane]))
                                      for lane in range(P)]
                     with m.Else():
-                        m.d.comb += [e_wr.addr.eq(pw_addr), e_wr.en.eq(1)]
+                        m.d.comb += [e_waddr.eq(pw_addr), e_wr.en.eq(1)]
                         m.d.comb += [e_wr.data[lane].eq(Mux(pw_en[lane],
                                                             _saturate(pw_e[lane] + pw_delta[lane], e_lo, e_hi),
                                                             pw_e[lane]))
                                      for lane in range(P)]
                 else:
-                    m.d.comb += [w_wr.addr.eq(pw_addr), w_wr.en.eq(1)]
+                    m.d.comb += [w_waddr.eq(pw_addr), w_wr.en.eq(1)]
                     m.d.comb += [w_wr.data[lane].eq(Mux(pw_en[lane], sat_w[lane], pw_w[lane]))
                                  for lane in range(P)]
         m.d.comb += pipeline_empty.eq(~in_busy & ~s1_valid & ~tick_busy & (~pw_valid if learn else 1))
+        if single:
+            m.d.comb += stall.eq(pw_valid)
 
         # --- tick: neuron pass ---------------------------------------------------------------------------
         with m.If(tk_issue):
@@ -524,7 +542,7 @@ class LifCore(wiring.Component):
         with m.FSM(name="control"):
             with m.State("IDLE"):
                 # A learning core with one group reads a repeated axon's word only once its update is written.
-                m.d.comb += can_accept_event.eq(~in_busy if learn and G == 1 else ~in_busy | in_last)
+                m.d.comb += can_accept_event.eq(~in_busy if learn and G == 1 else ~in_busy | (in_last & ~stall))
                 with m.If(pipeline_empty & ~self.events.valid):
                     with m.If(self.cfg.valid):
                         m.d.comb += self.cfg.ready.eq(1)
@@ -574,12 +592,14 @@ class LifCore(wiring.Component):
                 if reward:
                     # Eligibility decay over every synapse word.
                     with m.State("E-PASS"):
-                        with m.If(ps_count < A * G):
+                        # With a single port, a read waits for the cycle after each write-back.
+                        e_issue = (ps_count < A * G) & (~ps_valid if single else 1)
+                        with m.If(e_issue):
                             m.d.comb += w_addr.eq(ps_count)
                             m.d.sync += ps_count.eq(ps_count + 1)
-                        m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
+                        m.d.sync += [ps_valid.eq(e_issue), ps_wb_addr.eq(ps_count)]
                         with m.If(ps_valid):
-                            m.d.comb += [e_wr.addr.eq(ps_wb_addr), e_wr.en.eq(1)]
+                            m.d.comb += [e_waddr.eq(ps_wb_addr), e_wr.en.eq(1)]
                             for lane in range(P):
                                 e = e_rd.data[lane]
                                 m.d.comb += e_wr.data[lane].eq(e - (e >> s.eligibility_shift))
@@ -602,10 +622,10 @@ class LifCore(wiring.Component):
                         m.d.sync += ps_g.eq(ps_g + 1)
                         m.next = "POT-SCAN"
                 with m.State("POT-PASS"):
-                    with m.If(ps_axon < A):
+                    with m.If((ps_axon < A) & ~stall):
                         m.d.comb += [w_addr.eq(ps_addr), x_rd.addr.eq(ps_axon)]
                         m.d.sync += [ps_axon.eq(ps_axon + 1), ps_addr.eq(ps_addr + G)]
-                    m.d.sync += [ps_valid.eq(ps_axon < A), ps_wb_addr.eq(ps_addr)]
+                    m.d.sync += [ps_valid.eq((ps_axon < A) & ~stall), ps_wb_addr.eq(ps_addr)]
                     with m.If(ps_valid):
                         m.d.comb += lfsr_step.eq(ps_bits)
                         stage_plastic(ps_wb_addr, [(s.a_plus * x_rd.data + offset(lane)) >> s.lr_shift
@@ -618,10 +638,10 @@ class LifCore(wiring.Component):
                     # W <- clip(W + ((reward * E + r) >> lr_shift)) over every synapse word, for the neurons that
                     # learn (learning on and plastic), like every other update.
                     with m.State("REWARD"):
-                        with m.If(ps_count < A * G):
+                        with m.If((ps_count < A * G) & ~stall):
                             m.d.comb += [w_addr.eq(ps_count), st_rd.addr.eq(ps_g)]
                             m.d.sync += [ps_count.eq(ps_count + 1), ps_g.eq(Mux(ps_g == G - 1, 0, ps_g + 1))]
-                        m.d.sync += [ps_valid.eq(ps_count < A * G), ps_wb_addr.eq(ps_count)]
+                        m.d.sync += [ps_valid.eq((ps_count < A * G) & ~stall), ps_wb_addr.eq(ps_count)]
                         with m.If(ps_valid):
                             en = Cat(learning & st_rd.data[lane].plastic for lane in range(P))
                             m.d.comb += lfsr_step.eq(en)
@@ -674,11 +694,11 @@ class LifCore(wiring.Component):
                         with m.Case(fld):
                             if fld == CfgField.WEIGHT:
                                 m.d.sync += rsp_data.eq(w_rd.data[lane_sel])
-                                m.d.comb += [w_wr.addr.eq(w_addr), w_wr.data.eq(w_rd.data), w_wr.en.eq(write)]
+                                m.d.comb += [w_waddr.eq(w_addr), w_wr.data.eq(w_rd.data), w_wr.en.eq(write)]
                                 m.d.comb += w_wr.data[lane_sel].eq(cmd.data)
                             elif fld == CfgField.ELIGIBILITY:
                                 m.d.sync += rsp_data.eq(e_rd.data[lane_sel])
-                                m.d.comb += [e_wr.addr.eq(w_addr), e_wr.data.eq(e_rd.data), e_wr.en.eq(write)]
+                                m.d.comb += [e_waddr.eq(w_addr), e_wr.data.eq(e_rd.data), e_wr.en.eq(write)]
                                 m.d.comb += e_wr.data[lane_sel].eq(cmd.data)
                             elif fld == CfgField.X_TRACE:
                                 m.d.sync += rsp_data.eq(x_rd.data)

@@ -11,10 +11,11 @@ import dataclasses
 from ..lif_core.params import LifParams, _check_bool, _check_choice, _check_int
 
 
-__all__ = ["StdpParams", "ACCUMULATE"]
+__all__ = ["StdpParams", "ACCUMULATE", "WEIGHT_PORTS"]
 
 
 ACCUMULATE = ("all", "nearest")
+WEIGHT_PORTS = ("dual", "single")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,11 @@ class StdpParams:
         Eligibility decay per tick, e <- e - (e >> shift); 1..eligibility_bits - 1 (reward only).
     reward_bits : int
         Width of the signed reward value of a reward command, 2..16 (reward only).
+    weight_port : str
+        ``"dual"`` (default): the weight memory reads a word and writes another in the same cycle, P weight
+        updates per cycle. ``"single"``: one access per cycle, so the memory maps to single-port RAM (the
+        iCE40UP5K's SPRAM, which a 256 x 256 x 8-bit core needs); every update then takes a read cycle and a
+        write cycle (P/2 updates per cycle, and the integrate pass half as fast). The learning rule is the same.
 
     Raises
     ------
@@ -77,6 +83,7 @@ class StdpParams:
     eligibility_bits: int
     eligibility_shift: int
     reward_bits: int
+    weight_port: str
 
     @classmethod
     def keys(cls):
@@ -95,7 +102,7 @@ class StdpParams:
     @classmethod
     def _create(cls, core, *, enabled=True, trace_bits=8, tau_pre_shift=3, tau_post_shift=3, impulse=64,
                 accumulate="all", a_plus=16, a_minus=17, lr_shift=8, w_min=None, w_max=None, stochastic=False,
-                seed=1, reward=False, eligibility_bits=12, eligibility_shift=3, reward_bits=8):
+                seed=1, reward=False, eligibility_bits=12, eligibility_shift=3, reward_bits=8, weight_port="dual"):
         _check_bool("enabled", enabled)
         _check_int("trace_bits", trace_bits, 2, 16)
         for name, value in (("tau_pre_shift", tau_pre_shift), ("tau_post_shift", tau_post_shift)):
@@ -121,11 +128,12 @@ class StdpParams:
                    f"must be in the range 1..{eligibility_bits - 1} (narrower than eligibility_bits = "
                    f"{eligibility_bits})")
         _check_int("reward_bits", reward_bits, 2, 16)
+        _check_choice("weight_port", weight_port, WEIGHT_PORTS)
         return cls(enabled=enabled, trace_bits=trace_bits, tau_pre_shift=tau_pre_shift,
                    tau_post_shift=tau_post_shift, impulse=impulse, accumulate=accumulate, a_plus=a_plus,
                    a_minus=a_minus, lr_shift=lr_shift, w_min=w_min, w_max=w_max, stochastic=stochastic,
                    seed=seed, reward=reward, eligibility_bits=eligibility_bits,
-                   eligibility_shift=eligibility_shift, reward_bits=reward_bits)
+                   eligibility_shift=eligibility_shift, reward_bits=reward_bits, weight_port=weight_port)
 
     @property
     def trace_max(self):

@@ -66,18 +66,22 @@ def estimate_cycles(params, events_per_step, spikes_per_step, *, stdp=None, lear
     scan of the groups (2 cycles each) and one potentiation pass of A cycles per group with a learning spike
     (``learning_groups_per_step``), each pass plus its pipeline latency; a reward engine adds the eligibility
     decay (A x G cycles). The spikes leave during those passes. A core of one group spends 2 cycles per event.
+    With a single weight port (``stdp.weight_port = "single"``) every weight pass takes twice as long.
     tests/test_lif_core_pysim.py and tests/test_stdp_pysim.py hold it against the RTL."""
     G, A = params.groups, params.axons
     learn = stdp is not None and stdp.enabled
-    per_event = 2 if learn and G == 1 else G
+    single = learn and stdp.weight_port == "single"
+    # A single weight port reads only in the cycles without a write-back: half the rate.
+    rate = 2 if single else 1
+    per_event = max(2 * G, 3) if single else 2 if learn and G == 1 else G
     total = 0
     for t, (events, spikes) in enumerate(zip(events_per_step, spikes_per_step)):
         if not learn:
             total += events * per_event + max(G, spikes) + 8
             continue
-        passes = (A + 2) + 2 * G + 1 + learning_groups_per_step[t] * (A + 3)
+        passes = (A + 2) + 2 * G + 1 + learning_groups_per_step[t] * (2 * A + 1 if single else A + 3)
         if stdp.reward:
-            passes += A * G + 2
+            passes += rate * A * G + 2
         total += events * per_event + G + 6 + max(passes, spikes)
     return total
 
