@@ -65,8 +65,10 @@ _BELS = {
 _STAGES = {"yosys": "synthesis", "nextpnr-ice40": "place and route", "nextpnr-ecp5": "place and route",
            "icepack": "bitstream", "ecppack": "bitstream"}
 # nextpnr's messages when the design needs more of a resource than the device has.
+# nextpnr's words for a design larger than the device ("Failed to expand region ... of N ICESTORM_LCs": the
+# placer found no region with enough logic cells).
 _DOES_NOT_FIT = re.compile(r"no BELs remaining|than available|too many|Unable to place|"
-                           r"failed to place|doesn't fit|does not fit", re.IGNORECASE)
+                           r"failed to place|doesn't fit|does not fit|Failed to expand region", re.IGNORECASE)
 
 _NAME = "top"
 

@@ -84,3 +84,19 @@ def test_a_failed_build_is_remembered_but_a_killed_one_is_not(tmp_path, monkeypa
         assert isinstance(error.value, BuildInterrupted) != remembered
     assert (out / "failure.json").exists() == remembered
     assert len((tmp_path / "runs").read_text().splitlines()) == (1 if remembered else 2)
+
+
+def test_a_design_larger_than_the_device_is_reported_as_not_fitting(tmp_path, monkeypatch):
+    """nextpnr-ice40's words when no region has enough logic cells count as "does not fit"."""
+    from spikeforge.boards.build import DoesNotFit
+
+    tools = {"yosys": "exit 0", "nextpnr-ice40": 'echo "ERROR: Failed to expand region (0, 0) |_> (25, 31) of '
+                                                  '5848 ICESTORM_LCs"; exit 1'}
+    for tool, body in tools.items():
+        fake = tmp_path / tool
+        fake.write_text(f'#!/bin/sh\ncase "$1" in -V|--version) echo "{tool} 9.9"; exit 0;; esac\n{body}\n')
+        fake.chmod(0o755)
+        monkeypatch.setenv(tool.upper().replace("-", "_"), str(fake))
+    with pytest.raises(DoesNotFit, match="Failed to expand region"):
+        build(LifParams.create(neurons=8, axons=4, lanes=2), "icebreaker", tmp_path / "build", echo=None)
+    assert json.loads((tmp_path / "build" / "failure.json").read_text())["does_not_fit"]

@@ -167,6 +167,13 @@ def test_examples_of_every_block(name, table):
     assert type(config.top()[1]) is BLOCKS[table]
 
 
+def test_learning_example_for_the_icebreaker():
+    config = load_config(EXAMPLE.parent / "stdp_icebreaker.toml")
+    assert config.top()[0] == "lif_core"
+    stdp = config.block("stdp")
+    assert stdp.enabled and stdp.weight_port == "single"
+
+
 @pytest.mark.parametrize("text, found", [("", "none"), (SMALL + "[mesh]\nwidth = 2\nheight = 2\n",
                                                         "[lif_core], [mesh]")])
 def test_top_needs_one_block(write, text, found):
