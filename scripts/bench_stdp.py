@@ -249,7 +249,7 @@ def _build_jobs(boards):
 
 
 def _directory(build_dir, board, core, engine):
-    name = f"n{core['neurons']}_a{core['axons']}_p{core['lanes']}_" + engine.replace(", ", "_")
+    name = f"n{core['neurons']}_a{core['axons']}_p{core['lanes']}_" + engine.replace(", ", "_").replace(" ", "_")
     return build_dir / board / name
 
 
@@ -262,9 +262,14 @@ def _reason(result):
 
 
 def _pot_cycles(cycles, key, mode="learning on"):
-    """Cycles of the potentiation passes of a step: learning on (``mode``) minus learning off (same stimulus;
-    with learning off neither weight port writes, so both run the same cycles)."""
-    return cycles[mode][key]["cycles"] - cycles["learning off"][key]["cycles"]
+    """Cycles of the potentiation passes of a step: what its spikes add in ``mode`` (learning on) to the silent
+    step of the same activity, minus what they add with learning off (same stimulus). The silent step holds the
+    integrate pass's cost, which a single weight port doubles while learning."""
+    silent = key.split("/")[0] + "/silent"
+
+    def added(m):
+        return cycles[m][key]["cycles"] - cycles[m][silent]["cycles"]
+    return added(mode) - added("learning off")
 
 
 def _cycles_per_event(cycles, mode):
@@ -337,8 +342,9 @@ def _render_cycles(cycles, p):
         f"learning on an event updates {p.neurons} synapses in those cycles: {depression:.2f} updates per cycle "
         f"= {depression / p.lanes:.2f} P.",
         "- Potentiation runs after the neuron pass of the tick: for every group with a learning spike, a pass "
-        "over the A axons (plus 2 cycles to start it). Its cycles are *learning on* minus *learning off* for the "
-        "same step (the trace pass and the scan of the groups run in both).",
+        "over the A axons (plus 3 cycles). Its cycles are what the step's spikes add to the silent step of the "
+        "same activity with learning on, minus what they add with learning off (the trace pass and the scan of "
+        "the groups run in both).",
         "",
         "| activity | firing | groups with a spike | potentiation updates | potentiation cycles | per cycle | "
         "per cycle / P |",
