@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..checks import check_choice, check_int
+
 
 __all__ = [
     "RouterParams", "MeshParams", "PacketFormat", "RouteTable", "TableEntry",
@@ -31,22 +33,6 @@ MISSES = ("drop", "default")
 NORTH, EAST, SOUTH, WEST, LOCAL = range(5)
 MESH_PORTS = 5
 PORT_NAMES = ("north", "east", "south", "west", "local")
-
-
-def _check_int(name, value, lo, hi, rule=None):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"Parameter '{name}' must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        rule = rule or f"must be in the range {lo}..{hi}"
-        raise ValueError(f"Parameter '{name}' {rule}; {value} is out of range")
-    return value
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"Parameter '{name}' must be one of {allowed}, not {value!r}")
-    return value
 
 
 def bits_for(count):
@@ -113,18 +99,18 @@ class _Common:
     @staticmethod
     def _check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, table_size, miss,
                       default_route, counter_bits, routes):
-        _check_choice("routing", routing, ROUTINGS)
-        _check_int("payload_bits", payload_bits, 1, 32)
-        _check_int("tag_bits", tag_bits, 0, 16)
-        _check_int("fifo_depth", fifo_depth, 1, 256)
-        _check_int("counter_bits", counter_bits, 1, 32)
+        check_choice("routing", routing, ROUTINGS)
+        check_int("payload_bits", payload_bits, 1, 32)
+        check_int("tag_bits", tag_bits, 0, 16)
+        check_int("fifo_depth", fifo_depth, 1, 256)
+        check_int("counter_bits", counter_bits, 1, 32)
         if routing == "table":
-            _check_int("key_bits", key_bits, 1, 32)
-            _check_int("table_size", table_size, 1, 1024)
-            _check_choice("miss", miss, MISSES)
+            check_int("key_bits", key_bits, 1, 32)
+            check_int("table_size", table_size, 1, 1024)
+            check_choice("miss", miss, MISSES)
             all_ports = (1 << ports) - 1
             if miss == "default":
-                _check_int("default_route", default_route, 1, all_ports,
+                check_int("default_route", default_route, 1, all_ports,
                            f"must be a nonzero mask of the {ports} output ports (1..{all_ports}) "
                            f"when miss = 'default'")
             elif default_route:
@@ -220,25 +206,25 @@ class RouterParams(_Common):
                default_route=0, counter_bits=16, routes=(), **unknown):
         """Validate keyword parameters and return a :class:`RouterParams`."""
         cls._check_unknown(unknown)
-        _check_choice("routing", routing, ROUTINGS)
+        check_choice("routing", routing, ROUTINGS)
         if routing == "xy":
             ports = MESH_PORTS if ports is None else ports
-            _check_int("ports", ports, MESH_PORTS, MESH_PORTS,
+            check_int("ports", ports, MESH_PORTS, MESH_PORTS,
                        "must be 5 (north, east, south, west, local) for routing = 'xy'")
             width = 1 if width is None else width
             height = 1 if height is None else height
-            _check_int("width", width, 1, 16)
-            _check_int("height", height, 1, 16)
+            check_int("width", width, 1, 16)
+            check_int("height", height, 1, 16)
             x = 0 if x is None else x
             y = 0 if y is None else y
-            _check_int("x", x, 0, width - 1, f"must be a column of the {width}-wide mesh (0..{width - 1})")
-            _check_int("y", y, 0, height - 1, f"must be a row of the {height}-high mesh (0..{height - 1})")
+            check_int("x", x, 0, width - 1, f"must be a column of the {width}-wide mesh (0..{width - 1})")
+            check_int("y", y, 0, height - 1, f"must be a row of the {height}-high mesh (0..{height - 1})")
             key_bits = 0 if key_bits is None else key_bits
             table_size = 0 if table_size is None else table_size
             default_src = bits_for(width * height)
         else:
             ports = 4 if ports is None else ports
-            _check_int("ports", ports, 1, 32)
+            check_int("ports", ports, 1, 32)
             for name, value in (("width", width), ("height", height), ("x", x), ("y", y)):
                 if value is not None:
                     raise ValueError(f"Parameter '{name}' is only used by routing = 'xy', not 'table'")
@@ -247,7 +233,7 @@ class RouterParams(_Common):
             table_size = 16 if table_size is None else table_size
             default_src = bits_for(ports)
         src_bits = default_src if src_bits is None else src_bits
-        _check_int("src_bits", src_bits, 1, 16)
+        check_int("src_bits", src_bits, 1, 16)
         cls._check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, table_size, miss,
                           default_route, counter_bits, routes)
         routes = RouteTable.create(routes, key_bits=key_bits, ports=ports, nodes=1, table_size=table_size,
@@ -290,9 +276,9 @@ class MeshParams(_Common):
                table_size=None, miss="drop", default_route=0, counter_bits=16, routes=(), **unknown):
         """Validate keyword parameters and return a :class:`MeshParams`."""
         cls._check_unknown(unknown)
-        _check_int("width", width, 1, 16)
-        _check_int("height", height, 1, 16)
-        _check_choice("routing", routing, ROUTINGS)
+        check_int("width", width, 1, 16)
+        check_int("height", height, 1, 16)
+        check_choice("routing", routing, ROUTINGS)
         if routing == "table":
             key_bits = 16 if key_bits is None else key_bits
             table_size = 16 if table_size is None else table_size

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..checks import check_int
+
 
 __all__ = ["AttentionParams", "VARIANTS"]
 
@@ -32,15 +34,6 @@ _DEFAULT_SCALE_SHIFT = {"v1": 0, "v2": 3}
 _MAX_THRESHOLD_FRAC = 24
 # The golden model computes in int64; the widest SN operand must leave room for a sign and one carry.
 _MAX_SN_BITS = 62
-
-
-def _check_int(name, value, lo, hi, rule=None):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"Parameter '{name}' must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        rule = rule or f"must be in the range {lo}..{hi}"
-        raise ValueError(f"Parameter '{name}' {rule}; {value} is out of range")
-    return value
 
 
 def _fraction_bits(value):
@@ -130,14 +123,14 @@ class AttentionParams:
         if variant not in VARIANTS:
             raise ValueError(f"Parameter 'variant' must be one of {', '.join(map(repr, VARIANTS))}, "
                              f"not {variant!r}")
-        _check_int("tokens", tokens, 1, 4096)
-        _check_int("channels", channels, 1, 1024)
-        _check_int("heads", heads, 1, channels, f"must be in the range 1..{channels} (at most 'channels')")
+        check_int("tokens", tokens, 1, 4096)
+        check_int("channels", channels, 1, 1024)
+        check_int("heads", heads, 1, channels, f"must be in the range 1..{channels} (at most 'channels')")
         if channels % heads:
             raise ValueError(f"Parameter 'heads' must divide 'channels'; {channels} is not divisible by "
                              f"{heads}")
-        _check_int("timesteps", timesteps, 1, 64)
-        _check_int("lanes", lanes, 1, channels, f"must be in the range 1..{channels} (at most 'channels')")
+        check_int("timesteps", timesteps, 1, 64)
+        check_int("lanes", lanes, 1, channels, f"must be in the range 1..{channels} (at most 'channels')")
         if lanes & (lanes - 1):
             raise ValueError(f"Parameter 'lanes' must be a power of two; {lanes} is not")
         width = channels // heads if variant == "v2" else channels
@@ -146,11 +139,11 @@ class AttentionParams:
             raise ValueError(f"Parameter 'lanes' must divide {what}; {width} is not divisible by {lanes}")
         if count_bits is None:
             count_bits = tokens.bit_length()
-        _check_int("count_bits", count_bits, 1, 32)
+        check_int("count_bits", count_bits, 1, 32)
         if scale_shift is None:
             scale_shift = _DEFAULT_SCALE_SHIFT[variant]
-        _check_int("scale_shift", scale_shift, 0, 16)
-        _check_int("decay_shift", decay_shift, 0, 8)
+        check_int("scale_shift", scale_shift, 0, 16)
+        check_int("decay_shift", decay_shift, 0, 8)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
             raise TypeError(f"Parameter 'threshold' must be a number, not {threshold!r}")
         if not (math.isfinite(threshold) and threshold > 0):
@@ -161,7 +154,7 @@ class AttentionParams:
                              f"{threshold!r} is not")
         if frac_bits is None:
             frac_bits = max(scale_shift + decay_shift * timesteps, threshold_frac)
-        _check_int("frac_bits", frac_bits, threshold_frac, 48,
+        check_int("frac_bits", frac_bits, threshold_frac, 48,
                    f"must be in the range {threshold_frac}..48 (threshold {threshold!r} needs "
                    f"{threshold_frac} fractional bits)")
         params = cls(variant=variant, tokens=tokens, channels=channels, heads=heads, timesteps=timesteps,

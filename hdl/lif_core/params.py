@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..checks import check_bool, check_choice, check_int
+
 
 __all__ = ["LifParams", "PER_NEURON", "MODELS", "DECAYS", "COMPARES", "RESETS"]
 
@@ -29,28 +31,6 @@ _LOIHI_INPUT_SHIFT = 6
 _LOIHI_KEYS = ("du", "dv", "vth", "bias_mant", "bias_exp")
 # Keys a user may give together with ``preset = "loihi"``; the others are fixed by the preset.
 _LOIHI_FREE = ("neurons", "axons", "lanes", "weight_bits", "preset") + _LOIHI_KEYS
-
-
-def _check_int(name, value, lo, hi, rule=None):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"Parameter '{name}' must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        rule = rule or f"must be in the range {lo}..{hi}"
-        raise ValueError(f"Parameter '{name}' {rule}; {value} is out of range")
-    return value
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"Parameter '{name}' must be one of {allowed}, not {value!r}")
-    return value
-
-
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"Parameter '{name}' must be true or false, not {value!r}")
-    return value
 
 
 def _signed_range(bits):
@@ -151,19 +131,19 @@ class LifParams:
         preset = kwargs.get("preset")
         if preset is None:
             return cls._create_generic(**kwargs)
-        _check_choice("preset", preset, ("loihi",))
+        check_choice("preset", preset, ("loihi",))
         return cls._create_loihi(**kwargs)
 
     @classmethod
     def _create_shape(cls, neurons, axons, lanes, weight_bits):
-        _check_int("neurons", neurons, 1, 65536)
-        _check_int("axons", axons, 1, 65536)
-        _check_int("lanes", lanes, 1, 64)
+        check_int("neurons", neurons, 1, 65536)
+        check_int("axons", axons, 1, 65536)
+        check_int("lanes", lanes, 1, 64)
         if lanes & (lanes - 1):
             raise ValueError(f"Parameter 'lanes' must be a power of two; {lanes} is not")
         if neurons % lanes:
             raise ValueError(f"Parameter 'lanes' must divide 'neurons'; {neurons} is not divisible by {lanes}")
-        _check_int("weight_bits", weight_bits, 2, 16)
+        check_int("weight_bits", weight_bits, 2, 16)
 
     @classmethod
     def _create_generic(cls, *, neurons, axons, lanes=1, weight_bits=8, state_bits=16, acc_bits=None,
@@ -174,13 +154,13 @@ class LifParams:
             if value:
                 raise ValueError(f"Parameter '{key}' belongs to preset 'loihi' and needs preset = \"loihi\"")
         cls._create_shape(neurons, axons, lanes, weight_bits)
-        _check_int("state_bits", state_bits, 4, 32)
+        check_int("state_bits", state_bits, 4, 32)
         if acc_bits is None:
             acc_bits = state_bits
-        _check_int("acc_bits", acc_bits, weight_bits, 32, f"must be in the range {weight_bits}..32 "
+        check_int("acc_bits", acc_bits, weight_bits, 32, f"must be in the range {weight_bits}..32 "
                    f"(at least 'weight_bits')")
-        _check_choice("model", model, MODELS)
-        _check_choice("decay", decay, DECAYS)
+        check_choice("model", model, MODELS)
+        check_choice("decay", decay, DECAYS)
         lo, hi = _signed_range(state_bits)
         decay_range = {"shift": (0, state_bits - 1), "mult": (0, 4096), "linear": (0, hi)}[decay]
         if decay_v is None:
@@ -188,26 +168,26 @@ class LifParams:
         if decay_u is None:
             decay_u = _DEFAULT_DECAY[decay] if model == "cuba" else 0
         if model != "if":
-            _check_int("decay_v", decay_v, *decay_range, f"must be in the range "
+            check_int("decay_v", decay_v, *decay_range, f"must be in the range "
                        f"{decay_range[0]}..{decay_range[1]} for decay = {decay!r}")
         elif decay_v:
             raise ValueError(f"Parameter 'decay_v' must be 0 for model = 'if' (no leak), not {decay_v!r}")
         if model == "cuba":
-            _check_int("decay_u", decay_u, *decay_range, f"must be in the range "
+            check_int("decay_u", decay_u, *decay_range, f"must be in the range "
                        f"{decay_range[0]}..{decay_range[1]} for decay = {decay!r}")
         elif decay_u:
             raise ValueError(f"Parameter 'decay_u' is only used by model = 'cuba', not {model!r}")
         if threshold != PER_NEURON:
-            _check_int("threshold", threshold, lo, hi, f"must be \"per_neuron\" or in the range {lo}..{hi}")
-        _check_choice("compare", compare, COMPARES)
-        _check_choice("reset", reset, RESETS)
-        _check_int("v_reset", v_reset, lo, hi)
+            check_int("threshold", threshold, lo, hi, f"must be \"per_neuron\" or in the range {lo}..{hi}")
+        check_choice("compare", compare, COMPARES)
+        check_choice("reset", reset, RESETS)
+        check_int("v_reset", v_reset, lo, hi)
         if reset != "zero" and v_reset:
             raise ValueError(f"Parameter 'v_reset' is only used by reset = 'zero', not {reset!r}")
-        _check_int("refractory", refractory, 0, 255)
+        check_int("refractory", refractory, 0, 255)
         if bias != PER_NEURON:
-            _check_int("bias", bias, lo, hi, f"must be \"per_neuron\" or in the range {lo}..{hi}")
-        _check_bool("saturate", saturate)
+            check_int("bias", bias, lo, hi, f"must be \"per_neuron\" or in the range {lo}..{hi}")
+        check_bool("saturate", saturate)
         return cls(neurons=neurons, axons=axons, lanes=lanes, weight_bits=weight_bits, state_bits=state_bits,
                    acc_bits=acc_bits, model=model, decay=decay, decay_v=decay_v, decay_u=decay_u,
                    threshold=threshold, compare=compare, reset=reset, v_reset=v_reset,
@@ -222,11 +202,11 @@ class LifParams:
         neurons, axons = kwargs.get("neurons"), kwargs.get("axons")
         lanes, weight_bits = kwargs.get("lanes", 1), kwargs.get("weight_bits", 8)
         cls._create_shape(neurons, axons, lanes, weight_bits)
-        du = _check_int("du", kwargs.get("du", 0), 0, 4095)
-        dv = _check_int("dv", kwargs.get("dv", 0), 0, 4095)
-        vth = _check_int("vth", kwargs.get("vth", 10), 0, (1 << 17) - 1)
-        bias_mant = _check_int("bias_mant", kwargs.get("bias_mant", 0), -(1 << 12), (1 << 12) - 1)
-        bias_exp = _check_int("bias_exp", kwargs.get("bias_exp", 0), 0, 7)
+        du = check_int("du", kwargs.get("du", 0), 0, 4095)
+        dv = check_int("dv", kwargs.get("dv", 0), 0, 4095)
+        vth = check_int("vth", kwargs.get("vth", 10), 0, (1 << 17) - 1)
+        bias_mant = check_int("bias_mant", kwargs.get("bias_mant", 0), -(1 << 12), (1 << 12) - 1)
+        bias_exp = check_int("bias_exp", kwargs.get("bias_exp", 0), 0, 7)
         return cls(neurons=neurons, axons=axons, lanes=lanes, weight_bits=weight_bits,
                    state_bits=_LOIHI_STATE_BITS,
                    # a_in << 6 must fit the 24-bit current for Lava's single wrap to bring u back in range.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..lif_core.params import LifParams, _check_bool, _check_choice, _check_int
+from ..checks import check_bool, check_choice, check_int
+from ..lif_core.params import LifParams
 
 
 __all__ = ["StdpParams", "ACCUMULATE", "WEIGHT_PORTS"]
@@ -103,32 +104,32 @@ class StdpParams:
     def _create(cls, core, *, enabled=True, trace_bits=8, tau_pre_shift=3, tau_post_shift=3, impulse=64,
                 accumulate="all", a_plus=16, a_minus=17, lr_shift=8, w_min=None, w_max=None, stochastic=False,
                 seed=1, reward=False, eligibility_bits=12, eligibility_shift=3, reward_bits=8, weight_port="dual"):
-        _check_bool("enabled", enabled)
-        _check_int("trace_bits", trace_bits, 2, 16)
+        check_bool("enabled", enabled)
+        check_int("trace_bits", trace_bits, 2, 16)
         for name, value in (("tau_pre_shift", tau_pre_shift), ("tau_post_shift", tau_post_shift)):
-            _check_int(name, value, 1, trace_bits - 1,
+            check_int(name, value, 1, trace_bits - 1,
                        f"must be in the range 1..{trace_bits - 1} (narrower than trace_bits = {trace_bits})")
-        _check_int("impulse", impulse, 1, (1 << trace_bits) - 1)
-        _check_choice("accumulate", accumulate, ACCUMULATE)
-        _check_int("a_plus", a_plus, 0, (1 << 12) - 1)
-        _check_int("a_minus", a_minus, 0, (1 << 12) - 1)
-        _check_int("lr_shift", lr_shift, 0, 16)
+        check_int("impulse", impulse, 1, (1 << trace_bits) - 1)
+        check_choice("accumulate", accumulate, ACCUMULATE)
+        check_int("a_plus", a_plus, 0, (1 << 12) - 1)
+        check_int("a_minus", a_minus, 0, (1 << 12) - 1)
+        check_int("lr_shift", lr_shift, 0, 16)
         lo, hi = core.weight_range
         w_min = lo if w_min is None else w_min
         w_max = hi if w_max is None else w_max
-        _check_int("w_min", w_min, lo, hi, f"must be in the core's weight range {lo}..{hi}")
-        _check_int("w_max", w_max, lo, hi, f"must be in the core's weight range {lo}..{hi}")
+        check_int("w_min", w_min, lo, hi, f"must be in the core's weight range {lo}..{hi}")
+        check_int("w_max", w_max, lo, hi, f"must be in the core's weight range {lo}..{hi}")
         if w_min > w_max:
             raise ValueError(f"Parameter 'w_min' must not exceed 'w_max'; {w_min} > {w_max}")
-        _check_bool("stochastic", stochastic)
-        _check_int("seed", seed, 1, 65535)
-        _check_bool("reward", reward)
-        _check_int("eligibility_bits", eligibility_bits, 2, 16)
-        _check_int("eligibility_shift", eligibility_shift, 1, eligibility_bits - 1,
+        check_bool("stochastic", stochastic)
+        check_int("seed", seed, 1, 65535)
+        check_bool("reward", reward)
+        check_int("eligibility_bits", eligibility_bits, 2, 16)
+        check_int("eligibility_shift", eligibility_shift, 1, eligibility_bits - 1,
                    f"must be in the range 1..{eligibility_bits - 1} (narrower than eligibility_bits = "
                    f"{eligibility_bits})")
-        _check_int("reward_bits", reward_bits, 2, 16)
-        _check_choice("weight_port", weight_port, WEIGHT_PORTS)
+        check_int("reward_bits", reward_bits, 2, 16)
+        check_choice("weight_port", weight_port, WEIGHT_PORTS)
         return cls(enabled=enabled, trace_bits=trace_bits, tau_pre_shift=tau_pre_shift,
                    tau_post_shift=tau_post_shift, impulse=impulse, accumulate=accumulate, a_plus=a_plus,
                    a_minus=a_minus, lr_shift=lr_shift, w_min=w_min, w_max=w_max, stochastic=stochastic,
