@@ -300,7 +300,7 @@ def render(zero_load, saturation, curve, builds, sim, png_name):
         "",
         f"![latency against offered load]({png_name})",
         "",
-        f"| offered load | accepted load | mean latency | 95th percentile |",
+        "| offered load | accepted load | mean latency | 95th percentile |",
         "|---|---|---|---|",
     ]
     lines += [f"| {load:.2f} | {acc:.3f} | {mean:.1f} | {p95} |" for load, acc, mean, p95 in curve]

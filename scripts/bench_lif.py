@@ -20,9 +20,7 @@ Usage: python -m spikeforge.scripts.bench_lif [--build-dir build/bench_lif] [--o
 
 import concurrent.futures
 import hashlib
-import json
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -31,7 +29,7 @@ import click
 from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.scripts.bench_report import machine_line, verdict
+from spikeforge.scripts.bench_report import cached, machine_line, source_digest, stored_build, verdict
 
 
 __all__ = ["main"]
@@ -59,26 +57,7 @@ def _params(neurons, lanes, **extra):
 def _source_hash(*packages):
     """Hash of the source of every loaded module of ``packages``."""
     import spikeforge.sim.lif_core.pysim  # noqa: F401 (loads every module a cycle count runs)
-    digest = hashlib.sha256()
-    for name, module in sorted(sys.modules.items()):
-        if name.startswith(packages) and getattr(module, "__file__", None):
-            digest.update(name.encode())
-            digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _cached(path, key, compute):
-    """The result stored at ``path`` for ``key``, or ``compute()`` stored there."""
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored.get("key") == key:
-            return stored["result"]
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2) + "\n")
-    tmp.replace(path)
-    return result
+    return source_digest(hashlib.sha256(), *packages).hexdigest()[:16]
 
 
 # --- cycles ------------------------------------------------------------------------------------------------
@@ -115,17 +94,6 @@ def _build_point(board, neurons, lanes, out_dir, seed, toolchain):
         return {"status": "does not fit", "error": str(error)}
     except BuildError as error:
         return {"status": "failed", "error": str(error)}
-
-
-def _stored_point(out_dir):
-    """The result a build directory holds, whatever it was built from (``--no-build``)."""
-    report, failure = out_dir / "report.json", out_dir / "failure.json"
-    if report.exists():
-        return {"status": "ok", "report": json.loads(report.read_text())}
-    if failure.exists():
-        stored = json.loads(failure.read_text())
-        return {"status": "does not fit" if stored["does_not_fit"] else "failed", "error": stored["message"]}
-    return None
 
 
 def _cycles_point(neurons, lanes):
@@ -238,7 +206,6 @@ _NOTES = [
 ]
 
 
-
 def _targets(builds, cycles):
     n, p = EXAMPLE
     c = cycles.get((n, p))
@@ -294,7 +261,7 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
     for n in NEURONS:
         for p in LANES:
             log(f"cycles: {n} neurons, {p} lanes")
-            cycles[(n, p)] = _cached(build_dir / "cycles" / f"n{n}_p{p}.json", simulation,
+            cycles[(n, p)] = cached(build_dir / "cycles" / f"n{n}_p{p}.json", simulation,
                                      lambda n=n, p=p: _cycles_point(n, p))
 
     builds = {}
@@ -303,7 +270,7 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
 
     def point(board, n, p):
         path = build_dir / board / f"n{n}_a{AXONS}_w{WEIGHT_BITS}_p{p}"
-        return _stored_point(path) if no_build else _build_point(board, n, p, path, seed, toolchain)
+        return stored_build(path) if no_build else _build_point(board, n, p, path, seed, toolchain)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(point, *job): job for job in jobs_list}

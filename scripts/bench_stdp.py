@@ -28,7 +28,6 @@ import hashlib
 import inspect
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.scripts.bench_report import machine_line, verdict
+from spikeforge.scripts.bench_report import cached, machine_line, source_digest, stored_build, verdict
 
 
 __all__ = ["main", "measure_cycles"]
@@ -177,30 +176,12 @@ def _source_key(*packages):
     import spikeforge.hdl.lif_core.core  # noqa: F401
     import spikeforge.sim.lif_core.pysim  # noqa: F401
     import spikeforge.sim.stdp.model  # noqa: F401
-    digest = hashlib.sha256()
-    for name, module in sorted(sys.modules.items()):
-        if name.startswith(packages) and getattr(module, "__file__", None):
-            digest.update(name.encode())
-            digest.update(Path(module.__file__).read_bytes())
+    digest = source_digest(hashlib.sha256(), *packages)
     for function in (measure_cycles, _plan, _params, _stdp):
         digest.update(inspect.getsource(function).encode())
     digest.update(repr((CORE, ENGINES["learning"], ENGINES["learning, single port"], ACTIVITIES,
                         FIRING)).encode())
     return digest.hexdigest()[:16]
-
-
-def _cached(path, key, compute):
-    """The result stored at ``path`` for ``key``, or ``compute()`` stored there."""
-    if path.exists():
-        stored = json.loads(path.read_text())
-        if stored.get("key") == key:
-            return stored["result"]
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "result": result}, indent=2) + "\n")
-    tmp.replace(path)
-    return result
 
 
 # --- builds --------------------------------------------------------------------------------------------------
@@ -210,13 +191,7 @@ def _build_point(board, core, engine, out_dir, seed, toolchain, no_build):
     params = _params(core)
     start = time.monotonic()
     if no_build:
-        report, failure = out_dir / "report.json", out_dir / "failure.json"
-        if report.exists():
-            return {"status": "ok", "report": json.loads(report.read_text())}
-        if failure.exists():
-            stored = json.loads(failure.read_text())
-            return {"status": "does not fit" if stored["does_not_fit"] else "failed", "error": stored["message"]}
-        return None
+        return stored_build(out_dir)
     try:
         report = build(params, board, out_dir, stdp=_stdp(params, engine), seed=seed, toolchain=toolchain,
                        echo=None)
@@ -254,7 +229,6 @@ def _directory(build_dir, board, core, engine):
 
 
 # --- report --------------------------------------------------------------------------------------------------
-
 
 
 def _reason(result):
@@ -509,7 +483,7 @@ def main(build_dir, out, boards, phase, seed, toolchain):
                 cycles[mode] = json.loads(path.read_text())["result"]
             continue
         log(f"cycles: {mode}")
-        cycles[mode] = _cached(path, key, lambda mode=mode: measure_cycles(mode))
+        cycles[mode] = cached(path, key, lambda mode=mode: measure_cycles(mode))
 
     builds = {}
     for board, core_name, core, engine in _build_jobs(boards):
