@@ -216,3 +216,15 @@ def test_the_shipped_example_spaces_are_valid(name, points):
         assert len(grid_points(space)) == points
     else:
         assert space.mode == "optimize" and space.trials >= 12
+
+
+def test_rtl_workload_measures_cycles_on_the_rtl(tmp_path):
+    """rtl = "icarus": the cycles come from the RTL, close to the estimate, and its spikes equal the model's."""
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]', steps=6)
+    (tmp_path / "rtl.toml").write_text(space.read_text().replace('activity = 0.3', 'activity = 0.3\nrtl = "icarus"'))
+    estimated, _, _ = run_sweep(load_space(space), tmp_path / "estimate")
+    measured, _, _ = run_sweep(load_space(tmp_path / "rtl.toml"), tmp_path / "rtl")
+    for est, rtl in zip(estimated, measured):
+        assert rtl["status"] == "ok", rtl.get("error")
+        assert rtl["cycles_source"] == "icarus" and est["cycles_source"] == "estimate"
+        assert abs(rtl["cycles_per_step"] - est["cycles_per_step"]) <= 0.15 * rtl["cycles_per_step"] + 2

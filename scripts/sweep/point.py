@@ -128,18 +128,19 @@ def _measure(params, stdp, task):
 
 def _rtl_cycles(params, workload, build_dir):
     """Run the workload on the RTL; raise when it disagrees with the golden model."""
-    from spikeforge.sim.lif_core.rtl import simulate_rtl
+    from spikeforge.sim.lif_core.rtl import replay_rtl
     from spikeforge.sim.lif_core.model import LifModel
     from spikeforge.sim.lif_core.workload import random_workload
 
     weights, events = random_workload(params, steps=workload["steps"], activity=workload["activity"],
                                       seed=workload["seed"])
-    result = simulate_rtl(params, weights=weights, events=events, steps=workload["steps"],
-                          sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}", dump_state=False)
+    spikes, _, cycles = replay_rtl(params, weights=weights, events=events, steps=workload["steps"],
+                                   sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}",
+                                   dump_state=False)
     expected = LifModel(params, weights).run(events, workload["steps"])
-    if sorted(result.spikes) != sorted(expected):
+    if sorted(spikes) != sorted(expected):
         raise MismatchError("RTL spikes differ from the golden model")
-    return result.cycles
+    return sum(cycles)
 
 
 class MismatchError(Exception):

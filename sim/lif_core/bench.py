@@ -28,9 +28,11 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+from cocotb.utils import get_sim_time
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.sim.harness import run_config
+from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS
 from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch, Scoreboard
 from spikeforge.sim.lif_core.driver import STATE_FIELDS, LifDriver
@@ -504,8 +506,9 @@ async def check_bad_config(dut):
 
 @cocotb.test()
 async def replay(dut):
-    """Run the run configuration's ``weights`` and ``events`` for ``steps`` timesteps and write the spikes (and,
-    with ``dump_state``, v and u after every tick) to ``output``. Compares nothing."""
+    """Run the run configuration's ``weights`` and ``events`` for ``steps`` timesteps and write the spikes, the
+    clock cycles of each step (first event offered to ``done``) and, with ``dump_state``, v and u after every
+    tick to ``output``. Compares nothing."""
     config = run_config.load()
     driver = LifDriver(dut, run_config.load_manifest(config), seed=0, event_idle=0.0, cfg_idle=0.0,
                        spike_stall=0.0, rsp_stall=0.0)
@@ -518,10 +521,12 @@ async def replay(dut):
     for t, axon in config["events"]:
         by_step[t].append(axon)
     names = [name for name in ("v", "u") if driver.has(name)] if config.get("dump_state") else []
-    spikes, state = [], {name: [] for name in names}
+    spikes, state, cycles = [], {name: [] for name in names}, []
     for t in range(steps):
+        start = get_sim_time(unit="ns")
         spikes += [[t, n] for n in await driver.step(by_step[t], f"step {t}")]
+        cycles.append(round((get_sim_time(unit="ns") - start) / CLOCK_PERIOD_NS))
         if names:
             for name, values in (await driver.read_neurons(*names)).items():
                 state[name].append(values.tolist())
-    Path(config["output"]).write_text(json.dumps({"spikes": spikes, "state": state}) + "\n")
+    Path(config["output"]).write_text(json.dumps({"spikes": spikes, "state": state, "cycles": cycles}) + "\n")

@@ -21,7 +21,7 @@ from spikeforge.sim.harness.runner import build, run
 from spikeforge.sim.lif_core.model import LifModel
 
 
-__all__ = ["BENCH", "TOPLEVEL", "build_core", "simulate_rtl"]
+__all__ = ["BENCH", "TOPLEVEL", "build_core", "event_schedule", "replay_rtl", "run_replay", "simulate_rtl"]
 
 
 BENCH = "spikeforge.sim.lif_core.bench"
@@ -51,6 +51,14 @@ def build_core(params, *, sim, build_dir, waves=False):
 
 
 def simulate_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_state=True, waves=False):
+    """Run ``steps`` timesteps of ``events`` on the RTL of ``params``; returns (spikes, state) as
+    :func:`replay_rtl`, which also gives the cycles of each step."""
+    spikes, state, _ = replay_rtl(params, weights=weights, events=events, steps=steps, sim=sim,
+                                  build_dir=build_dir, dump_state=dump_state, waves=waves)
+    return spikes, state
+
+
+def replay_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_state=True, waves=False):
     """Run ``steps`` timesteps of ``events`` on the RTL of ``params``.
 
     The core starts like a fresh :class:`LifModel`: the given weights, every state field zero, per-neuron
@@ -82,6 +90,8 @@ def simulate_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dum
         (timestep, neuron), in time then neuron order.
     state : dict
         ``{"v": array (steps, neurons)}`` plus ``"u"`` for cuba; empty without ``dump_state``.
+    cycles : list of int
+        Clock cycles of each step, from its first event offered to ``done``.
 
     Raises
     ------
@@ -94,6 +104,25 @@ def simulate_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dum
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"Steps must be a non-negative integer, not {steps!r}")
     built = build_core(params, sim=sim, build_dir=build_dir, waves=waves)
+    config = {
+        "params": params.to_dict(),
+        "weights": model.weights.tolist(),
+        "events": event_schedule(built, params, events, steps),
+        "steps": steps,
+        "dump_state": dump_state,
+    }
+    replay, spikes, state = run_replay(built, BENCH, config, sim=sim, params=params, steps=steps)
+    return spikes, state, replay["cycles"]
+
+
+def event_schedule(built, params, events, steps):
+    """The ``[t, axon]`` events of ``0 <= t < steps`` for a bench's replay.
+
+    Raises
+    ------
+    ValueError
+        If an axon does not fit the core's axon address (the built core's manifest).
+    """
     axon = Manifest.load(built.manifest).stream_layout("events").field("axon")
     schedule = []
     for t, address in events:
@@ -103,21 +132,22 @@ def simulate_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dum
                              f"{params.axons} axons ({axon.range[0]}..{axon.range[1]})")
         if 0 <= t < steps:
             schedule.append([t, address])
+    return schedule
+
+
+def run_replay(built, bench, config, *, sim, params, steps):
+    """Run ``bench``'s replay test on ``built`` with ``config`` (plus the output path it writes).
+
+    Returns (the bench's whole output, spikes as a list of (t, neuron), state as ``{name: array (steps,
+    neurons)}``); raises RuntimeError if the simulation fails."""
     output = built.directory / "simulate.output.json"
     output.unlink(missing_ok=True)
-    config = {
-        "params": params.to_dict(),
-        "weights": model.weights.tolist(),
-        "events": schedule,
-        "steps": steps,
-        "dump_state": dump_state,
-        "output": str(output),
-    }
-    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="simulate")
+    result = run(built, test_module=bench, tests=r"\.replay$", config={**config, "output": str(output)},
+                 name="simulate")
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
     replay = json.loads(Path(output).read_text())
     spikes = [(int(t), int(n)) for t, n in replay["spikes"]]
     state = {name: np.array(values, dtype=np.int64).reshape(steps, params.neurons)
              for name, values in replay["state"].items()}
-    return spikes, state
+    return replay, spikes, state

@@ -8,16 +8,11 @@ optionally the state after every tick, in the same form as
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
-
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.manifest import lif_core_manifest
 from spikeforge.sim.harness.export import export
-from spikeforge.sim.harness.manifest import Manifest
-from spikeforge.sim.harness.runner import build, run
+from spikeforge.sim.harness.runner import build
+from spikeforge.sim.lif_core.rtl import event_schedule, run_replay
 from spikeforge.sim.stdp.model import StdpModel
 from spikeforge.sim.stdp.simulate import check_params, check_steps, learned_result, schedule_rewards
 
@@ -100,33 +95,15 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
     model = StdpModel(params, stdp, weights)  # validates the weights
     reward_schedule = schedule_rewards(stdp, rewards, steps)
     built = build_core(params, stdp, sim=sim, build_dir=build_dir, waves=waves)
-    axon = Manifest.load(built.manifest).stream_layout("events").field("axon")
-    schedule = []
-    for t, address in events:
-        t, address = int(t), int(address)
-        if not axon.fits(address):
-            raise ValueError(f"Event axon {address} at timestep {t} does not fit the axon address of a core of "
-                             f"{params.axons} axons ({axon.range[0]}..{axon.range[1]})")
-        if 0 <= t < steps:
-            schedule.append([t, address])
-    output = built.directory / "simulate.output.json"
-    output.unlink(missing_ok=True)
     config = {
         "params": params.to_dict(),
         "stdp": stdp.to_dict(),
         "weights": model.weights.tolist(),
-        "events": schedule,
+        "events": event_schedule(built, params, events, steps),
         "rewards": reward_schedule,
         "steps": steps,
         "dump_state": dump_state,
         "trace_weights": trace_weights,
-        "output": str(output),
     }
-    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="simulate")
-    if not result.ok:
-        raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
-    replay = json.loads(Path(output).read_text())
-    spikes = [(int(t), int(n)) for t, n in replay["spikes"]]
-    state = {name: np.array(values, dtype=np.int64).reshape(steps, params.neurons)
-             for name, values in replay["state"].items()}
+    replay, spikes, state = run_replay(built, BENCH, config, sim=sim, params=params, steps=steps)
     return learned_result(params, spikes, state, replay["weights"], replay["trace"] if trace_weights else None, steps)
