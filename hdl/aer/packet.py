@@ -5,17 +5,13 @@ format and for how a core's spike and an event-camera event become packets.
 """
 
 from amaranth.hdl import unsigned
-from amaranth.lib import data, enum
+from amaranth.lib import data
 
+from ..cfg import CfgOp
 from .params import PacketFormat
 
 
 __all__ = ["CfgOp", "packet_layout", "cfg_layout", "cfg_rsp_layout"]
-
-
-class CfgOp(enum.Enum, shape=1):
-    READ = 0
-    WRITE = 1
 
 
 def packet_layout(fmt):

@@ -30,16 +30,13 @@ from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..cfg import CfgOp
+from ..stdp.lfsr import LFSR_TAPS, lfsr_seeds
 from ..stdp.params import StdpParams
 from .params import LifParams
 
 
 __all__ = ["LifCore", "CfgOp", "CfgField", "neuron_layout"]
-
-
-class CfgOp(enum.Enum, shape=1):
-    READ = 0
-    WRITE = 1
 
 
 class CfgField(enum.Enum, shape=4):
@@ -61,25 +58,12 @@ class CfgField(enum.Enum, shape=4):
 
 
 # Neuron-record fields reachable through the configuration port.
-_RECORD_FIELDS = {CfgField.V: "v", CfgField.U: "u", CfgField.ACC: "acc", CfgField.REFRACTORY: "ref",
+_RECORD_FIELDS = {CfgField.V: "v", CfgField.U: "u", CfgField.ACC: "acc", CfgField.REFRACTORY: "refractory",
                   CfgField.THRESHOLD: "threshold", CfgField.BIAS: "bias", CfgField.Y_TRACE: "y",
                   CfgField.PLASTIC: "plastic"}
 
-# x^16 + x^14 + x^13 + x^11 + 1, as in spikeforge.sim.stdp.model.
-_LFSR_TAPS = 0xB400
-
-
-def _bits_for(count):
-    """Address width for ``count`` items (at least 1 bit)."""
-    return max(1, (count - 1).bit_length())
-
-
 def _saturate(value, lo, hi):
     return Mux(value > hi, hi, Mux(value < lo, lo, value))
-
-
-def _lfsr_seed(seed, lane):
-    return ((seed - 1 + lane * 4099) % 65535) + 1
 
 
 def neuron_layout(params, stdp=None):
@@ -87,20 +71,8 @@ def neuron_layout(params, stdp=None):
 
     ``stdp`` (a :class:`StdpParams`, or None) adds the postsynaptic trace and the plasticity flag when enabled.
     """
-    p = params
-    fields = {"acc": signed(p.acc_bits), "v": signed(p.state_bits)}
-    if p.has_current:
-        fields["u"] = signed(p.u_bits)
-    if p.refractory:
-        fields["ref"] = unsigned(p.refractory_bits)
-    if p.per_neuron_threshold:
-        fields["threshold"] = signed(p.state_bits)
-    if p.per_neuron_bias:
-        fields["bias"] = signed(p.state_bits)
-    if stdp is not None and stdp.enabled:
-        fields["y"] = unsigned(stdp.trace_bits)
-        fields["plastic"] = unsigned(1)
-    return data.StructLayout(fields)
+    return data.StructLayout({name: signed(width) if is_signed else unsigned(width)
+                              for name, (width, is_signed) in params.neuron_fields(stdp).items()})
 
 
 class LifCore(wiring.Component):
@@ -142,17 +114,13 @@ class LifCore(wiring.Component):
             raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
         self._p = p = params
         self._s = s = stdp if stdp is not None and stdp.enabled else None
-        self.axon_bits = _bits_for(p.axons)
-        self.neuron_bits = _bits_for(p.neurons)
-        self.group_bits = _bits_for(p.groups)
-        self.lane_bits = (p.lanes - 1).bit_length()
+        self.axon_bits = p.axon_bits
+        self.neuron_bits = p.neuron_bits
+        self.group_bits = p.group_bits
+        self.lane_bits = p.lane_bits
 
         self.neuron_layout = neuron_layout(p, s)
-
-        widths = [p.weight_bits, p.acc_bits, p.u_bits, p.state_bits, p.refractory_bits + 1]
-        if s:
-            widths += [s.trace_bits + 1, s.eligibility_bits]
-        self.data_bits = max(widths)
+        self.data_bits = p.cfg_data_bits(s)
         self.axon_event_layout = data.StructLayout({"axon": unsigned(self.axon_bits)})
         self.spike_layout = data.StructLayout({"neuron": unsigned(self.neuron_bits)})
         self.cfg_layout = data.StructLayout({
@@ -306,11 +274,11 @@ class LifCore(wiring.Component):
         # --- learning state ---------------------------------------------------------------------------
         if learn:
             learning = Signal(init=1)
-            lfsr = [Signal(16, init=_lfsr_seed(s.seed, lane), name=f"lfsr_{lane}") for lane in range(P)]
+            lfsr = [Signal(16, init=seed, name=f"lfsr_{lane}") for lane, seed in enumerate(lfsr_seeds(s.seed, P))]
             lfsr_step = Signal(P)   # lanes whose LFSR steps this cycle
             for lane in range(P):
                 with m.If(lfsr_step[lane]):
-                    m.d.sync += lfsr[lane].eq((lfsr[lane] >> 1) ^ Mux(lfsr[lane][0], _LFSR_TAPS, 0))
+                    m.d.sync += lfsr[lane].eq((lfsr[lane] >> 1) ^ Mux(lfsr[lane][0], LFSR_TAPS, 0))
 
             def offset(lane):
                 return lfsr[lane][:s.lr_shift] if s.stochastic and s.lr_shift else Const(0)
@@ -456,7 +424,7 @@ class LifCore(wiring.Component):
                 out = st_wr.data[lane]
                 threshold = rec.threshold if p.per_neuron_threshold else Const(p.threshold, signed(p.state_bits))
                 v = t3_v[lane]
-                active = (rec.ref == 0) if p.refractory else Const(1)
+                active = (rec.refractory == 0) if p.refractory else Const(1)
                 fire = (v > threshold) if p.compare == "gt" else (v >= threshold)
                 spike = active & fire
                 m.d.comb += spike_vec[lane].eq(spike)
@@ -472,12 +440,12 @@ class LifCore(wiring.Component):
                     else:
                         m.d.comb += out.v.eq(v)
                     if p.refractory:
-                        m.d.comb += out.ref.eq(p.refractory)
+                        m.d.comb += out.refractory.eq(p.refractory)
                 with m.Elif(active):
                     m.d.comb += out.v.eq(v)
                 if p.refractory:
                     with m.If(~active):
-                        m.d.comb += out.ref.eq(rec.ref - 1)
+                        m.d.comb += out.refractory.eq(rec.refractory - 1)
                 if learn:
                     m.d.comb += out.y.eq(self._bump(rec.y, spike, s.tau_post_shift))
                     m.d.comb += ln_wr.data[lane].eq(spike & rec.plastic & learning)

@@ -37,6 +37,16 @@ def _signed_range(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
+def _bits_for(count):
+    """Address width for ``count`` items (at least 1 bit)."""
+    return max(1, (count - 1).bit_length())
+
+
+def _learning(stdp):
+    """True when ``stdp`` (a :class:`~spikeforge.hdl.stdp.params.StdpParams` or None) builds a learning engine."""
+    return stdp is not None and stdp.enabled
+
+
 @dataclasses.dataclass(frozen=True)
 class LifParams:
     """Parameters of a time-multiplexed core of ``neurons`` LIF neurons fed by ``axons`` axons.
@@ -224,6 +234,26 @@ class LifParams:
         return self.neurons // self.lanes
 
     @property
+    def axon_bits(self):
+        """Width of an axon number (at least 1 bit)."""
+        return _bits_for(self.axons)
+
+    @property
+    def neuron_bits(self):
+        """Width of a neuron number (at least 1 bit)."""
+        return _bits_for(self.neurons)
+
+    @property
+    def group_bits(self):
+        """Width of a group number, the address of the state memory (at least 1 bit)."""
+        return _bits_for(self.groups)
+
+    @property
+    def lane_bits(self):
+        """Width of a lane number, the low bits of a neuron number (0 for one lane)."""
+        return (self.lanes - 1).bit_length()
+
+    @property
     def loihi(self):
         return self.preset == "loihi"
 
@@ -271,6 +301,36 @@ class LifParams:
     @property
     def per_neuron_bias(self):
         return self.bias == PER_NEURON
+
+    def neuron_fields(self, stdp=None):
+        """The fields of one neuron's record in the state memory, in their order: ``{name: (width, signed)}``.
+
+        ``acc`` and ``v`` always; ``u`` (model cuba), ``refractory`` (refractory > 0), ``threshold`` and ``bias``
+        (per neuron) when this core has them; with a learning engine (``stdp`` a
+        :class:`~spikeforge.hdl.stdp.params.StdpParams` that is enabled) the postsynaptic trace ``y`` and the
+        plasticity flag ``plastic``.
+        """
+        fields = {"acc": (self.acc_bits, True), "v": (self.state_bits, True)}
+        if self.has_current:
+            fields["u"] = (self.u_bits, True)
+        if self.refractory:
+            fields["refractory"] = (self.refractory_bits, False)
+        if self.per_neuron_threshold:
+            fields["threshold"] = (self.state_bits, True)
+        if self.per_neuron_bias:
+            fields["bias"] = (self.state_bits, True)
+        if _learning(stdp):
+            fields["y"] = (stdp.trace_bits, False)
+            fields["plastic"] = (1, False)
+        return fields
+
+    def cfg_data_bits(self, stdp=None):
+        """Width of the signed ``data`` of a configuration command and response: it holds the widest field
+        (an unsigned field of w bits needs w + 1), with the learning engine's fields when ``stdp`` is enabled."""
+        widths = [self.weight_bits, self.acc_bits, self.u_bits, self.state_bits, self.refractory_bits + 1]
+        if _learning(stdp):
+            widths += [stdp.trace_bits + 1, stdp.eligibility_bits]
+        return max(widths)
 
     def to_dict(self):
         """The parameters as given to :meth:`create` (a TOML ``[lif_core]`` table)."""

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikeforge.hdl.stdp import lfsr
+from spikeforge.hdl.stdp.lfsr import LFSR_TAPS
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.lif_core.model import LifModel
 
@@ -41,13 +43,9 @@ from spikeforge.sim.lif_core.model import LifModel
 __all__ = ["StdpModel", "lfsr_seeds", "lfsr_step", "LFSR_TAPS"]
 
 
-# x^16 + x^14 + x^13 + x^11 + 1, a maximal-length Galois LFSR.
-LFSR_TAPS = 0xB400
-
-
 def lfsr_seeds(seed, lanes):
-    """Nonzero, distinct 16-bit start states of the per-lane LFSRs."""
-    return np.array([((seed - 1 + lane * 4099) % 65535) + 1 for lane in range(lanes)], dtype=np.int64)
+    """Nonzero, distinct 16-bit start states of the per-lane LFSRs (:func:`spikeforge.hdl.stdp.lfsr.lfsr_seeds`)."""
+    return np.array(lfsr.lfsr_seeds(seed, lanes), dtype=np.int64)
 
 
 def lfsr_step(state):
