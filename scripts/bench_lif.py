@@ -69,13 +69,13 @@ def measure_cycles(neurons, lanes, activity, firing, *, seed=1):
     The spikes are checked against the golden model.
     """
     from spikeforge.hdl.lif_core.core import LifCore
+    from spikeforge.sim.lif_core.cycles import patience
     from spikeforge.sim.lif_core.model import LifModel
     from spikeforge.sim.lif_core.pysim import run_script
 
     params = _params(neurons, lanes, threshold=64, bias=65 if firing else 0)
     axons = random.Random(seed).sample(range(AXONS), round(activity * AXONS))
-    # Generous: integration takes len(axons) * G cycles, the tick about G, the spikes N.
-    timeout = 4 * (len(axons) * params.groups + params.neurons) + 1000
+    timeout = patience(params, events=len(axons), slack=4)
     (spikes, cycles), = run_script(LifCore(params), [("step", axons)], timeout_cycles=timeout)
     expected = [int(n) for n in LifModel(params).step(axons)]
     if spikes != expected:

@@ -106,6 +106,7 @@ def measure_cycles(mode, *, seed=1, core=CORE):
         If the RTL differs from the model.
     """
     from spikeforge.hdl.lif_core.core import CfgField, LifCore
+    from spikeforge.sim.lif_core.cycles import patience
     from spikeforge.sim.lif_core.model import LifModel
     from spikeforge.sim.lif_core.pysim import run_script
     from spikeforge.sim.stdp.model import StdpModel
@@ -146,8 +147,8 @@ def measure_cycles(mode, *, seed=1, core=CORE):
         reads += [("read", CfgField.X_TRACE, a, 0) for a in range(0, params.axons, 17)]
         reads += [("read", CfgField.Y_TRACE, 0, n) for n in range(0, params.neurons, 13)]
     script += reads
-    # Generous: a step with every axon and potentiation in every group takes about A x G + G x (A + 2) cycles.
-    timeout = 4 * params.axons * params.groups + 1000
+    # The longest step: every axon, every neuron firing, potentiation in every group.
+    timeout = patience(params, stdp, events=params.axons, slack=4)
     results = run_script(LifCore(params, stdp=stdp), script, timeout_cycles=timeout)
 
     steps = [result for op, result in zip(script, results) if op[0] == "step"]

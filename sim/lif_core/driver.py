@@ -13,8 +13,10 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles
 
+from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.sim.harness.clocking import reset, start_clock, wait_high
 from spikeforge.sim.harness.streams import StreamSink, StreamSource
+from spikeforge.sim.lif_core.cycles import patience
 
 
 __all__ = ["LifDriver", "STATE_FIELDS"]
@@ -43,6 +45,8 @@ class LifDriver:
 
     Attributes
     ----------
+    params : LifParams
+        The core's parameters, as built.
     neurons, axons, lanes : int
         The core's shape.
     fields : dict
@@ -60,8 +64,9 @@ class LifDriver:
         self._clock = getattr(dut, manifest.clock)
         self._rst = getattr(dut, manifest.reset)
 
-        # Longest wait for any handshake or done pulse: a tick visits every group and emits every neuron.
-        self.patience = 40 * (self.neurons + self.neurons // self.lanes) + 1000
+        self.params = LifParams.create(**parameters)
+        # Longest wait for any handshake or done pulse: a tick in which every neuron spikes.
+        self.patience = patience(self.params)
 
         def rng(name):
             return random.Random(f"{seed}/{name}")

@@ -4,9 +4,11 @@ the counts behind throughput and energy figures of a sweep (docs/sweep.md)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
+from spikeforge.sim.lif_core.cycles import step_cycles
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -59,31 +61,15 @@ def random_workload(params, *, steps, activity, seed):
 
 
 def estimate_cycles(params, events_per_step, spikes_per_step, *, stdp=None, learning_groups_per_step=None):
-    """Cycles of the RTL without stalls: each event costs G cycles back to back; a tick costs G cycles plus the
-    latency of the two pipelines (8 cycles), unless the spikes, emitted one per cycle, take longer.
-
-    With a learning engine ``stdp`` (a :class:`StdpParams`), every tick adds the trace pass (A cycles), the
-    scan of the groups (2 cycles each) and one potentiation pass of A cycles per group with a learning spike
-    (``learning_groups_per_step``), each pass plus its pipeline latency; a reward engine adds the eligibility
-    decay (A x G cycles). The spikes leave during those passes. A core of one group spends 2 cycles per event.
-    With a single weight port (``stdp.weight_port = "single"``) every weight pass takes twice as long.
+    """Cycles of the RTL without stalls over the timesteps of a workload, by the core's cycle model
+    (:func:`spikeforge.sim.lif_core.cycles.step_cycles`): ``events_per_step[t]`` input events and
+    ``spikes_per_step[t]`` spikes in step t, with a learning engine ``stdp`` (a :class:`StdpParams`)
+    ``learning_groups_per_step[t]`` groups with a learning spike.
     tests/test_lif_core_pysim.py and tests/test_stdp_pysim.py hold it against the RTL."""
-    G, A = params.groups, params.axons
-    learn = stdp is not None and stdp.enabled
-    single = learn and stdp.weight_port == "single"
-    # A single weight port reads only in the cycles without a write-back: half the rate.
-    rate = 2 if single else 1
-    per_event = max(2 * G, 3) if single else 2 if learn and G == 1 else G
-    total = 0
-    for t, (events, spikes) in enumerate(zip(events_per_step, spikes_per_step)):
-        if not learn:
-            total += events * per_event + max(G, spikes) + 8
-            continue
-        passes = (A + 2) + 2 * G + 1 + learning_groups_per_step[t] * (2 * A + 1 if single else A + 3)
-        if stdp.reward:
-            passes += rate * A * G + 2
-        total += events * per_event + G + 6 + max(passes, spikes)
-    return total
+    if stdp is None or not stdp.enabled:
+        learning_groups_per_step = itertools.repeat(0)
+    return sum(step_cycles(params, events, spikes, stdp=stdp, learning_groups=groups)
+               for events, spikes, groups in zip(events_per_step, spikes_per_step, learning_groups_per_step))
 
 
 def run_workload(params, *, steps, activity, seed, state_word_bits, stdp=None):

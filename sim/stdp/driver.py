@@ -12,7 +12,9 @@ import random
 
 import numpy as np
 
+from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.harness.streams import StreamSource
+from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.driver import LifDriver
 
 
@@ -43,10 +45,8 @@ class StdpDriver(LifDriver):
         if self.stdp is None:
             raise ValueError(f"Block '{manifest.toplevel}' was built without an STDP engine")
         self.groups = self.neurons // self.lanes
-        # A tick also runs the trace pass (A cycles), the eligibility decay (A x G) and potentiation (2 cycles per
-        # group scanned, A per group with a learning spike); a reward visits the A x G weight words.
-        words = self.axons * self.groups
-        self.patience += 40 * (self.axons + 3 * words + 2 * self.groups)
+        # A tick also runs the learning passes; a reward visits every weight word.
+        self.patience = patience(self.params, StdpParams.create(self.params, **self.stdp))
         for source in (self.events, self.tick, self.cfg):
             source.patience = self.patience
         self.reward = None
