@@ -1,7 +1,7 @@
 """Synthesize, place, route and pack a board top-level, and report what it uses.
 
-:func:`build` builds a LIF core (:class:`~spikeforge.boards.lif_top.LifTop`); :func:`build_design` any board
-top-level. A build directory remembers its result (``report.json``, or ``failure.json`` when a tool failed, but not when
+:func:`build` builds any board top-level (each block's description names its top, see
+:mod:`spikeforge.scripts.blocks`). A build directory remembers its result (``report.json``, or ``failure.json`` when a tool failed, but not when
 a tool was killed by a signal): building the same files with the same tools and seed there again returns that result
 without running the tools.
 
@@ -14,9 +14,11 @@ which has no nextpnr-ecp5). An environment variable named as Amaranth names it (
 
 iCE40 memories (see docs/benchmarks.md, Notes): ``synth_ice40`` infers SPRAM (SB_SPRAM256KA) only with
 ``-spram``, and only for a memory without initial contents, single-ported (one address) and with no read during a
-write. Amaranth always gives a memory initial contents (zeros), so the flow deletes those of the core's weight
-memory before synthesis (on the board its SPRAM then starts with unspecified contents and the host writes every
-weight), and puts weight memories too large for the EBRs in SPRAM explicitly.
+write. The flow chooses by what each memory declares about itself (:mod:`spikeforge.hdl.memory_roles`), read
+off the design's RTLIL, never by its name: Amaranth always gives a memory initial contents (zeros), so the flow
+deletes those of every ``host_loaded`` memory before synthesis (on the board such a memory starts with
+unspecified contents and the host writes every word), and puts a memory that is also ``single_port`` and too
+large for the EBRs in SPRAM explicitly.
 """
 
 import hashlib
@@ -30,15 +32,13 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import click
 
-from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
 
-from .lif_top import LifTop
-from .platforms import BOARDS, board_family, board_platform
+from .platforms import board_family, board_platform
 
 
-__all__ = ["build", "build_design", "BuildError", "BuildInterrupted", "DoesNotFit", "select_tools", "TOOLCHAINS"]
+__all__ = ["build", "BuildError", "BuildInterrupted", "DoesNotFit", "select_tools", "TOOLCHAINS"]
 
 
 TOOLCHAINS = ("auto", "system", "yowasp")
@@ -72,9 +72,10 @@ _DOES_NOT_FIT = re.compile(r"no BELs remaining|than available|too many|Unable to
 
 _NAME = "top"
 
-# iCE40 weight memories larger than this go to SPRAM (ram_style "huge"). Yosys' choice between EBR and SPRAM
-# weighs cost, not capacity: it put 64 x 256 x 8 bits of weights in 32 EBRs, and the UP5K has 30 (120 kbit).
+# iCE40 single-port host-loaded memories larger than this go to SPRAM (ram_style "huge"). Yosys' choice between
+# EBR and SPRAM weighs cost, not capacity: it put 64 x 256 x 8 bits of weights in 32 EBRs, and the UP5K has 30.
 _ICE40_SPRAM_ABOVE_BITS = 64 * 1024
+_RTLIL_MEMORY = re.compile(r"^\s*memory\s+(?:.*\s)?width\s+(\d+)\s+(?:.*\s)?size\s+(\d+)\s+(\S+)\s*$")
 
 
 class BuildError(Exception):
@@ -178,16 +179,47 @@ def select_tools(family, toolchain="auto"):
     return chosen
 
 
-def _overrides(family, seed, uninitialized, spram):
+def marked_memories(rtlil):
+    """``[(module, memory, bits, roles)]`` of the memories of an RTLIL design that declare roles
+    (:mod:`spikeforge.hdl.memory_roles`); ``roles`` is a set of attribute names."""
+    found, module, attrs = [], None, set()
+    for line in rtlil.splitlines():
+        words = line.split()
+        if words[:1] == ["module"]:
+            module, attrs = words[1].removeprefix("\\"), set()
+        elif words[:1] == ["attribute"]:
+            attrs.add(words[1].removeprefix("\\"))
+        elif match := _RTLIL_MEMORY.match(line):
+            roles = attrs & {HOST_LOADED, SINGLE_PORT}
+            if roles:
+                found.append((module, match[3].removeprefix("\\"), int(match[1]) * int(match[2]), roles))
+            attrs = set()
+        else:
+            attrs = set()
+    return found
+
+
+def _memory_script(memories):
+    """The Yosys commands, run after reading the design, that place the marked memories on an iCE40."""
+    script = []
+    for module, memory, bits, roles in memories:
+        if HOST_LOADED not in roles:
+            continue
+        # Amaranth's all-zero initial contents keep a memory out of SPRAM ("init none" in Yosys' ice40/spram.txt).
+        script.append(f"delete {module}/t:$meminit_v2 {module}/r:MEMID=\\{memory} %i")
+        if SINGLE_PORT in roles and bits > _ICE40_SPRAM_ABOVE_BITS:
+            script.append(f'setattr -set ram_style "huge" {module}/m:{memory}')
+    return script
+
+
+def _overrides(family, seed, memories):
     overrides = {
         "nextpnr_opts": f"--seed {seed} --report {_NAME}.nextpnr.json",
         "script_after_synth": f"tee -q -o {_NAME}.stat.json stat -json",
     }
     if family == "ice40":
         overrides["synth_opts"] = "-spram"
-        # Amaranth's all-zero initial contents keep a memory out of SPRAM ("init none" in Yosys' ice40/spram.txt).
-        script = [f"delete t:$meminit_v2 r:MEMID=\\{name} %i" for name in uninitialized]
-        script += [f'setattr -set ram_style "huge" m:{name}' for name in spram]
+        script = _memory_script(memories)
         if script:
             overrides["script_after_read"] = "\n".join(script)
     return overrides
@@ -250,14 +282,19 @@ def _stderr(line):
     print(line, file=sys.stderr, flush=True)
 
 
-def _check_names(what, names):
-    if isinstance(names, str) or not all(isinstance(n, str) and n.isidentifier() for n in names):
-        raise TypeError(f"{what} must be a sequence of memory names, not {names!r}")
-    return tuple(names)
+def _plan(top, board, seed):
+    """Amaranth's build plan of ``top`` for ``board``. On iCE40 the design is converted once first to read the
+    roles its memories declare, which decide the Yosys script of the real plan."""
+    family = board_family(board)
+    memories = []
+    if family == "ice40":
+        probe = board_platform(board).prepare(top, name=_NAME)
+        memories = marked_memories(probe.files[f"{_NAME}.il"])
+    platform = board_platform(board)
+    return platform, platform.prepare(top, name=_NAME, **_overrides(family, seed, memories))
 
 
-def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, uninitialized=(), spram=(),
-                 describe=None, reuse=True):
+def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, describe=None, reuse=True):
     """Build a bitstream of the board top-level ``top`` for ``board`` in ``out_dir`` and report what it uses.
 
     Parameters
@@ -275,12 +312,8 @@ def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr,
     echo : callable or None
         Called with one line at the start and end of every tool stage (default: print to stderr); None is
         quiet.
-    uninitialized : sequence of str
-        iCE40: memories (by name, in any module) whose initial contents are dropped, so they may map to SPRAM.
-    spram : sequence of str
-        iCE40: memories put in SPRAM (Yosys ``ram_style = "huge"``); they must be uninitialized too.
     describe : dict or None
-        Extra entries for the report, e.g. the design's parameters.
+        Entries for the report that say what was built, e.g. ``block``, ``parameters`` and ``design``.
     reuse : bool
         When ``out_dir`` holds the result of a build of the same files with the same tools and seed, return
         (or raise) it again instead of running the tools.
@@ -304,14 +337,10 @@ def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr,
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TypeError(f"Seed must be a non-negative integer, not {seed!r}")
-    uninitialized = _check_names("Uninitialized memories", uninitialized)
-    spram = _check_names("SPRAM memories", spram)
     family = board_family(board)
     start = time.monotonic()
     tools = select_tools(family, toolchain)
-    platform = board_platform(board)
-    plan = platform.build(top, name=_NAME, build_dir=str(out_dir), do_build=False,
-                          **_overrides(family, seed, uninitialized, spram))
+    platform, plan = _plan(top, board, seed)
     inputs = hashlib.sha256(plan.digest() + json.dumps(tools, sort_keys=True).encode()).hexdigest()[:32]
 
     out_dir = Path(out_dir)
@@ -360,65 +389,3 @@ def build_design(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr,
     }
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report
-
-
-def build(params, board, out_dir, *, stdp=None, seed=1, toolchain="auto", echo=_stderr, reuse=True):
-    """Build a bitstream of ``params``' LIF core (:class:`~spikeforge.boards.lif_top.LifTop`), with the STDP
-    learning engine ``stdp`` when given and enabled, for ``board``.
-
-    The weight memory is left uninitialized on iCE40, and put in SPRAM when it is larger than the EBRs can
-    hold comfortably (see the module documentation); a learning core's only with ``stdp.weight_port =
-    "single"``, since with the default dual port it reads and writes its weights in the same cycle, which SPRAM
-    cannot (docs/stdp.md). Parameters, return value and exceptions as
-    :func:`build_design`, whose report gets ``params`` (``params.to_dict()``) and ``stdp`` (``stdp.to_dict()``
-    or None).
-    """
-    if not isinstance(params, LifParams):
-        raise TypeError(f"params must be a LifParams, not {params!r}")
-    board_family(board)
-    stdp = stdp if stdp is not None and stdp.enabled else None
-    big = params.axons * params.neurons * params.weight_bits > _ICE40_SPRAM_ABOVE_BITS
-    single_port = stdp is None or stdp.weight_port == "single"
-    return build_design(LifTop(params, stdp=stdp), board, out_dir, seed=seed, toolchain=toolchain, echo=echo,
-                        uninitialized=("weight_mem",), spram=("weight_mem",) if big and single_port else (),
-                        describe={"params": params.to_dict(), "stdp": stdp.to_dict() if stdp else None},
-                        reuse=reuse)
-
-
-def _parse_param(text):
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise click.BadParameter(f"expected key=value, not {text!r}")
-    for convert in (int, lambda v: {"true": True, "false": False}[v.lower()]):
-        try:
-            return key, convert(value)
-        except (ValueError, KeyError):
-            pass
-    return key, value
-
-
-@click.command()
-@click.option("--board", type=click.Choice(list(BOARDS)), required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Build directory.")
-@click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
-@click.option("--toolchain", type=click.Choice(TOOLCHAINS), default="auto", show_default=True)
-@click.option("--force", is_flag=True, help="Run the tools even when DIR holds this build's result.")
-@click.argument("param", nargs=-1)
-def main(board, out_dir, seed, toolchain, force, param):
-    """Build a LIF core for a board: PARAM is key=value, e.g. neurons=256 axons=256 lanes=8."""
-    from .report import format_table
-    try:
-        params = LifParams.create(**dict(_parse_param(p) for p in param))
-    except (TypeError, ValueError, click.BadParameter) as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(2)
-    try:
-        report = build(params, board, out_dir, seed=seed, toolchain=toolchain, reuse=not force)
-    except BuildError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
-    click.echo(format_table(report))
-
-
-if __name__ == "__main__":
-    main()

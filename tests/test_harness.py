@@ -6,7 +6,8 @@ from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikeforge.sim.harness.export import describe_ports, export
+from spikeforge.hdl.export import describe_ports, export
+from spikeforge.hdl.manifest import describe_block
 from spikeforge.sim.harness.layout import Layout
 from spikeforge.sim.harness.manifest import Manifest
 from spikeforge.sim.harness.scoreboard import Mismatch, Scoreboard
@@ -101,10 +102,13 @@ def test_describe_ports_follows_amaranth():
 
 
 def test_manifest_layouts_match_the_description(tmp_path):
-    verilog, manifest_path = export(_Passthrough(), name="passthrough", build_dir=tmp_path, extra={"answer": 42})
+    description = describe_block("passthrough", {"passthrough": {"answer": 42}}, derived={"width": 7})
+    verilog, manifest_path = export(_Passthrough(), name="passthrough", build_dir=tmp_path, description=description)
     assert "module passthrough" in verilog.read_text()
     manifest = Manifest.load(manifest_path)
-    assert manifest.toplevel == "passthrough" and manifest.extra == {"answer": 42}
+    assert manifest.toplevel == "passthrough" and manifest.block == "passthrough"
+    assert manifest.parameters == {"passthrough": {"answer": 42}} and manifest.derived == {"width": 7}
+    assert manifest.memory_map is None and manifest.tools["amaranth"].startswith("0.5")
     layout = manifest.stream_layout("command")
     assert layout.unpack(layout.pack({"op": "WRITE", "address": 31, "value": -64})) == \
         {"op": 2, "address": 31, "value": -64}

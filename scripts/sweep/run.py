@@ -14,8 +14,10 @@ from pathlib import Path
 
 import click
 
+from spikeforge.hdl.manifest import source_digest, tool_versions
+
 from .pareto import pareto_front, plot_front
-from .point import Task, evaluate, point_key, tool_versions
+from .point import Task, evaluate, point_key
 from .space import grid_points
 
 
@@ -38,7 +40,7 @@ class Sweep:
         self.out_dir = Path(out_dir)
         self.cache_dir = self.out_dir / "cache"
         self.base_text = space.base.read_text(encoding="utf-8")
-        self.versions = tool_versions()
+        self.versions = {**tool_versions(), "source": source_digest()}
         self.rows = {}
         self.computed = 0
 

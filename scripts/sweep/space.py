@@ -8,7 +8,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from spikeforge.scripts.config import BLOCKS, ConfigError, load_config
+from spikeforge.scripts.blocks import BLOCKS
+from spikeforge.scripts.config import TABLES, ConfigError, load_config
 from spikeforge.sim.energy import DEFAULT_PJ
 
 
@@ -17,9 +18,8 @@ __all__ = ["Space", "Constraint", "load_space", "grid_points", "BOARDS"]
 
 BOARDS = ("icebreaker", "ulx3s-85f")
 MODES = ("grid", "optimize")
-RTL_BACKENDS = ("none", "icarus", "verilator")
-#: The blocks a sweep point evaluates (generate, build, workload): the LIF core and its learning engine.
-SWEEPABLE = ("lif_core", "stdp")
+#: What a build report gives every point, for every board (the first board's without a prefix).
+BOARD_METRICS = ("logic_cells", "ffs", "bram", "spram", "dsp", "fmax_mhz")
 _CONSTRAINT = re.compile(r"^\s*(\w+)\s*(<=|>=)\s*(-?[0-9.]+)\s*$")
 
 
@@ -54,12 +54,15 @@ class Space:
         The base configuration file, resolved against the space file's folder.
     mode : str
         ``grid`` or ``optimize``.
+    block : str
+        The block the base configuration describes; its description (:mod:`spikeforge.scripts.blocks`) gives
+        the workload and the metrics.
     parameters : dict
-        ``table.key`` -> list of values.
+        ``table.key`` -> list of values, for the block's table and the tables that extend it.
     boards : tuple of str
         Boards to build each point for; the first is the primary board whose metrics have plain names.
     workload : dict
-        ``steps``, ``activity``, ``seed`` and ``rtl`` (``none``, ``icarus`` or ``verilator``).
+        The block's workload keys (``[sweep.workload]``, defaults from its description).
     objectives : dict
         Metric -> ``minimize`` or ``maximize``.
     constraints : tuple of Constraint
@@ -73,6 +76,7 @@ class Space:
 
     path: Path
     base: Path
+    block: str
     mode: str
     parameters: dict
     boards: tuple
@@ -128,9 +132,8 @@ def load_space(path):
     if not base.is_file():
         raise ConfigError(f"{where}: base configuration {sweep['base']!r} does not exist (looked at {base})")
     kind, _ = load_config(base).top()
-    if kind not in SWEEPABLE:
-        raise ConfigError(f"{where}: base {sweep['base']!r} describes a [{kind}]; sweeps evaluate "
-                          f"{' and '.join(f'[{t}]' for t in SWEEPABLE)} so far")
+    block = BLOCKS[kind]
+    sweepable = (kind, *block.extensions)
     mode = sweep.get("mode", "grid")
     if mode not in MODES:
         raise ConfigError(f"{where}: mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -141,27 +144,23 @@ def load_space(path):
     parameters = {}
     for key, value in sweep.get("parameters", {}).items():
         table, dot, name = key.partition(".")
-        if not dot or table not in SWEEPABLE or name not in BLOCKS[table].keys():
-            raise ConfigError(f"{path} [sweep.parameters]: unknown parameter '{key}'; write table.key, e.g. "
-                              f"lif_core.lanes or stdp.a_plus")
+        if not dot or table not in sweepable or name not in TABLES[table].keys():
+            example = f"{kind}.{next(iter(block.params.keys()))}"
+            raise ConfigError(f"{path} [sweep.parameters]: unknown parameter '{key}'; write table.key for "
+                              f"{' or '.join(f'[{t}]' for t in sweepable)}, e.g. {example}")
         parameters[key] = _expand(f"{path} [sweep.parameters]", key, value)
     if not parameters:
         raise ConfigError(f"{path} [sweep.parameters]: no parameters to sweep")
 
-    workload = {"steps": 20, "activity": 0.05, "seed": 1, "rtl": "none"}
+    workload = dict(block.sweep.defaults)
     given = sweep.get("workload", {})
     _check_keys(f"{path} [sweep.workload]", given, tuple(workload))
     workload.update(given)
-    if not isinstance(workload["steps"], int) or not 1 <= workload["steps"] <= 100000:
-        raise ConfigError(f"{path} [sweep.workload]: steps must be an integer in 1..100000")
-    if not isinstance(workload["activity"], (int, float)) or not 0 <= workload["activity"] <= 1:
-        raise ConfigError(f"{path} [sweep.workload]: activity must be a number in 0..1")
-    if workload["rtl"] not in RTL_BACKENDS:
-        raise ConfigError(f"{path} [sweep.workload]: rtl must be one of {', '.join(RTL_BACKENDS)}")
+    block.sweep.check(f"{path} [sweep.workload]", workload)
 
     optimize = sweep.get("optimize", {})
     _check_keys(f"{path} [sweep.optimize]", optimize, ("trials", "objectives", "constraints", "seed"))
-    objectives = optimize.get("objectives", {"logic_cells": "minimize", "synops_per_s": "maximize"})
+    objectives = optimize.get("objectives", block.sweep.objectives)
     for metric, direction in objectives.items():
         if direction not in ("minimize", "maximize"):
             raise ConfigError(f"{path} [sweep.optimize]: objective '{metric}' must be minimize or maximize, "
@@ -177,12 +176,17 @@ def load_space(path):
         else:
             raise ConfigError(f"{path} [sweep.optimize]: constraint {text!r} must be 'fits' or "
                               f"'metric <= number' / 'metric >= number'")
+    known = BOARD_METRICS + tuple(f"{b}.{m}" for b in boards[1:] for m in BOARD_METRICS) + block.sweep.metrics
+    for metric in [*objectives, *(c.metric for c in constraints if c.metric)]:
+        if metric not in known:
+            raise ConfigError(f"{path} [sweep.optimize]: unknown metric '{metric}'; a [{kind}] sweep measures "
+                              f"{', '.join(known)}")
     trials = optimize.get("trials", 20)
     if not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"{path} [sweep.optimize]: trials must be a positive integer")
     energy = doc.get("energy", {})
     _check_keys(f"{path} [energy]", energy, tuple(DEFAULT_PJ))
-    return Space(path=path, base=base, mode=mode, parameters=parameters, boards=tuple(boards),
+    return Space(path=path, base=base, block=kind, mode=mode, parameters=parameters, boards=tuple(boards),
                  workload=workload, objectives=dict(objectives), constraints=tuple(constraints),
                  trials=trials, seed=optimize.get("seed", 1), energy=dict(energy))
 

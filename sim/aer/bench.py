@@ -40,9 +40,9 @@ def packets_from(rows, routing):
 
 async def _configure(dut, manifest, params, rng):
     """Load and read back the tables; check every answer and the refused-command counter."""
-    extra = manifest.extra
-    cfg_layout = Layout.from_description("cfg", extra["cfg"]["command"])
-    rsp_layout = Layout.from_description("cfg_rsp", extra["cfg"]["response"])
+    cfg = manifest.memory_map["cfg"]
+    cfg_layout = Layout.from_description("cfg", cfg["command"])
+    rsp_layout = Layout.from_description("cfg_rsp", cfg["response"])
     source = StreamSource(dut, "cfg", layout=cfg_layout, clock=dut.clk, rng=rng, idle=0.2)
     sink = StreamSink(dut, "cfg_rsp", layout=rsp_layout, clock=dut.clk, rng=rng, stall=0.3)
     sink.start()
@@ -70,7 +70,7 @@ async def traffic(dut):
     mesh = isinstance(params, MeshParams)
     packets = packets_from(config["packets"], params.routing)
     rng = random.Random(config["seed"])
-    layout = Layout.from_description("packet", manifest.extra["packet"])
+    layout = Layout.from_description("packet", manifest.derived["packet"])
     model = AerModel(params)
 
     n = params.nodes if mesh else params.ports

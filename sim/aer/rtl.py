@@ -13,7 +13,7 @@ from spikeforge.hdl.aer.manifest import aer_manifest
 from spikeforge.hdl.aer.mesh import Mesh
 from spikeforge.hdl.aer.params import LATENCY, MeshParams, RouterParams
 from spikeforge.hdl.aer.router import Router
-from spikeforge.sim.harness.export import export
+from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run
 
 from .model import Delivery, Packet
@@ -59,12 +59,12 @@ def top_name(params):
 
 
 def export_network(params, build_dir):
-    """Write the Verilog and the manifest (:func:`~spikeforge.hdl.aer.manifest.aer_manifest` as ``extra``) of
+    """Write the Verilog and the manifest (with :func:`~spikeforge.hdl.aer.manifest.aer_manifest`) of
     the router or mesh of ``params`` into ``build_dir``; returns their paths."""
     if not isinstance(params, (RouterParams, MeshParams)):
         raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
     dut = Mesh(params) if isinstance(params, MeshParams) else Router(params)
-    return export(dut, name=top_name(params), build_dir=build_dir, extra=aer_manifest(dut))
+    return export(dut, name=top_name(params), build_dir=build_dir, description=aer_manifest(dut))
 
 
 def _dest_json(dest):

@@ -10,11 +10,12 @@ import json
 
 import numpy as np
 
+from spikeforge.hdl.attention.manifest import attention_manifest
 from spikeforge.hdl.attention.params import AttentionParams
 from spikeforge.hdl.attention.unit import AttentionUnit
 from spikeforge.sim.attention.model import check_spikes
 from spikeforge.sim.attention.rows import pack_rows, unpack_rows
-from spikeforge.sim.harness.export import export
+from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run
 
 
@@ -39,8 +40,8 @@ def build_unit(params, *, sim, build_dir, waves=False):
     """
     if not isinstance(params, AttentionParams):
         raise TypeError(f"params must be an AttentionParams, not {params!r}")
-    verilog, manifest = export(AttentionUnit(params), name=TOPLEVEL, build_dir=build_dir,
-                               extra={"params": params.to_dict()})
+    unit = AttentionUnit(params)
+    verilog, manifest = export(unit, name=TOPLEVEL, build_dir=build_dir, description=attention_manifest(unit))
     return build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir, waves=waves)
 
 

@@ -1,6 +1,6 @@
 """Packing and unpacking of stream payloads from a layout description, in pure Python.
 
-A layout description is what :mod:`spikeforge.sim.harness.export` writes into the build manifest for each
+A layout description is what :mod:`spikeforge.hdl.export` writes into the build manifest for each
 stream payload: the payload width and, for a struct, ``{field: (offset, width, signed)}`` with the bit offsets
 Amaranth chose (LSB first). An enumeration field also lists its members, so a bench can write ``"WRITE"``
 instead of a magic number. Nothing here imports Amaranth, so a cocotb test can use it inside the simulator.
@@ -84,7 +84,7 @@ class Layout:
 
     @classmethod
     def from_description(cls, name, description):
-        """Build from the JSON description of a payload (see :mod:`spikeforge.sim.harness.export`)."""
+        """Build from the JSON description of a payload (see :mod:`spikeforge.hdl.export`)."""
         fields = description.get("fields")
         if fields is not None:
             fields = {field_name: tuple(spec) for field_name, spec in fields.items()}

@@ -1,4 +1,5 @@
-"""Reading the build manifest written by :func:`spikeforge.sim.harness.export.export`, without Amaranth."""
+"""Reading the manifest written by :func:`spikeforge.hdl.export.export` (schema: :mod:`spikeforge.hdl.manifest`),
+without Amaranth."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ __all__ = ["Manifest"]
 
 
 class Manifest:
-    """The ports, payload layouts and extra data of one exported block.
+    """The ports, payload layouts and block description of one exported block.
 
     Parameters
     ----------
@@ -21,17 +22,29 @@ class Manifest:
 
     Attributes
     ----------
+    block : str
+        The configuration table the block comes from.
     toplevel, clock, reset : str
         Names of the top-level module and of its clock and reset ports.
-    extra : dict
-        Block-specific data stored at export time.
+    parameters : dict
+        ``{table: parameters}``: the configuration tables it was generated from.
+    derived : dict
+        Facts that follow from the parameters (widths, layouts, numbering).
+    memory_map : dict or None
+        Configuration fields and memories, for a block that has them.
+    tools : dict
+        Versions of the tools that generated it.
     """
 
     def __init__(self, description):
         self.toplevel = description["toplevel"]
         self.clock = description["clock"]
         self.reset = description["reset"]
-        self.extra = description.get("extra", {})
+        self.block = description["block"]
+        self.parameters = description["parameters"]
+        self.derived = description["derived"]
+        self.memory_map = description.get("memory_map")
+        self.tools = description["tools"]
         self._ports = description["ports"]
 
     @classmethod

@@ -165,7 +165,7 @@ def build(sim, *, sources, manifest, build_dir, waves=False, cache_dir=None):
     sim : str
         ``"icarus"`` or ``"verilator"``.
     sources : list of path-like
-        Verilog files, e.g. from :func:`spikeforge.sim.harness.export.export`.
+        Verilog files, e.g. from :func:`spikeforge.hdl.export.export`.
     manifest : path-like
         The build manifest (it names the top-level module).
     build_dir : path-like

@@ -15,7 +15,7 @@ import numpy as np
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.manifest import lif_core_manifest
 from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.sim.harness.export import export
+from spikeforge.hdl.export import export
 from spikeforge.sim.harness.manifest import Manifest
 from spikeforge.sim.harness.runner import build, run
 from spikeforge.sim.lif_core.model import LifModel
@@ -31,8 +31,8 @@ TOPLEVEL = "lif_core"
 def build_core(params, *, sim, build_dir, waves=False):
     """Export a :class:`LifCore` of ``params`` to ``build_dir`` and build it for ``sim``.
 
-    The manifest's ``extra`` is :func:`spikeforge.hdl.lif_core.manifest.lif_core_manifest` (parameters and
-    memory map), as written by ``spikeforge generate``; it is all the cocotb side learns about the core.
+    The manifest is the one ``spikeforge generate`` writes (:func:`spikeforge.hdl.lif_core.manifest.lif_core_manifest`:
+    parameters and memory map); it is all the cocotb side learns about the core.
 
     Returns
     -------
@@ -46,7 +46,7 @@ def build_core(params, *, sim, build_dir, waves=False):
     if not isinstance(params, LifParams):
         raise TypeError(f"params must be a LifParams, not {params!r}")
     core = LifCore(params)
-    verilog, manifest = export(core, name=TOPLEVEL, build_dir=build_dir, extra=lif_core_manifest(core))
+    verilog, manifest = export(core, name=TOPLEVEL, build_dir=build_dir, description=lif_core_manifest(core))
     return build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir, waves=waves)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.manifest import lif_core_manifest
-from spikeforge.sim.harness.export import export
+from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build
 from spikeforge.sim.lif_core.rtl import event_schedule, run_replay
 from spikeforge.sim.stdp.model import StdpModel
@@ -38,7 +38,7 @@ def build_core(params, stdp, *, sim, build_dir, waves=False):
     """
     check_params(params, stdp)
     core = LifCore(params, stdp=stdp)
-    verilog, manifest = export(core, name=TOPLEVEL, build_dir=build_dir, extra=lif_core_manifest(core))
+    verilog, manifest = export(core, name=TOPLEVEL, build_dir=build_dir, description=lif_core_manifest(core))
     return build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir, waves=waves)
 
 

@@ -7,13 +7,13 @@ bytes each), timesteps, lanes - 1 (two bytes). STATUS: bad_frames (2), link_erro
 """
 
 from amaranth.hdl import Elaboratable, Module, unsigned
-from amaranth.lib import data, fifo, io, wiring
+from amaranth.lib import data, wiring
 
+from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.hdl.attention.unit import AttentionUnit
 from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge
-from spikeforge.hdl.uart import UartRx, UartTx
 
-from .params import AttentionParams
-from .unit import AttentionUnit
+from .host_link import add_uart_link, check_baud
 
 
 __all__ = ["AttentionBoardTop", "ATTENTION_INFO_MAGIC", "attention_info"]
@@ -21,8 +21,6 @@ __all__ = ["AttentionBoardTop", "ATTENTION_INFO_MAGIC", "attention_info"]
 
 ATTENTION_INFO_MAGIC = 0x41   # "A"
 _STATUS = data.StructLayout({"bad_frames": unsigned(16), "link_errors": unsigned(16)})
-# Bytes from the host wait here while the unit is busy; a host sends one row and waits for the unit's ready.
-_RX_FIFO_DEPTH = 32
 
 
 def attention_info(params):
@@ -48,34 +46,26 @@ class AttentionBoardTop(Elaboratable):
     def __init__(self, params, *, baud=115200):
         if not isinstance(params, AttentionParams):
             raise TypeError(f"params must be an AttentionParams, not {params!r}")
-        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
-            raise TypeError(f"Baud rate must be a positive integer, not {baud!r}")
         self._params = params
-        self._baud = baud
+        self._baud = check_baud(baud)
+        self._unit = AttentionUnit(params)
 
     @property
     def params(self):
         return self._params
 
+    @property
+    def block(self):
+        """The :class:`~spikeforge.hdl.attention.unit.AttentionUnit` inside."""
+        return self._unit
+
     def elaborate(self, platform):
         m = Module()
-        clk_freq = platform.default_clk_frequency
-        uart = platform.request("uart", dir="-")
-        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
-        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
-
-        m.submodules.unit = unit = AttentionUnit(self._params)
+        m.submodules.unit = unit = self._unit
         m.submodules.host = host = HostBridge(
             commands={"qkv": unit.row_layout}, replies={"o": unit.out_layout}, status=_STATUS,
-            info=attention_info(self._params), timeout=int(clk_freq // 10))
-        m.submodules.uart_rx = uart_rx = UartRx(clk_freq=clk_freq, baud=self._baud)
-        m.submodules.uart_tx = uart_tx = UartTx(clk_freq=clk_freq, baud=self._baud)
-        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=_RX_FIFO_DEPTH)
-
-        m.d.comb += [uart_rx.rx.eq(rx_buf.i), tx_buf.o.eq(uart_tx.tx)]
-        wiring.connect(m, uart_rx.data, rx_fifo.w_stream)
-        wiring.connect(m, rx_fifo.r_stream, host.rx)
-        wiring.connect(m, host.tx, uart_tx.data)
+            info=attention_info(self._params), timeout=int(platform.default_clk_frequency // 10))
+        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
         wiring.connect(m, host.qkv, unit.qkv)
         wiring.connect(m, unit.o, host.o)
         m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(uart_rx.errors)]

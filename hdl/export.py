@@ -1,17 +1,14 @@
-"""Build-time export of an Amaranth component for cocotb: Verilog plus a JSON manifest of its ports.
+"""Export of an Amaranth component: its Verilog and its manifest (see :mod:`spikeforge.hdl.manifest`).
 
-The manifest tells the cocotb side (which never imports Amaranth) the name and direction of every port and the
-bit layout of every stream payload, with the offsets Amaranth chose::
+The manifest's ports tell the cocotb side and the host (which never import Amaranth) the name and direction of
+every port and the bit layout of every stream payload, with the offsets Amaranth chose::
 
-    {"toplevel": "lif_core", "clock": "clk", "reset": "rst",
-     "ports": {"events": {"kind": "stream", "flow": "in",
-                          "payload": {"width": 5, "fields": {"axon": [0, 5, false]}, "enums": {}}},
-               "done": {"kind": "port", "flow": "out", "width": 1, "signed": false}, ...},
-     "extra": {...}}
+    "ports": {"events": {"kind": "stream", "flow": "in",
+                         "payload": {"width": 5, "fields": {"axon": [0, 5, false]}, "enums": {}}},
+              "done": {"kind": "port", "flow": "out", "width": 1, "signed": false}, ...}
 
 A member of a nested interface is flattened by Amaranth to ``outer__inner``, an array member to ``name__0``,
-``name__1``...; a stream becomes ``name__valid``, ``name__ready`` and ``name__payload``. ``extra`` carries whatever the block's bench needs
-besides the ports (its parameters, for instance), as JSON.
+``name__1``...; a stream becomes ``name__valid``, ``name__ready`` and ``name__payload``.
 """
 
 from __future__ import annotations
@@ -26,7 +23,10 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, stream, wiring
 
 
-__all__ = ["describe_ports", "describe_shape", "export"]
+from .manifest import DESCRIPTION_KEYS
+
+
+__all__ = ["describe_ports", "describe_shape", "export", "manifest_of"]
 
 
 def describe_shape(shape):
@@ -94,7 +94,20 @@ def _flow_name(flow):
     return "in" if flow == wiring.Flow.In else "out"
 
 
-def export(component, *, name, build_dir, extra=None):
+def manifest_of(component, *, name, description):
+    """The manifest of ``component`` exported as module ``name``: its ports and the block's ``description``
+    (from :func:`spikeforge.hdl.manifest.describe_block`)."""
+    if not isinstance(component, wiring.Component):
+        raise TypeError(f"Only a wiring.Component can be exported, not {component!r}")
+    unknown = sorted(set(description) - set(DESCRIPTION_KEYS))
+    if unknown or "block" not in description:
+        raise ValueError(f"A block description has the keys {', '.join(DESCRIPTION_KEYS)} (block required), "
+                         f"not {', '.join(sorted(description))}")
+    return {"toplevel": name, "clock": "clk", "reset": "rst", **description,
+            "ports": describe_ports(component.signature)}
+
+
+def export(component, *, name, build_dir, description):
     """Write ``<build_dir>/<name>.v`` and ``<build_dir>/<name>.json`` (the manifest) for ``component``.
 
     A file whose content did not change is not rewritten, so the simulators' incremental builds stay valid.
@@ -107,25 +120,17 @@ def export(component, *, name, build_dir, extra=None):
         Name of the top-level Verilog module.
     build_dir : path-like
         Directory for the two files (created when missing).
-    extra : dict, optional
-        JSON-serialisable data stored under ``"extra"`` in the manifest.
+    description : dict
+        The block's part of the manifest, from :func:`spikeforge.hdl.manifest.describe_block`.
 
     Returns
     -------
     (pathlib.Path, pathlib.Path)
         The Verilog file and the manifest.
     """
-    if not isinstance(component, wiring.Component):
-        raise TypeError(f"Only a wiring.Component can be exported, not {component!r}")
+    manifest = manifest_of(component, name=name, description=description)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "toplevel": name,
-        "clock": "clk",
-        "reset": "rst",
-        "ports": describe_ports(component.signature),
-        "extra": extra or {},
-    }
     verilog_path = build_dir / f"{name}.v"
     manifest_path = build_dir / f"{name}.json"
     _write_if_changed(verilog_path, verilog.convert(component, name=name))

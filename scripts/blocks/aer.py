@@ -1,0 +1,145 @@
+"""The AER router (``[router]``) and mesh (``[mesh]``).
+
+Generators :mod:`spikeforge.hdl.aer.router` and :mod:`spikeforge.hdl.aer.mesh`, golden model
+:mod:`spikeforge.sim.aer.model`, bench :mod:`spikeforge.sim.aer.bench`, board top-level
+:class:`spikeforge.boards.aer_top.NetworkTop`; docs/aer.md.
+"""
+
+from __future__ import annotations
+
+import click
+
+from spikeforge.hdl.aer.params import MeshParams, RouterParams
+
+from ..errors import ConfigError, InputError, ToolError
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+
+
+__all__ = ["ROUTER", "MESH"]
+
+
+RTL_BACKENDS = ("none", "icarus", "verilator")
+
+
+def _params(config):
+    return config.blocks["mesh"] if "mesh" in config.blocks else config.blocks["router"]
+
+
+def _toplevel(config):
+    from spikeforge.sim.aer.rtl import top_name
+
+    return top_name(_params(config))
+
+
+def _component(config):
+    from spikeforge.hdl.aer.mesh import Mesh
+    from spikeforge.hdl.aer.router import Router
+
+    params = _params(config)
+    return Mesh(params) if isinstance(params, MeshParams) else Router(params)
+
+
+def _describe(network):
+    from spikeforge.hdl.aer.manifest import aer_manifest
+
+    return aer_manifest(network)
+
+
+def _design(config):
+    p = _params(config)
+    if isinstance(p, MeshParams):
+        return f"mesh {p.width}x{p.height} {p.routing}"
+    return f"router {p.ports} ports {p.routing}"
+
+
+def _board_top(config):
+    from spikeforge.boards.aer_top import NetworkTop
+
+    return NetworkTop(_params(config))
+
+
+def _simulate(config, request, stage, build_dir):
+    from spikeforge.sim.aer.simulate import PacketFileError, read_packets, simulate, write_delivered
+
+    params = _params(config)
+    try:
+        packets = read_packets(request.input, params)
+    except PacketFileError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(f"spikeforge: delivering {len(packets)} packets on the {request.backend}", err=True)
+    try:
+        rows = simulate(params, packets, request.backend, build_dir=build_dir)
+    except ValueError as exc:   # the routing tables send a packet around a loop
+        raise InputError(str(exc)) from None
+    except RuntimeError as exc:
+        raise ToolError(str(exc)) from None
+    write_delivered(stage / "delivered.csv", rows, params)
+    return f"{len(rows)} deliveries of {len(packets)} packets; wrote {request.out_dir / 'delivered.csv'}"
+
+
+def _verify(config, *, sim, steps, seed, build_dir, echo):
+    from spikeforge.sim.aer.verify import verify
+
+    echo(f"verifying random packets (seed {seed}) in {sim} against the golden model")
+    return Verdict(*verify(_params(config), sim=sim, seed=seed, build_dir=build_dir))
+
+
+def _check_workload(where, workload):
+    for key in ("packets", "seed"):
+        value = workload[key]
+        if not isinstance(value, int) or isinstance(value, bool) or (key == "packets" and not 1 <= value <= 10000):
+            rule = "an integer in 1..10000" if key == "packets" else "an integer"
+            raise ConfigError(f"{where}: {key} must be {rule}")
+    if workload["rtl"] not in RTL_BACKENDS:
+        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)}")
+
+
+def _measure(config, workload, build_dir, reports):
+    """Zero-load latency (golden model, or measured on the RTL) and, on the RTL, saturation throughput."""
+    from spikeforge.sim.aer.measure import saturation_throughput, zero_load_latency
+
+    params, rtl = _params(config), workload["rtl"]
+    row = {"cycles_source": "model" if rtl == "none" else rtl}
+    backend = "model" if rtl == "none" else rtl
+    row["zero_load_latency"] = zero_load_latency(params, backend=backend, build_dir=build_dir / "zero_load",
+                                                 seed=workload["seed"])
+    if rtl != "none":
+        row["saturation_throughput"] = saturation_throughput(params, sim=rtl, build_dir=build_dir / "saturation",
+                                                             packets=workload["packets"], seed=workload["seed"])
+        fmax = reports[0].get("fmax_mhz") if reports else None
+        if fmax:
+            sources = params.nodes if isinstance(params, MeshParams) else params.ports
+            row["packets_per_s"] = row["saturation_throughput"] * sources * fmax * 1e6
+    return row
+
+
+def _block(name, params, summary):
+    return Block(
+        name=name,
+        params=params,
+        summary=summary,
+        toplevel=_toplevel,
+        component=_component,
+        describe=_describe,
+        design=_design,
+        board_top=_board_top,
+        simulation=Simulation(
+            input="packets, a CSV file t,src,dest,payload",
+            outputs="DIR/delivered.csv (t,node,src,payload)",
+            options=(),
+            run=_simulate,
+        ),
+        verify=_verify,
+        verify_steps=None,
+        sweep=SweepWorkload(
+            defaults={"packets": 100, "seed": 1, "rtl": "none"},
+            check=_check_workload,
+            measure=_measure,
+            objectives={"logic_cells": "minimize", "saturation_throughput": "maximize"},
+            metrics=("zero_load_latency", "saturation_throughput", "packets_per_s"),
+        ),
+    )
+
+
+ROUTER = _block("router", RouterParams, "an AER router")
+MESH = _block("mesh", MeshParams, "an AER mesh network-on-chip")

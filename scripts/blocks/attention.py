@@ -1,0 +1,137 @@
+"""The spike-driven self-attention unit (``[attention]``).
+
+Generator :mod:`spikeforge.hdl.attention.unit`, golden model :mod:`spikeforge.sim.attention.model` (and the float
+reference :mod:`spikeforge.sim.attention.reference`), bench :mod:`spikeforge.sim.attention.bench`, board top-level
+:class:`spikeforge.boards.attention_top.AttentionBoardTop`; docs/attention.md.
+"""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from spikeforge.hdl.attention.params import AttentionParams
+
+from ..errors import ConfigError, InputError, ToolError
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+
+
+__all__ = ["BLOCK"]
+
+
+TOPLEVEL = "attention"
+VERIFY_CALLS = 2
+RTL_BACKENDS = ("icarus", "verilator")
+
+
+def _component(config):
+    from spikeforge.hdl.attention.unit import AttentionUnit
+
+    return AttentionUnit(config.blocks["attention"])
+
+
+def _describe(unit):
+    from spikeforge.hdl.attention.manifest import attention_manifest
+
+    return attention_manifest(unit)
+
+
+def _design(config):
+    p = config.blocks["attention"]
+    return f"{p.variant} N={p.tokens} D={p.channels} H={p.heads} T={p.timesteps} L={p.lanes}"
+
+
+def _board_top(config):
+    from spikeforge.boards.attention_top import AttentionBoardTop
+
+    return AttentionBoardTop(config.blocks["attention"])
+
+
+def _simulate(config, request, stage, build_dir):
+    from spikeforge.sim.attention.simulate import read_qkv, simulate
+
+    params = config.blocks["attention"]
+    try:
+        q, k, v = read_qkv(request.input, params)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(f"spikeforge: computing attention on the {request.backend}", err=True)
+    try:
+        o = simulate(params, q, k, v, request.backend, build_dir=build_dir)
+    except RuntimeError as exc:
+        raise ToolError(str(exc)) from None
+    np.savez(stage / "out.npz", o=o)
+    return f"{int(o.sum())} output spikes of shape {o.shape}; wrote {request.out_dir / 'out.npz'}"
+
+
+def _verify(config, *, sim, steps, seed, build_dir, echo):
+    from spikeforge.sim.attention.rtl import verify_rtl
+
+    echo(f"verifying {VERIFY_CALLS} random calls (seed {seed}) in {sim} against the golden model")
+    result = verify_rtl(config.blocks["attention"], sim=sim, build_dir=build_dir, seed=seed, calls=VERIFY_CALLS)
+    if not result.ok:
+        return Verdict(False, result.message)
+    return Verdict(True, f"{sim}: {VERIFY_CALLS} random calls from seed {seed} matched the model")
+
+
+def _check_workload(where, workload):
+    if not isinstance(workload["calls"], int) or isinstance(workload["calls"], bool) \
+            or not 1 <= workload["calls"] <= 1000:
+        raise ConfigError(f"{where}: calls must be an integer in 1..1000")
+    activity = workload["activity"]
+    if not isinstance(activity, (int, float)) or isinstance(activity, bool) or not 0 <= activity <= 1:
+        raise ConfigError(f"{where}: activity must be a number in 0..1")
+    if not isinstance(workload["seed"], int) or isinstance(workload["seed"], bool):
+        raise ConfigError(f"{where}: seed must be an integer")
+    if workload["rtl"] not in RTL_BACKENDS:
+        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)} (the cycles of an attention "
+                          f"call are measured on the RTL)")
+
+
+def _measure(config, workload, build_dir, reports):
+    """Cycles per call of random Q, K, V at the workload's activity, measured on the RTL and checked against
+    the golden model."""
+    from spikeforge.sim.attention.model import run_model
+    from spikeforge.sim.attention.rtl import run_rtl
+    from spikeforge.sim.attention.stimulus import random_qkv
+
+    params = config.blocks["attention"]
+    rng = np.random.default_rng(workload["seed"])
+    density = (workload["activity"], workload["activity"])
+    q, k, v = random_qkv(params, rng, calls=workload["calls"], density=density)
+    o, cycles = run_rtl(params, q, k, v, sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}")
+    if not np.array_equal(o, run_model(params, q, k, v)):
+        raise MismatchError("RTL output differs from the golden model")
+    row = {"cycles_source": workload["rtl"], "calls": workload["calls"],
+           "cycles_per_call": cycles / workload["calls"]}
+    fmax = reports[0].get("fmax_mhz") if reports else None
+    if fmax:
+        row["calls_per_s"] = fmax * 1e6 / row["cycles_per_call"]
+    return row
+
+
+BLOCK = Block(
+    name="attention",
+    params=AttentionParams,
+    summary="a spike-driven self-attention unit",
+    toplevel=lambda config: TOPLEVEL,
+    component=_component,
+    describe=_describe,
+    design=_design,
+    board_top=_board_top,
+    simulation=Simulation(
+        input="an .npz file of q, k and v",
+        outputs="DIR/out.npz (o)",
+        options=(),
+        run=_simulate,
+    ),
+    verify=_verify,
+    verify_steps=None,
+    sweep=SweepWorkload(
+        defaults={"calls": 2, "activity": 0.2, "seed": 1, "rtl": "verilator"},
+        check=_check_workload,
+        measure=_measure,
+        objectives={"logic_cells": "minimize", "cycles_per_call": "minimize"},
+        metrics=("cycles_per_call", "calls_per_s", "calls"),
+    ),
+)

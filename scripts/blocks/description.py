@@ -1,0 +1,130 @@
+"""The form of a block's description (see :mod:`spikeforge.scripts.blocks`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+
+__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict"]
+
+
+class MismatchError(Exception):
+    """A sweep point's RTL run disagreed with the golden model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The outcome of ``verify``: whether the RTL matched the golden model, and what was compared or the first
+    mismatch, in words."""
+
+    ok: bool
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """What ``simulate`` does for a block.
+
+    Attributes
+    ----------
+    input : str
+        What ``--input`` holds (for the help text).
+    outputs : str
+        What it writes (for the help text).
+    options : tuple of str
+        The block-specific options it takes (``"weights"``, ``"steps"``, ``"dump_state"``...).
+    run : callable
+        ``run(config, request, stage, build_dir) -> str``: read the input, run it on ``request.backend``, write
+        the outputs into the directory ``stage``, return the one-line summary. Bad input raises
+        :class:`~spikeforge.scripts.errors.InputError`, a failing simulator
+        :class:`~spikeforge.scripts.errors.ToolError`.
+    """
+
+    input: str
+    outputs: str
+    options: tuple
+    run: Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepWorkload:
+    """What a sweep measures on every point of a block.
+
+    Attributes
+    ----------
+    defaults : dict
+        The ``[sweep.workload]`` keys and their default values.
+    check : callable
+        ``check(where, workload)``: raise :class:`~spikeforge.scripts.config.ConfigError` naming ``where`` when
+        a value is out of its range.
+    measure : callable
+        ``measure(config, workload, build_dir, reports) -> dict``: the point's metrics, given the point's
+        configuration and its board reports (the first is the primary board's; may be empty).
+    objectives : dict
+        The default objectives of an optimize sweep, metric -> ``minimize`` or ``maximize``.
+    metrics : tuple of str
+        Every metric ``measure`` gives (besides the board metrics), for checking objectives and constraints.
+    refuse : callable or None
+        ``refuse(config, workload)``: raise :class:`~spikeforge.scripts.errors.ConfigError` when this point
+        cannot be measured with this workload; called before the point is built.
+    """
+
+    defaults: dict
+    check: Callable
+    measure: Callable
+    objectives: dict
+    metrics: tuple
+    refuse: Callable = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """One kind of block, as every command sees it.
+
+    Attributes
+    ----------
+    name : str
+        Its configuration table, e.g. ``"lif_core"``.
+    params : type
+        Its parameter class: ``keys()``, ``create(**table)`` (validates; raises naming the parameter),
+        ``to_dict()``.
+    summary : str
+        What it is, in a few words.
+    extensions : dict
+        Tables that extend it -> their parameter class, whose ``create`` takes this block's parameters first
+        (``[stdp]`` extends ``[lif_core]``).
+    toplevel : callable
+        ``toplevel(config) -> str``: the name of its Verilog module.
+    component : callable
+        ``component(config) -> amaranth.lib.wiring.Component``: the generator.
+    describe : callable
+        ``describe(component) -> dict``: its part of the manifest (:func:`spikeforge.hdl.manifest.describe_block`).
+    design : callable
+        ``design(config) -> str``: a short label of the configuration for report tables.
+    board_top : callable
+        ``board_top(config) -> Elaboratable``: the component (the top's ``block``) behind the board's UART host
+        link, every port reachable from the host.
+    simulation : Simulation
+    verify : callable
+        ``verify(config, *, sim, steps, seed, build_dir, echo) -> Verdict``: the cocotb bench's randomized
+        comparison with the golden model.
+    verify_steps : callable or None
+        ``verify_steps(config) -> int``: the default timesteps of ``verify`` for a block that runs in
+        timesteps; None for a block that does not take ``--steps``.
+    sweep : SweepWorkload
+    """
+
+    name: str
+    params: type
+    summary: str
+    toplevel: Callable
+    component: Callable
+    describe: Callable
+    design: Callable
+    board_top: Callable
+    simulation: Simulation
+    verify: Callable
+    verify_steps: Callable
+    sweep: SweepWorkload
+    extensions: dict = dataclasses.field(default_factory=dict)

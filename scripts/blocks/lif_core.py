@@ -1,0 +1,299 @@
+"""The LIF core (``[lif_core]``), with its STDP learning engine when ``[stdp]`` is enabled.
+
+Generator :mod:`spikeforge.hdl.lif_core.core`, golden models :mod:`spikeforge.sim.lif_core.model` and
+:mod:`spikeforge.sim.stdp.model`, benches :mod:`spikeforge.sim.lif_core.bench` and :mod:`spikeforge.sim.stdp.bench`,
+board top-level :class:`spikeforge.boards.lif_top.LifTop`; docs/lif_core.md and docs/stdp.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import click
+import numpy as np
+
+from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
+
+from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
+from ..errors import ConfigError, InputError, ToolError
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+
+
+__all__ = ["BLOCK", "learning"]
+
+
+TOPLEVEL = "lif_core"
+VERIFY_STEPS = 30
+LEARNING_VERIFY_STEPS = 20     # every weight, trace and eligibility is read back after every tick
+RTL_BACKENDS = ("none", "icarus", "verilator")
+
+
+def learning(config):
+    """The [stdp] parameters when the configuration builds the learning engine, else None."""
+    stdp = config.blocks.get("stdp")
+    return stdp if stdp is not None and stdp.enabled else None
+
+
+def _component(config):
+    from spikeforge.hdl.lif_core.core import LifCore
+
+    return LifCore(config.blocks["lif_core"], stdp=learning(config))
+
+
+def _describe(core):
+    from spikeforge.hdl.lif_core.manifest import lif_core_manifest
+
+    return lif_core_manifest(core)
+
+
+def _design(config):
+    p = config.blocks["lif_core"]
+    return f"{p.neurons}x{p.axons}x{p.weight_bits} P={p.lanes}" + (" STDP" if learning(config) else "")
+
+
+def _board_top(config):
+    from spikeforge.boards.lif_top import LifTop
+
+    return LifTop(config.blocks["lif_core"], stdp=learning(config))
+
+
+# --- simulate ------------------------------------------------------------------------------------------------
+
+def _stage(message):
+    click.echo(f"spikeforge: {message}", err=True)
+
+
+def _by_step(events, steps):
+    from spikeforge.sim.lif_core.events import events_by_step
+
+    return events_by_step(events, steps)
+
+
+def _run_model(params, weights, events, steps, dump_state):
+    from spikeforge.sim.lif_core.model import LifModel
+
+    model = LifModel(params, weights)
+    by_step = _by_step(events, steps)
+    spikes, v, u = [], [], []
+    with click.progressbar(range(steps), label="simulating", file=sys.stderr) as bar:
+        for t in bar:
+            spikes.extend((t, int(n)) for n in model.step(by_step[t]))
+            if dump_state:
+                v.append(model.v.copy())
+                u.append(model.u.copy())
+    state = {}
+    if dump_state:
+        state["v"] = np.array(v, dtype=np.int64).reshape(steps, params.neurons)
+        if params.has_current:
+            state["u"] = np.array(u, dtype=np.int64).reshape(steps, params.neurons)
+    return spikes, state
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outputs:
+    """What ``simulate`` writes besides spikes.csv."""
+    state: bool         # state.npz
+    weights: bool       # weights.npy
+    trace: bool         # weights.npy holds every step's weights
+
+
+def _run_learning(params, stdp, weights, events, rewards, steps, backend, outputs, build_dir):
+    """Spikes, state and learned weights of a learning core, on the model or the RTL."""
+    if backend == "model":
+        from spikeforge.sim.stdp.simulate import simulate_model
+
+        with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
+            return simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
+                                  dump_state=outputs.state, trace_weights=outputs.trace,
+                                  on_step=lambda: bar.update(1))
+    from spikeforge.sim.stdp.rtl import simulate_rtl
+
+    _stage(f"simulating {steps} timesteps of the generated Verilog of the learning core in {backend}")
+    return simulate_rtl(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
+                        sim=backend, build_dir=build_dir, dump_state=outputs.state, trace_weights=outputs.trace)
+
+
+def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
+    if backend == "model":
+        return _run_model(params, weights, events, steps, outputs.state)
+    from spikeforge.sim.lif_core.rtl import simulate_rtl
+
+    _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
+    return simulate_rtl(params, weights=weights, events=events, steps=steps, sim=backend, build_dir=build_dir,
+                        dump_state=outputs.state)
+
+
+def _read_input(config, request):
+    """(events, rewards, weights, steps) of a simulate request, checked."""
+    params, stdp = config.blocks["lif_core"], learning(config)
+    steps = request.options.get("steps")
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+    reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
+    weights_path = request.options.get("weights")
+    try:
+        events, rewards = read_events(request.input, axons=params.axons, steps=steps, reward_bits=reward_bits)
+        weights = read_weights(weights_path, params) if weights_path is not None else None
+    except (ConfigError, DataFileError) as exc:
+        raise InputError(str(exc)) from None
+    if steps is None:
+        if not events and not rewards:
+            raise InputError(f"{request.input}: no events, so the number of timesteps is unknown; give --steps")
+        steps = max(t for t, _ in events + rewards) + 1
+    events.sort(key=lambda event: event[0])
+    rewards.sort(key=lambda reward: reward[0])
+    return events, rewards, weights, steps
+
+
+def _simulate(config, request, stage, build_dir):
+    params, stdp = config.blocks["lif_core"], learning(config)
+    options = request.options
+    for option in ("dump_weights", "trace_weights"):
+        if options.get(option) and stdp is None:
+            raise InputError(f"--{option.replace('_', '-')} needs a learning core: {config.path} has no enabled "
+                             f"[stdp] table")
+    outputs = _Outputs(state=bool(options.get("dump_state")),
+                       weights=bool(options.get("dump_weights") or options.get("trace_weights")),
+                       trace=bool(options.get("trace_weights")))
+    events, rewards, weights, steps = _read_input(config, request)
+    try:
+        if stdp is not None:
+            spikes, state, learned = _run_learning(params, stdp, weights, events, rewards, steps, request.backend,
+                                                   outputs, build_dir)
+        else:
+            spikes, state = _run_inference(params, weights, events, steps, request.backend, outputs, build_dir)
+    except RuntimeError as exc:
+        raise ToolError(str(exc)) from None
+    written = ["spikes.csv"]
+    write_spikes(stage / "spikes.csv", spikes)
+    if outputs.state:
+        write_state(stage / "state.npz", state)
+        written.append("state.npz")
+    if outputs.weights:
+        np.save(stage / "weights.npy", learned["trace" if outputs.trace else "weights"])
+        written.append("weights.npy")
+    rewarded = f" and {len(rewards)} rewards" if rewards else ""
+    paths = [str(request.out_dir / name) for name in written]
+    listed = paths[0] if len(paths) == 1 else f"{', '.join(paths[:-1])} and {paths[-1]}"
+    return f"{len(spikes)} spikes in {steps} timesteps{rewarded}; wrote {listed}"
+
+
+# --- verify --------------------------------------------------------------------------------------------------
+
+def _verify_steps(config):
+    return LEARNING_VERIFY_STEPS if learning(config) else VERIFY_STEPS
+
+
+def _verify(config, *, sim, steps, seed, build_dir, echo):
+    params, stdp = config.blocks["lif_core"], learning(config)
+    if stdp is not None:
+        from spikeforge.sim.stdp.verify import verify
+
+        echo(f"verifying {steps} random timesteps of the learning core (seed {seed}) in {sim} against the golden "
+             f"model")
+        return Verdict(*verify(params, stdp, sim=sim, steps=steps, seed=seed, build_dir=build_dir))
+    from spikeforge.sim.lif_core.verify import verify
+
+    echo(f"verifying {steps} random timesteps (seed {seed}) in {sim} against the golden model")
+    return Verdict(*verify(params, sim=sim, steps=steps, seed=seed, build_dir=build_dir))
+
+
+# --- sweep ---------------------------------------------------------------------------------------------------
+
+def _check_workload(where, workload):
+    if not isinstance(workload["steps"], int) or isinstance(workload["steps"], bool) \
+            or not 1 <= workload["steps"] <= 100000:
+        raise ConfigError(f"{where}: steps must be an integer in 1..100000")
+    activity = workload["activity"]
+    if not isinstance(activity, (int, float)) or isinstance(activity, bool) or not 0 <= activity <= 1:
+        raise ConfigError(f"{where}: activity must be a number in 0..1")
+    if not isinstance(workload["seed"], int) or isinstance(workload["seed"], bool):
+        raise ConfigError(f"{where}: seed must be an integer")
+    if workload["rtl"] not in RTL_BACKENDS:
+        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)}")
+
+
+def _rtl_cycles(params, workload, build_dir):
+    """Run the workload on the RTL; raise when it disagrees with the golden model."""
+    from spikeforge.sim.lif_core.model import LifModel
+    from spikeforge.sim.lif_core.rtl import replay_rtl
+    from spikeforge.sim.lif_core.workload import random_workload
+
+    weights, events = random_workload(params, steps=workload["steps"], activity=workload["activity"],
+                                      seed=workload["seed"])
+    spikes, _, cycles = replay_rtl(params, weights=weights, events=events, steps=workload["steps"],
+                                   sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}",
+                                   dump_state=False)
+    expected = LifModel(params, weights).run(events, workload["steps"])
+    if sorted(spikes) != sorted(expected):
+        raise MismatchError("RTL spikes differ from the golden model")
+    return sum(cycles)
+
+
+def _refuse(config, workload):
+    if learning(config) is not None and workload["rtl"] != "none":
+        raise ConfigError("workload rtl measures inference cores only; with [stdp] enabled the cycles come from "
+                          "the estimate (set rtl = \"none\")")
+
+
+def _measure(config, workload, build_dir, reports):
+    from spikeforge.hdl.lif_core.core import neuron_layout
+    from spikeforge.sim.energy import energy_pj
+    from spikeforge.sim.lif_core.workload import run_workload
+
+    params, stdp = config.blocks["lif_core"], learning(config)
+    state_word_bits = params.lanes * neuron_layout(params, stdp).size
+    activity = run_workload(params, steps=workload["steps"], activity=workload["activity"],
+                            seed=workload["seed"], state_word_bits=state_word_bits, stdp=stdp)
+    cycles, source = activity.cycles, "estimate"
+    if workload["rtl"] != "none":
+        cycles, source = _rtl_cycles(params, workload, build_dir), workload["rtl"]
+    energy = energy_pj(activity, workload["energy"])
+    row = {
+        "cycles_source": source,
+        "steps": activity.steps, "events": activity.events, "spikes": activity.spikes,
+        "synaptic_ops": activity.synaptic_ops,
+        "cycles_per_step": cycles / activity.steps,
+        "synops_per_cycle": activity.synaptic_ops / cycles,
+        "energy_nj": energy / 1000,
+        "energy_per_synop_pj": energy / max(activity.synaptic_ops, 1),
+    }
+    fmax = reports[0].get("fmax_mhz") if reports else None
+    if fmax:
+        row["synops_per_s"] = row["synops_per_cycle"] * fmax * 1e6
+        row["steps_per_s"] = fmax * 1e6 / row["cycles_per_step"]
+    return row
+
+
+BLOCK = Block(
+    name="lif_core",
+    params=LifParams,
+    summary="a LIF neuron core",
+    extensions={"stdp": StdpParams},
+    toplevel=lambda config: TOPLEVEL,
+    component=_component,
+    describe=_describe,
+    design=_design,
+    board_top=_board_top,
+    simulation=Simulation(
+        input="events, a CSV file t,addr (addr: axon; with [stdp] reward = true also reward rows t,reward,value "
+              "under the header t,addr,value)",
+        outputs="DIR/spikes.csv (t,addr; addr = neuron), with --dump-state DIR/state.npz, with [stdp] and "
+                "--dump-weights or --trace-weights DIR/weights.npy",
+        options=("weights", "steps", "dump_state", "dump_weights", "trace_weights"),
+        run=_simulate,
+    ),
+    verify=_verify,
+    verify_steps=_verify_steps,
+    sweep=SweepWorkload(
+        defaults={"steps": 20, "activity": 0.05, "seed": 1, "rtl": "none"},
+        check=_check_workload,
+        measure=_measure,
+        objectives={"logic_cells": "minimize", "synops_per_s": "maximize"},
+        metrics=("cycles_per_step", "synops_per_cycle", "synops_per_s", "steps_per_s", "energy_nj",
+                 "energy_per_synop_pj", "steps", "events", "spikes", "synaptic_ops"),
+        refuse=_refuse,
+    ),
+)
