@@ -83,7 +83,7 @@ class LifBench:
         manifest = run_config.load_manifest(config)
         options = {name: config[name] for name in self.driver_options if name in config}
         self.driver = self.driver_class(dut, manifest, seed=f"{self.seed}/{test}", **options)
-        built = LifParams.create(**manifest.extra["parameters"])
+        built = LifParams.create(**manifest.parameters["lif_core"])
         if (built.neurons, built.axons, built.lanes) != (p.neurons, p.axons, p.lanes):
             raise ValueError(f"The model has {p.neurons} neurons, {p.axons} axons and {p.lanes} lanes but the RTL "
                              f"was built with {built.neurons}, {built.axons} and {built.lanes}")

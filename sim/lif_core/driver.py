@@ -1,6 +1,6 @@
 """cocotb-side driver of one LIF core (:class:`spikeforge.hdl.lif_core.core.LifCore`) in a simulator.
 
-It knows the core only through the build manifest (port layouts and enumerations, and under ``extra`` the
+It knows the core only through the build manifest (port layouts and enumerations, and the
 parameters and memory map of :func:`spikeforge.hdl.lif_core.manifest.lif_core_manifest`), never through
 Amaranth. Every coroutine returns right after a rising edge (see :mod:`spikeforge.sim.harness.streams`).
 """
@@ -55,12 +55,12 @@ class LifDriver:
 
     def __init__(self, dut, manifest, *, seed, event_idle=0.3, cfg_idle=0.1, spike_stall=0.3, rsp_stall=0.2):
         self._dut = dut
-        parameters = manifest.extra["parameters"]
+        parameters = manifest.parameters["lif_core"]
         self.neurons = parameters["neurons"]
         self.axons = parameters["axons"]
         self.lanes = parameters["lanes"]
         self.fields = {name: (field["width"], bool(field["signed"]))
-                       for name, field in manifest.extra["memory_map"]["cfg"]["fields"].items()}
+                       for name, field in manifest.memory_map["cfg"]["fields"].items()}
         self._clock = getattr(dut, manifest.clock)
         self._rst = getattr(dut, manifest.reset)
 

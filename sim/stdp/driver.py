@@ -41,7 +41,7 @@ class StdpDriver(LifDriver):
 
     def __init__(self, dut, manifest, *, seed, reward_idle=0.3, **options):
         super().__init__(dut, manifest, seed=seed, **options)
-        self.stdp = manifest.extra["stdp"]
+        self.stdp = manifest.parameters.get("stdp")
         if self.stdp is None:
             raise ValueError(f"Block '{manifest.toplevel}' was built without an STDP engine")
         self.groups = self.neurons // self.lanes
