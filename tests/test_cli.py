@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.scripts.cli import main
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -172,10 +173,9 @@ def test_simulate(config, tmp_path):
 
     steps = max(t for t, _ in events) + 1
     model = LifModel(params_of(), weights)
-    by_step = [[a for t, a in events if t == step] for step in range(steps)]
     expected, v, u = [], [], []
-    for t in range(steps):
-        expected += [(t, int(n)) for n in model.step(by_step[t])]
+    for t, axons in enumerate(events_by_step(events, steps)):
+        expected += [(t, int(n)) for n in model.step(axons)]
         v.append(model.v.copy())
         u.append(model.u.copy())
     spikes = read_csv(out / "spikes.csv")

@@ -14,6 +14,7 @@ import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.sim.harness.runner import SIMULATORS, run
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 from spikeforge.sim.lif_core.rtl import BENCH, build_core, simulate_rtl
 from spikeforge.sim.lif_core.verify import verify
@@ -129,10 +130,9 @@ def test_simulate_rtl_matches_model(sim, tmp_path, request):
                                  build_dir=_build_dir(tmp_path, request))
     model = LifModel(params, weights)
     v, u = [], []
-    by_step = [[a for t, a in events if t == step] for step in range(steps)]
     expected = []
-    for t in range(steps):
-        expected += [(t, int(n)) for n in model.step(by_step[t])]
+    for t, axons in enumerate(events_by_step(events, steps)):
+        expected += [(t, int(n)) for n in model.step(axons)]
         v.append(model.v.copy())
         u.append(model.u.copy())
     assert spikes == expected

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -235,6 +236,22 @@ def test_current_overflow(saturate, expected):
                     saturate=saturate)
     _, us, _ = run_model(params, np.array([[100], [0], [0], [0]]), [[0]] * 3)
     assert us[:, 0].tolist() == expected
+
+
+def test_events_by_step_keeps_the_order_and_leaves_out_other_steps():
+    events = [(2, 5), (0, 1), (2, 3), (-1, 4), (3, 9), (0, 1)]
+    assert events_by_step(events, 3) == [[1, 1], [], [5, 3]]
+    assert events_by_step(events, 0) == []
+
+
+def test_run_groups_events_by_timestep():
+    """run = step over each timestep's events, by hand; events outside the steps are ignored."""
+    params = LifParams.create(neurons=3, axons=2, threshold=5)
+    weights = np.array([[3, 6, -1], [3, 0, 9]])
+    stepped = LifModel(params, weights)
+    expected = [(t, int(n)) for t, axons in enumerate([[0, 1], [], [1]]) for n in stepped.step(axons)]
+    spikes = LifModel(params, weights).run([(2, 1), (0, 0), (5, 0), (0, 1), (-1, 1)], 3)
+    assert spikes == expected == [(0, 0), (0, 1), (0, 2), (2, 2)]
 
 
 def test_out_of_range_events_are_counted_and_dropped():

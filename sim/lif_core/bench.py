@@ -36,6 +36,7 @@ from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS
 from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch, Scoreboard
 from spikeforge.sim.lif_core.driver import STATE_FIELDS, LifDriver
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -517,9 +518,7 @@ async def replay(dut):
     zeros = np.zeros(driver.neurons, dtype=np.int64)
     await driver.load_neurons(**{name: zeros for name in STATE_FIELDS if driver.has(name)})
     steps = int(config["steps"])
-    by_step = [[] for _ in range(steps)]
-    for t, axon in config["events"]:
-        by_step[t].append(axon)
+    by_step = events_by_step(config["events"], steps)
     names = [name for name in ("v", "u") if driver.has(name)] if config.get("dump_state") else []
     spikes, state, cycles = [], {name: [] for name in names}, []
     for t in range(steps):

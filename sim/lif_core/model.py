@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.sim.lif_core.events import events_by_step
 
 
 __all__ = ["LifModel", "decay"]
@@ -147,11 +148,7 @@ class LifModel:
     def run(self, events, steps):
         """Run ``steps`` timesteps of ``events`` (an iterable of (t, axon)); return a list of (t, neuron)
         spikes, with t counted from this model's current timestep."""
-        by_step = [[] for _ in range(steps)]
-        for t, axon in events:
-            if 0 <= t < steps:
-                by_step[t].append(axon)
         spikes = []
-        for t in range(steps):
-            spikes.extend((t, int(n)) for n in self.step(by_step[t]))
+        for t, axons in enumerate(events_by_step(events, steps)):
+            spikes.extend((t, int(n)) for n in self.step(axons))
         return spikes

@@ -34,6 +34,7 @@ from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch
 from spikeforge.sim.lif_core.bench import LifBench, expected_fields
 from spikeforge.sim.lif_core.driver import STATE_FIELDS
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.stdp.driver import StdpDriver
 from spikeforge.sim.stdp.model import StdpModel
 
@@ -399,12 +400,8 @@ async def replay(dut):
     zeros = np.zeros(driver.neurons, dtype=np.int64)
     await driver.load_neurons(**{name: zeros for name in STATE_FIELDS if driver.has(name)})
     steps = int(config["steps"])
-    events = [[] for _ in range(steps)]
-    for t, axon in config["events"]:
-        events[t].append(axon)
-    rewards = [[] for _ in range(steps)]
-    for t, value in config["rewards"]:
-        rewards[t].append(value)
+    events = events_by_step(config["events"], steps)
+    rewards = events_by_step(config["rewards"], steps)
     names = [name for name in ("v", "u") if driver.has(name)] if config.get("dump_state") else []
     spikes, state, trace = [], {name: [] for name in names}, []
     for t in range(steps):

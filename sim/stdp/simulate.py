@@ -11,6 +11,7 @@ import numpy as np
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.stdp.model import StdpModel
 
 
@@ -92,13 +93,8 @@ def simulate_model(params, stdp, *, weights=None, events, rewards=(), steps, dum
     check_params(params, stdp)
     check_steps(steps)
     model = StdpModel(params, stdp, weights)
-    by_step = [[] for _ in range(steps)]
-    for t, axon in events:
-        if 0 <= t < steps:
-            by_step[t].append(int(axon))
-    rewards_by_step = [[] for _ in range(steps)]
-    for t, value in schedule_rewards(stdp, rewards, steps):
-        rewards_by_step[t].append(value)
+    by_step = events_by_step(events, steps)
+    rewards_by_step = events_by_step(schedule_rewards(stdp, rewards, steps), steps)
     spikes, state, trace = [], {"v": [], "u": []}, []
     for t in range(steps):
         spikes.extend((t, int(n)) for n in model.step(by_step[t]))
