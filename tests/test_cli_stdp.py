@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.scripts.cli import STDP_VERIFY_STEPS, main
+from spikeforge.scripts.blocks.lif_core import LEARNING_VERIFY_STEPS
+from spikeforge.scripts.cli import main
 from spikeforge.sim.stdp.model import StdpModel
 
 
@@ -248,14 +249,14 @@ def test_verify_wiring(reward_config, stand_in, ok, code):
     assert result.exit_code == code
     assert result.stdout == ("icarus: matched" if ok else MISMATCH) + "\n"
     params, stdp = params_and_stdp(dict(REWARD, a_plus=21))
-    assert calls == [(params, stdp, "icarus", STDP_VERIFY_STEPS, 4)]
+    assert calls == [(params, stdp, "icarus", LEARNING_VERIFY_STEPS, 4)]
 
 
 def test_build_wiring(reward_config, tmp_path, stand_in):
     calls = []
 
-    def build(params, board, out_dir, *, stdp):
-        calls.append((params, board, Path(out_dir), stdp))
+    def build(top, board, out_dir, *, describe):
+        calls.append((top.params, board, Path(out_dir), top.stdp, describe["parameters"]))
         return {"board": board}
 
     class BuildError(Exception):
@@ -266,7 +267,8 @@ def test_build_wiring(reward_config, tmp_path, stand_in):
     result = run("build", reward_config, "--board", "ulx3s-85f", "-o", tmp_path / "ecp5")
     assert result.exit_code == 0, result.output
     params, stdp = params_and_stdp(REWARD)
-    assert calls == [(params, "ulx3s-85f", tmp_path / "ecp5", stdp)]
+    assert calls == [(params, "ulx3s-85f", tmp_path / "ecp5", stdp,
+                      {"lif_core": params.to_dict(), "stdp": stdp.to_dict()})]
 
 
 # RTL backends for real

@@ -5,15 +5,18 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from spikeforge.scripts.cli import main
+from spikeforge.scripts.errors import ConfigError
 from spikeforge.scripts.sweep.pareto import pareto_front
 from spikeforge.scripts.sweep.run import run_sweep
 from spikeforge.scripts.sweep.space import load_space
@@ -173,7 +176,7 @@ def test_sweep_of_the_learning_engine_builds_and_counts_learning(tmp_path):
     assert learning["cycles_per_step"] > inference["cycles_per_step"] + 8   # the trace and potentiation passes
     assert learning["energy_nj"] > inference["energy_nj"]                   # weight write-backs
     report = json.loads((tmp_path / "out" / "builds" / learning["key"] / "icebreaker" / "report.json").read_text())
-    assert report["stdp"]["a_plus"] == 16 and report["stdp"]["enabled"]
+    assert report["parameters"]["stdp"]["a_plus"] == 16 and report["parameters"]["stdp"]["enabled"]
 
 
 def test_learning_points_refuse_rtl_cycles(tmp_path):
@@ -184,12 +187,12 @@ def test_learning_points_refuse_rtl_cycles(tmp_path):
     assert rows[0]["status"] == "invalid" and "inference cores only" in rows[0]["error"]
 
 
-def test_a_base_the_sweep_cannot_evaluate_is_refused(tmp_path):
+def test_parameters_of_another_block_than_the_base_are_refused(tmp_path):
     space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]')
     (tmp_path / "base.toml").write_text((Path(__file__).parent.parent / "examples" / "router_table.toml").read_text())
     result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
-    assert "describes a [router]; sweeps evaluate [lif_core] and [stdp] so far" in result.output
+    assert "unknown parameter 'lif_core.lanes'; write table.key for [router], e.g. router." in result.output
     assert not (tmp_path / "out").exists()
 
 
@@ -228,3 +231,90 @@ def test_rtl_workload_measures_cycles_on_the_rtl(tmp_path):
         assert rtl["status"] == "ok", rtl.get("error")
         assert rtl["cycles_source"] == "icarus" and est["cycles_source"] == "estimate"
         assert abs(rtl["cycles_per_step"] - est["cycles_per_step"]) <= 0.15 * rtl["cycles_per_step"] + 2
+
+
+ROUTER = """\
+[router]
+routing = "table"
+ports = 3
+key_bits = 4
+table_size = 4
+payload_bits = 4
+"""
+
+
+@pytest.mark.build
+@pytest.mark.cocotb
+def test_sweep_of_a_router_measures_every_fifo_depth(tmp_path):
+    """A router base is a valid sweep: every point is built and its saturation throughput measured on the RTL
+    (and checked against the golden model); deeper buffers cost flip-flops."""
+    (tmp_path / "router.toml").write_text(ROUTER)
+    space = tmp_path / "space.toml"
+    space.write_text("""\
+[sweep]
+base = "router.toml"
+boards = ["icebreaker"]
+[sweep.parameters]
+"router.fifo_depth" = [1, 2, 8]
+[sweep.workload]
+packets = 20
+rtl = "icarus"
+""")
+    rows, front, _ = run_sweep(load_space(space), tmp_path / "out", jobs=2)
+    assert [r["router.fifo_depth"] for r in rows] == [1, 2, 8]
+    assert [r["status"] for r in rows] == ["ok"] * 3, [r.get("error") for r in rows]
+    assert all(r["logic_cells"] > 0 and r["fmax_mhz"] > 0 for r in rows)
+    assert all(0 < r["saturation_throughput"] <= 1 for r in rows)
+    assert all(r["zero_load_latency"] == 2 for r in rows)       # one router, two cycles (docs/aer.md)
+    assert rows[0]["ffs"] < rows[2]["ffs"]
+    assert front    # the default objectives: logic cells against saturation throughput
+
+
+def test_sweep_metrics_are_checked_against_the_block(tmp_path):
+    (tmp_path / "router.toml").write_text(ROUTER)
+    space = tmp_path / "space.toml"
+    space.write_text('[sweep]\nbase = "router.toml"\n[sweep.parameters]\n"router.fifo_depth" = [2]\n'
+                     '[sweep.optimize]\nobjectives = { logic_cells = "minimize", synops_per_s = "maximize" }\n')
+    with pytest.raises(ConfigError, match=r"unknown metric 'synops_per_s'; a \[router\] sweep measures "):
+        load_space(space)
+    space.write_text('[sweep]\nbase = "router.toml"\n[sweep.parameters]\n"lif_core.lanes" = [2]\n')
+    with pytest.raises(ConfigError, match=r"unknown parameter 'lif_core.lanes'; write table.key for \[router\]"):
+        load_space(space)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_study_opens_in_optuna_dashboard(tmp_path):
+    """The sweep's journal is an Optuna study that optuna-dashboard serves, every point's metrics attached."""
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]')
+    rows, _, _ = run_sweep(load_space(space), tmp_path / "out")
+    port = _free_port()
+    dashboard = Path(sys.executable).parent / "optuna-dashboard"
+    proc = subprocess.Popen([str(dashboard), str(tmp_path / "out" / "optuna.journal"), "--host", "127.0.0.1",
+                             "--port", str(port), "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, studies = time.monotonic() + 60, None
+        while studies is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as response:
+                    studies = json.loads(response.read())["study_summaries"]
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.2)
+        assert [s["study_name"] for s in studies] == ["spikeforge"]
+        study_id = studies[0]["study_id"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{study_id}", timeout=5) as response:
+            trials = json.loads(response.read())["trials"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert len(trials) == len(rows) == 2
+    for trial, row in zip(trials, rows):
+        attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
+        assert attrs["key"] == row["key"] and attrs["status"] == "ok"
+        assert float(attrs["synops_per_cycle"]) == pytest.approx(row["synops_per_cycle"])
+        assert [v for v in trial["values"]] == pytest.approx([row["energy_per_synop_pj"], row["synops_per_cycle"]])

@@ -107,9 +107,12 @@ def run_sweep(space, out_dir, *, jobs=1, scheduler=None, resume=False):
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
     with _executor(jobs, scheduler) as executor:
         if space.mode == "grid":
-            tasks = [sweep.task(p) for p in grid_points(space)]
+            from .optimize import record_grid
+            points = grid_points(space)
+            tasks = [sweep.task(p) for p in points]
             with _progress(len(tasks)) as progress:
                 rows = sweep.evaluate_all(tasks, executor, progress)
+            record_grid(sweep, points, rows)
         else:
             from .optimize import optimize
             rows = optimize(sweep, executor, jobs=jobs, resume=resume, progress=_progress)
