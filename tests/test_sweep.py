@@ -210,11 +210,13 @@ def test_a_point_whose_tool_was_killed_is_not_cached(tmp_path, monkeypatch):
         assert sweep.computed == 2
 
 
-@pytest.mark.parametrize("name, points", [("sweep_lif.toml", 12), ("optimize_lif.toml", None)])
-def test_the_shipped_example_spaces_are_valid(name, points):
+@pytest.mark.parametrize("name, points, board", [("sweep_lif.toml", 12, "icebreaker"),
+                                                  ("optimize_lif.toml", None, "icebreaker"),
+                                                  ("sweep_router.toml", 4, "ulx3s-85f")])
+def test_the_shipped_example_spaces_are_valid(name, points, board):
     from spikeforge.scripts.sweep.space import grid_points
     space = load_space(Path(__file__).parent.parent / "examples" / name)
-    assert space.boards == ("icebreaker",)
+    assert space.boards == (board,)
     if points:
         assert len(grid_points(space)) == points
     else:
