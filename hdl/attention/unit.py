@@ -283,10 +283,21 @@ class AttentionUnit(wiring.Component):
 
         t = Signal(range(T))
         computing = Signal()                        # the outputs of timestep t are being computed
+        rows_in = Signal()                          # every token row of timestep t has come in
+        m_addr = self._v2_accumulate(m, m_wr, m_rd, q_wr, computing, rows_in)
+        self._v2_compute(m, m_rd, mem_wr, mem_rd, q_rd, queue, may_start_row, start_row, t, computing, rows_in,
+                         m_addr)
+        return m
 
+    def _v2_accumulate(self, m, m_wr, m_rd, q_wr, computing, rows_in):
+        """M = K^T V of the token rows as they come in (Q is stored for the compute walk); returns the walk's
+        address of M, which the compute walk's read port shares while the rows come in."""
+        p = self._p
+        N, D, L, Dh = p.tokens, p.channels, p.lanes, p.head_channels
+        J, W = Dh // L, D // L
+        M_WORDS = D * J
         # --- accumulate M: stage 0 walks (row r of K, word g of V) for the current token row ---
         n_in = Signal(range(N))
-        rows_in = Signal()
         busy = Signal()
         k_row = Signal(D)
         v_row = Signal(D)
@@ -340,6 +351,17 @@ class AttentionUnit(wiring.Component):
                 m.d.comb += m_wr.data[lane].eq(
                     Mux(s1_first, s1_bits[lane], self._saturating_increment(old, s1_bits[lane])))
 
+        return m_addr
+
+    def _v2_compute(self, m, m_rd, mem_wr, mem_rd, q_rd, queue, may_start_row, start_row, t, computing, rows_in,
+                    m_addr):
+        """X = Q M and the spiking neurons, one output word at a time, once every row of the timestep is in."""
+        p = self._p
+        N, D, L, T, Dh = p.tokens, p.channels, p.lanes, p.timesteps, p.head_channels
+        J, W = Dh // L, D // L
+        M_WORDS = D * J
+        count_word = data.ArrayLayout(unsigned(p.count_bits), L)
+        membrane_word = data.ArrayLayout(unsigned(p.membrane_bits), L)
         # --- compute X = Q M and the SN: stage 0 walks (token n, output word cw, row ci of M) ---
         cn = Signal(range(N))
         cw = Signal(range(W))                       # output word: head * J + cjw
@@ -425,4 +447,3 @@ class AttentionUnit(wiring.Component):
             row = Cat(out_row[L:], *word_spikes)
             m.d.sync += out_row.eq(row)
             m.d.comb += [queue.w_data.eq(row), queue.w_en.eq(c3["row_end"])]
-        return m

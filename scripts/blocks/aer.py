@@ -12,7 +12,7 @@ import click
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
 from ..errors import ConfigError, InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+from .description import Block, Simulation, SweepWorkload, Verdict
 
 
 __all__ = ["ROUTER", "MESH"]
