@@ -6,26 +6,45 @@ import pytest
 
 from spikeforge.hdl.lif_core.core import CfgField, LifCore
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.sim.lif_core.fields import NEURON_FIELDS
 from spikeforge.sim.lif_core.model import LifModel
 from spikeforge.sim.lif_core.pysim import run_script
 
 
-STATE_FIELDS = {CfgField.V: "v", CfgField.U: "u", CfgField.REFRACTORY: "refractory"}
+def cfg_field(name):
+    """The configuration field of the golden model's per-neuron field ``name``."""
+    return CfgField[NEURON_FIELDS[name]]
+
+
+def checked_state(params):
+    """The state compared after every tick, as the parameters call for it: v always, u for the model cuba, the
+    refractory counter with a refractory period."""
+    names = ["v"]
+    if params.model == "cuba":
+        names.append("u")
+    if params.refractory > 0:
+        names.append("refractory")
+    return names
 
 
 def load_script(params, weights, per_neuron):
     script = [("write", CfgField.WEIGHT, a, n, int(weights[a, n]))
               for a in range(params.axons) for n in range(params.neurons) if weights[a, n]]
-    for field, values in per_neuron.items():
-        script += [("write", field, 0, n, int(value)) for n, value in enumerate(values)]
+    for name, values in per_neuron.items():
+        script += [("write", cfg_field(name), 0, n, int(value)) for n, value in enumerate(values)]
     return script
 
 
 def run_case(params, weights, steps_events, *, per_neuron=None, **kwargs):
-    """Run the RTL and the model side by side; assert equality, naming the first mismatch in words."""
+    """Run the RTL and the model side by side; assert equality, naming the first mismatch in words.
+
+    ``per_neuron``: ``{"threshold" or "bias": one value per neuron}``, written to both before the first step."""
     per_neuron = per_neuron or {}
     core = LifCore(params)
-    fields = [f for f in STATE_FIELDS if f in core.field_widths()]
+    names = checked_state(params)
+    fields = [cfg_field(name) for name in names]
+    missing = [field.name for field in fields if field not in core.field_widths()]
+    assert not missing, f"the core does not store {missing}, which its parameters call for"
     script = load_script(params, weights, per_neuron)
     marks = []
     for axons in steps_events:
@@ -35,9 +54,8 @@ def run_case(params, weights, steps_events, *, per_neuron=None, **kwargs):
     results = run_script(core, script, **kwargs)
 
     model = LifModel(params, weights)
-    names = {CfgField.THRESHOLD: "threshold", CfgField.BIAS: "bias"}
-    for field, values in per_neuron.items():
-        setattr(model, names[field], np.asarray(values, dtype=np.int64))
+    for name, values in per_neuron.items():
+        setattr(model, name, np.asarray(values, dtype=np.int64))
     total = 0
     for t, (axons, mark) in enumerate(zip(steps_events, marks)):
         want = list(model.step(axons))
@@ -45,12 +63,12 @@ def run_case(params, weights, steps_events, *, per_neuron=None, **kwargs):
         assert got == want, f"step {t}: the RTL spiked {got}, the model {want}"
         total += len(want)
         values = iter(results[mark + 1:])
-        for field in fields:
-            expected = getattr(model, STATE_FIELDS[field])
+        for name in names:
+            expected = getattr(model, name)
             for n in range(params.neurons):
                 value = next(values)
-                assert value == expected[n], (f"after tick {t}: neuron {n} {STATE_FIELDS[field]} = {value} in "
-                                              f"the RTL, {expected[n]} in the model")
+                assert value == expected[n], (f"after tick {t}: neuron {n} {name} = {value} in the RTL, "
+                                              f"{expected[n]} in the model")
     return total
 
 
@@ -86,9 +104,9 @@ def test_core_matches_model(name):
     rng = np.random.default_rng(1)
     per_neuron = {}
     if params.per_neuron_threshold:
-        per_neuron[CfgField.THRESHOLD] = rng.integers(-20, 100, params.neurons)
+        per_neuron["threshold"] = rng.integers(-20, 100, params.neurons)
     if params.per_neuron_bias:
-        per_neuron[CfgField.BIAS] = rng.integers(-10, 10, params.neurons)
+        per_neuron["bias"] = rng.integers(-10, 10, params.neurons)
     spikes = run_case(params, weights, steps_events, per_neuron=per_neuron, idle=0.3, backpressure=0.4, seed=3)
     assert spikes > 0, "the case should make neurons spike"
 

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
 
 
 BASE = {"neurons": 16, "axons": 8}
@@ -150,6 +151,23 @@ def test_derived():
     assert p.input_shift == 0 and p.u_bits == 12
     assert create(threshold="per_neuron").per_neuron_threshold
     assert create(bias="per_neuron").per_neuron_bias
+
+
+def test_neuron_record_follows_the_memory_map():
+    """The neuron record, written out from the memory maps of docs/lif_core.md and docs/stdp.md: the cocotb benches
+    check every built core's configuration fields against LifParams.neuron_fields."""
+    p = create(state_bits=12, acc_bits=14, weight_bits=6)
+    assert p.neuron_fields() == {"acc": (14, True), "v": (12, True)}
+    p = create(model="cuba", decay_u=2, state_bits=12, acc_bits=14, refractory=5, threshold="per_neuron",
+               bias="per_neuron")
+    record = {"acc": (14, True), "v": (12, True), "u": (12, True), "refractory": (3, False),
+              "threshold": (12, True), "bias": (12, True)}
+    assert p.neuron_fields() == record
+    assert create(preset="loihi").neuron_fields() == {"acc": (18, True), "v": (24, True), "u": (25, True)}
+    # A learning engine adds the postsynaptic trace and the plastic bit; a disabled one adds nothing.
+    assert p.neuron_fields(StdpParams.create(p, trace_bits=7, tau_pre_shift=2, tau_post_shift=2, impulse=20)) == \
+        {**record, "y": (7, False), "plastic": (1, False)}
+    assert p.neuron_fields(StdpParams.create(p, enabled=False)) == record
 
 
 def test_loihi_preset_fixes_the_neuron():

@@ -35,8 +35,9 @@ from spikeforge.sim.harness import run_config
 from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS
 from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch, Scoreboard
-from spikeforge.sim.lif_core.driver import STATE_FIELDS, LifDriver
+from spikeforge.sim.lif_core.driver import LifDriver
 from spikeforge.sim.lif_core.events import events_by_step
+from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -44,22 +45,16 @@ __all__ = ["LifBench", "expected_fields"]
 
 
 _DRIVER_OPTIONS = ("event_idle", "cfg_idle", "spike_stall", "rsp_stall")
-_FIELD_ATTRIBUTES = {field: name for name, field in STATE_FIELDS.items()}
+_FIELD_ATTRIBUTES = {field: name for name, field in NEURON_FIELDS.items()}
 
 
-def expected_fields(params):
-    """``{field name: (width, signed)}`` of the configuration fields a core of ``params`` must store,
-    from the specification (the bench checks the built core against it)."""
-    p = params
-    fields = {"WEIGHT": (p.weight_bits, True), "V": (p.state_bits, True), "ACC": (p.acc_bits, True)}
-    if p.has_current:
-        fields["U"] = (p.u_bits, True)
-    if p.refractory:
-        fields["REFRACTORY"] = (p.refractory_bits, False)
-    if p.per_neuron_threshold:
-        fields["THRESHOLD"] = (p.state_bits, True)
-    if p.per_neuron_bias:
-        fields["BIAS"] = (p.state_bits, True)
+def expected_fields(params, stdp=None):
+    """``{field name: (width, signed)}`` of the configuration fields a core of ``params`` must store: the weights
+    and the neuron record (:meth:`LifParams.neuron_fields`, with the learning engine ``stdp``'s fields of it).
+    The bench checks the built core against it; tests/test_params.py holds the record against the
+    specification."""
+    fields = {"WEIGHT": (params.weight_bits, True)}
+    fields.update((NEURON_FIELDS[name], shape) for name, shape in params.neuron_fields(stdp).items())
     return fields
 
 
@@ -124,8 +119,7 @@ class LifBench:
         for name, values in neurons.items():
             getattr(self.model, name)[:] = values
         await self.driver.load_weights(self.model.weights)
-        names = [name for name in STATE_FIELDS if self.driver.has(name)]
-        await self.driver.load_neurons(**{name: getattr(self.model, name) for name in names})
+        await self.driver.load_neurons(**{name: getattr(self.model, name) for name in self.params.neuron_fields()})
         await self.check_state("after loading the configuration")
 
     def check_fields(self):
@@ -292,8 +286,9 @@ class LifBench:
         await self.check_state(f"after tick {t}")
 
     async def check_state(self, context):
-        """Read every neuron's dynamic state back and compare it, and the counters, with the model."""
-        state = await self.driver.read_neurons(*self.driver.state_names())
+        """Read every neuron's dynamic state (that its parameters call for) back and compare it, and the counters,
+        with the model."""
+        state = await self.driver.read_neurons(*state_names(self.params))
         for name, values in state.items():
             self.board.compare_all(context, lambda n, name=name: f"neuron {n} {name}", getattr(self.model, name),
                                    values)
@@ -516,10 +511,10 @@ async def replay(dut):
     await driver.start()
     await driver.load_weights(np.array(config["weights"], dtype=np.int64).reshape(driver.axons, driver.neurons))
     zeros = np.zeros(driver.neurons, dtype=np.int64)
-    await driver.load_neurons(**{name: zeros for name in STATE_FIELDS if driver.has(name)})
+    await driver.load_neurons(**{name: zeros for name in driver.params.neuron_fields()})
     steps = int(config["steps"])
     by_step = events_by_step(config["events"], steps)
-    names = [name for name in ("v", "u") if driver.has(name)] if config.get("dump_state") else []
+    names = (["v", "u"] if driver.params.has_current else ["v"]) if config.get("dump_state") else []
     spikes, state, cycles = [], {name: [] for name in names}, []
     for t in range(steps):
         start = get_sim_time(unit="ns")

@@ -17,14 +17,10 @@ from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.sim.harness.clocking import reset, start_clock, wait_high
 from spikeforge.sim.harness.streams import StreamSink, StreamSource
 from spikeforge.sim.lif_core.cycles import patience
+from spikeforge.sim.lif_core.fields import NEURON_FIELDS
 
 
-__all__ = ["LifDriver", "STATE_FIELDS"]
-
-
-# Names of the per-neuron fields as the golden model calls them -> configuration field (CfgField member).
-STATE_FIELDS = {"v": "V", "u": "U", "acc": "ACC", "refractory": "REFRACTORY", "threshold": "THRESHOLD",
-                "bias": "BIAS"}
+__all__ = ["LifDriver"]
 
 
 class LifDriver:
@@ -148,25 +144,18 @@ class LifDriver:
                                       for a in range(self.axons) for n in range(self.neurons))
         return np.array(values, dtype=np.int64).reshape(self.axons, self.neurons)
 
-    def has(self, name):
-        """Whether this core stores the per-neuron field ``name`` (model naming: v, u, acc, refractory...)."""
-        return STATE_FIELDS[name] in self.fields
-
     async def load_neurons(self, **arrays):
-        """Write per-neuron fields, e.g. ``load_neurons(v=..., threshold=...)``, one value per neuron."""
-        await self.configure(self.command("WRITE", STATE_FIELDS[name], neuron=n, data=int(values[n]))
+        """Write per-neuron fields, e.g. ``load_neurons(v=..., threshold=...)``, one value per neuron (model
+        naming, :data:`~spikeforge.sim.lif_core.fields.NEURON_FIELDS`)."""
+        await self.configure(self.command("WRITE", NEURON_FIELDS[name], neuron=n, data=int(values[n]))
                              for name, values in arrays.items() for n in range(self.neurons))
 
     async def read_neurons(self, *names):
         """``{name: int64 array of every neuron's value}`` for the per-neuron fields ``names``."""
-        values = await self.configure(self.command("READ", STATE_FIELDS[name], neuron=n)
+        values = await self.configure(self.command("READ", NEURON_FIELDS[name], neuron=n)
                                       for name in names for n in range(self.neurons))
         return {name: np.array(values[i * self.neurons:(i + 1) * self.neurons], dtype=np.int64)
                 for i, name in enumerate(names)}
-
-    def state_names(self):
-        """The dynamic per-neuron state this core stores: v, u (cuba), refractory (when enabled)."""
-        return tuple(name for name in ("v", "u", "refractory") if self.has(name))
 
     # --- timesteps -----------------------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from spikeforge.sim.harness import run_config
 from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch
 from spikeforge.sim.lif_core.bench import LifBench, expected_fields
-from spikeforge.sim.lif_core.driver import STATE_FIELDS
 from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.stdp.driver import StdpDriver
 from spikeforge.sim.stdp.model import StdpModel
@@ -52,11 +51,11 @@ def _addresses(field):
 
 
 def expected_stdp_fields(params, stdp):
-    """``{field name: (width, signed)}`` of the configuration fields a learning core must store, from the
-    specification (docs/stdp.md)."""
-    fields = expected_fields(params)
-    fields.update({"X_TRACE": (stdp.trace_bits, False), "Y_TRACE": (stdp.trace_bits, False),
-                   "PLASTIC": (1, False), "LEARNING": (1, False)})
+    """``{field name: (width, signed)}`` of the configuration fields a learning core must store: those of
+    :func:`~spikeforge.sim.lif_core.bench.expected_fields` (the record holds the postsynaptic trace and the
+    plastic bit) and the engine's presynaptic traces, learning switch and eligibilities (docs/stdp.md)."""
+    fields = expected_fields(params, stdp)
+    fields.update({"X_TRACE": (stdp.trace_bits, False), "LEARNING": (1, False)})
     if stdp.reward:
         fields["ELIGIBILITY"] = (stdp.eligibility_bits, True)
     return fields
@@ -134,8 +133,8 @@ class StdpBench(LifBench):
 
     def _model_value(self, field, neuron, axon):
         m = self.model
-        values = {"X_TRACE": lambda: m.x[axon], "Y_TRACE": lambda: m.y[neuron], "PLASTIC": lambda: m.plastic[neuron],
-                  "LEARNING": lambda: m.learning, "ELIGIBILITY": lambda: m.eligibility[axon, neuron]}
+        values = {"X_TRACE": lambda: m.x[axon], "LEARNING": lambda: m.learning,
+                  "ELIGIBILITY": lambda: m.eligibility[axon, neuron]}
         if field in values:
             return int(values[field]())
         return super()._model_value(field, neuron, axon)
@@ -144,10 +143,6 @@ class StdpBench(LifBench):
         m = self.model
         if field == "X_TRACE":
             m.x[axon] = data
-        elif field == "Y_TRACE":
-            m.y[neuron] = data
-        elif field == "PLASTIC":
-            m.plastic[neuron] = bool(data)
         elif field == "LEARNING":
             m.learning = bool(data)
         elif field == "ELIGIBILITY":
@@ -398,11 +393,11 @@ async def replay(dut):
     await driver.start()
     await driver.load_weights(np.array(config["weights"], dtype=np.int64).reshape(driver.axons, driver.neurons))
     zeros = np.zeros(driver.neurons, dtype=np.int64)
-    await driver.load_neurons(**{name: zeros for name in STATE_FIELDS if driver.has(name)})
+    await driver.load_neurons(**{name: zeros for name in driver.params.neuron_fields()})
     steps = int(config["steps"])
     events = events_by_step(config["events"], steps)
     rewards = events_by_step(config["rewards"], steps)
-    names = [name for name in ("v", "u") if driver.has(name)] if config.get("dump_state") else []
+    names = (["v", "u"] if driver.params.has_current else ["v"]) if config.get("dump_state") else []
     spikes, state, trace = [], {name: [] for name in names}, []
     for t in range(steps):
         spikes += [[t, n] for n in await driver.step(events[t], f"step {t}")]
