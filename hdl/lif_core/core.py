@@ -172,10 +172,10 @@ class NeuronPass(wiring.Component):
         with m.If(self.start):
             m.d.sync += [issue.eq(1), g.eq(0)]
 
-        u = data.ArrayLayout(signed(p.u_bits), p.lanes)
-        v = data.ArrayLayout(signed(p.state_bits), p.lanes)
-        t2_word, t2_u, t2_vdec = Signal(self._word), Signal(u), Signal(v)
-        t3_word, t3_u, t3_v = Signal(self._word), Signal(u), Signal(v)
+        currents = data.ArrayLayout(signed(p.u_bits), p.lanes)
+        voltages = data.ArrayLayout(signed(p.state_bits), p.lanes)
+        t2_word, t2_u, t2_vdec = Signal(self._word), Signal(currents), Signal(voltages)
+        t3_word, t3_u, t3_v = Signal(self._word), Signal(currents), Signal(voltages)
         with m.If(valid[1]):
             m.d.sync += t2_word.eq(self.record)
             m.d.sync += [t2_u[lane].eq(u) for lane, u in enumerate(self._new_currents(self.record))]
@@ -184,9 +184,11 @@ class NeuronPass(wiring.Component):
             m.d.sync += [t3_word.eq(t2_word), t3_u.eq(t2_u)]
             m.d.sync += [t3_v[lane].eq(v) for lane, v in enumerate(self._new_voltages(t2_word, t2_u, t2_vdec))]
 
-        # Stage 3: the word goes back, the spike vector to stage 4.
-        m.d.comb += [self.write.en.eq(valid[3]), self.write.group.eq(group[3])]
-        self._fire_and_reset(m, t3_word, t3_u, t3_v)
+        # Stage 3: the word goes back, the spike vector to stage 4. (Driven only while valid, so no output is a
+        # constant: Icarus never evaluates an `always @*` without inputs.)
+        with m.If(valid[3]):
+            m.d.comb += [self.write.en.eq(1), self.write.group.eq(group[3])]
+            self._fire_and_reset(m, t3_word, t3_u, t3_v)
         t4_spikes = Signal(p.lanes)
         m.d.sync += t4_spikes.eq(self.write.spikes)
         m.d.comb += [
@@ -208,6 +210,7 @@ class NeuronPass(wiring.Component):
         return currents
 
     def _decayed_voltages(self, word):
+        """Stage 1: the voltages' leak (none for model "if")."""
         p = self._p
         return [rec.v if p.model == "if" else _decay(p, rec.v, p.decay_v) for rec in word]
 
@@ -444,31 +447,17 @@ class LifCore(wiring.Component):
         return widths
 
     def elaborate(self, platform):
-        p, s = self._p, self._s
         m = Module()
         st_rd, st_wr = self._state_memory(m)
         weights = self._weight_memory(m)
         engine = None
-        if s:
-            engine = StdpEngine(p, s)
+        if self._s:
+            engine = StdpEngine(self._p, self._s)
             engine.elaborate_into(m, weights=weights, state=st_rd)
-        stall = engine.stall if engine else Const(0)
         # The first weight word of an axon: an event's, or a configuration command's.
         base = Signal.like(weights.read_addr)
-
-        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine, stall)
-
-        m.submodules.neurons = neurons = NeuronPass(p, self._neuron_layout)
-        m.submodules.emitter = emitter = SpikeEmitter(p)
-        wiring.connect(m, neurons.vectors, emitter.vectors)
-        wiring.connect(m, emitter.spikes, wiring.flipped(self.spikes))
-        m.d.comb += neurons.record.eq(st_rd.data)
-        with m.If(neurons.read.en):
-            m.d.comb += st_rd.addr.eq(neurons.read.group)
-        with m.If(neurons.write.en):
-            m.d.comb += [st_wr.addr.eq(neurons.write.group), st_wr.en.eq(1), st_wr.data.eq(neurons.write.word)]
-            if engine:
-                engine.spiked(m, neurons.write.group, neurons.write.word, neurons.write.spikes, st_wr.data)
+        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine)
+        neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine)
 
         idle = integrate_idle & ~neurons.busy & (~engine.pending if engine else 1)
         cmd = Signal(self._cfg_layout)      # the configuration command being carried out
@@ -507,12 +496,29 @@ class LifCore(wiring.Component):
         m.d.comb += [w_rd.addr.eq(read_addr), w_wr.addr.eq(read_addr), w_rd.en.eq(~w_wr.en)]
         return SynapsePorts(read=w_rd, write=w_wr, read_addr=read_addr, write_addr=Signal.like(read_addr))
 
-    def _integrate(self, m, weights, st_rd, st_wr, base, engine, stall):
+    def _neuron_pass(self, m, st_rd, st_wr, engine):
+        """The tick's neuron pass on the state memory, its spike vectors to the emitter and the emitter's spikes
+        out of the core. Returns the :class:`NeuronPass` and the :class:`SpikeEmitter`."""
+        m.submodules.neurons = neurons = NeuronPass(self._p, self._neuron_layout)
+        m.submodules.emitter = emitter = SpikeEmitter(self._p)
+        wiring.connect(m, neurons.vectors, emitter.vectors)
+        wiring.connect(m, emitter.spikes, wiring.flipped(self.spikes))
+        m.d.comb += neurons.record.eq(st_rd.data)
+        with m.If(neurons.read.en):
+            m.d.comb += st_rd.addr.eq(neurons.read.group)
+        with m.If(neurons.write.en):
+            m.d.comb += [st_wr.addr.eq(neurons.write.group), st_wr.en.eq(1), st_wr.data.eq(neurons.write.word)]
+            if engine:
+                engine.spiked(m, neurons.write.group, neurons.write.word, neurons.write.spikes, st_wr.data)
+        return neurons, emitter
+
+    def _integrate(self, m, weights, st_rd, st_wr, base, engine):
         """The integrate pass: stage 0 issues (base + g, g); stage 1 adds the weights to the accumulators and
         writes them back (and stages the depression). Returns (whether an event may be accepted while the core is
         idle, whether no event is in flight)."""
         p = self._p
         G = p.groups
+        stall = engine.stall if engine else Const(0)
         busy = Signal()          # stage 0 holds an event
         g = Signal(p.group_bits)
         last = g == G - 1
