@@ -3,7 +3,7 @@
 import pytest
 
 from spikeforge.hdl.attention.params import AttentionParams
-from spikeforge.scripts.bench_attention import MULTIPLIER_CELLS, synth_cells
+from spikeforge.scripts.bench.attention import MULTIPLIER_CELLS, synth_cells
 
 
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])

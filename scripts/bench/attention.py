@@ -12,7 +12,7 @@ Three tables:
   unit alone to, which must include no DSP or multiplier;
 - the additions of one call against the multiply-accumulates of softmax attention of the same shape.
 
-Usage: python -m spikeforge.scripts.bench_attention [--out docs/benchmarks_attention.md]
+Usage: python -m spikeforge.scripts.bench.attention [--out docs/benchmarks_attention.md]
        [--build-dir build/bench_attention] [--sim verilator] [--no-boards]
 """
 
@@ -58,7 +58,7 @@ _SYNTH = {"ice40": "synth_ice40 -dsp -top attention", "ecp5": "synth_ecp5 -top a
 
 
 def _echo(message):
-    click.echo(f"bench_attention: {message}", err=True)
+    click.echo(f"bench.attention: {message}", err=True)
 
 
 # --- cycles ------------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def _write(out, cycle_rows, board_rows, sim, versions):
     lines = [
         "# Attention unit benchmarks",
         "",
-        f"Written by `python -m spikeforge.scripts.bench_attention` on {today} ({host_platform.machine()}, "
+        f"Written by `python -m spikeforge.scripts.bench.attention` on {today} ({host_platform.machine()}, "
         f"Python {host_platform.python_version()}). See docs/attention.md for the design and the cycle count.",
         "",
         "## Cycles per attention call",

@@ -19,7 +19,7 @@ pipelined XOR tree (its flip-flops and LUTs are reported separately). The tools 
 
 Writes docs/benchmarks_aer.md (``--out``) and the PNG beside it.
 
-Usage: python -m spikeforge.scripts.bench_aer [--sim verilator] [--build-dir build/bench_aer] [--no-build]
+Usage: python -m spikeforge.scripts.bench.aer [--sim verilator] [--build-dir build/bench_aer] [--no-build]
 """
 
 import json
@@ -279,7 +279,7 @@ def render(zero_load, saturation, curve, builds, sim, png_name):
     lines = [
         "## AER router and mesh",
         "",
-        "Written by `python -m spikeforge.scripts.bench_aer`. Traffic runs on the generated Verilog in "
+        "Written by `python -m spikeforge.scripts.bench.aer`. Traffic runs on the generated Verilog in "
         f"{sim} through the cocotb bench, which also checks each run against the golden model. Mesh: 4 x 4, XY "
         "routing, 16-bit payload, FIFO depth 4, sinks always ready.",
         "",

@@ -1,18 +1,18 @@
 """Gather every block's benchmark report into docs/benchmarks.md.
 
-``scripts/bench_lif.py`` writes docs/benchmarks.md (the LIF core); ``bench_stdp.py``, ``bench_aer.py``,
-``bench_attention.py`` and ``bench_sweep.py`` write docs/benchmarks_<block>.md. This appends those after the LIF core's part (replacing
-what an earlier run appended), so that docs/benchmarks.md holds every table. Every figure comes from its block's
-script; nothing here measures.
+``scripts/bench/lif.py`` writes docs/benchmarks.md (the LIF core); ``stdp.py``, ``aer.py``, ``attention.py``
+and ``sweep.py`` of scripts/bench/ write docs/benchmarks_<block>.md. This appends those after the LIF core's part
+(replacing what an earlier run appended), so that docs/benchmarks.md holds every table. Every figure comes from
+its block's script; nothing here measures.
 
-Usage: python -m spikeforge.scripts.bench_collect [--docs docs]
+Usage: python -m spikeforge.scripts.bench.collect [--docs docs]
 """
 
 from pathlib import Path
 
 import click
 
-MARKER = "<!-- The sections below are copied from docs/benchmarks_<block>.md by scripts/bench_collect.py. -->"
+MARKER = "<!-- The sections below are copied from docs/benchmarks_<block>.md by scripts/bench/collect.py. -->"
 BLOCKS = ("stdp", "aer", "attention", "sweep")
 
 
@@ -21,7 +21,7 @@ BLOCKS = ("stdp", "aer", "attention", "sweep")
 def main(docs):
     target = docs / "benchmarks.md"
     if not target.is_file():
-        raise click.ClickException(f"{target}: missing; run scripts/bench_lif.py first")
+        raise click.ClickException(f"{target}: missing; run scripts/bench/lif.py first")
     head = target.read_text().split(MARKER)[0].rstrip() + "\n"
     parts = [head, MARKER, ""]
     for block in BLOCKS:
@@ -32,7 +32,7 @@ def main(docs):
                              for line in section.read_text().splitlines())
             parts += [text.rstrip(), ""]
         else:
-            parts += [f"## {block}", "", f"(no {section.name}: run scripts/bench_{block}.py)", ""]
+            parts += [f"## {block}", "", f"(no {section.name}: run scripts/bench/{block}.py)", ""]
     target.write_text("\n".join(parts))
     click.echo(f"wrote {target}")
 
