@@ -269,6 +269,7 @@ rtl = "icarus"
     assert all(0 < r["saturation_throughput"] <= 1 for r in rows)
     assert all(r["zero_load_latency"] == 2 for r in rows)       # one router, two cycles (docs/aer.md)
     assert rows[0]["ffs"] < rows[2]["ffs"]
+    assert rows[0]["saturation_throughput"] < rows[2]["saturation_throughput"]   # one-packet buffers stall
     assert front    # the default objectives: logic cells against saturation throughput
 
 

@@ -71,15 +71,17 @@ def zero_load_latency(params, *, backend, build_dir=None, packets=4, seed=0):
 
 def rates(result, sources):
     """(accepted, delivered) packets per source per cycle of an RTL run under saturating traffic, and the
-    window ``(WARMUP, end)`` they were counted over."""
+    window ``(start, end)`` they were counted over: from :data:`WARMUP` (from 0 in a run too short to leave
+    a warm-up out) to the first cycle in which some source has no packet left."""
     last = {}
     for cycle, p in result.injected:
         last[p.src] = max(last.get(p.src, 0), cycle)
     end = min(last.values())
-    accepted = sum(1 for cycle, _ in result.injected if WARMUP <= cycle < end)
-    delivered = sum(1 for rows in result.delivered.values() for d in rows if WARMUP <= d.t < end)
-    cycles = max(end - WARMUP, 1)
-    return accepted / (sources * cycles), delivered / (sources * cycles), (WARMUP, end)
+    start = WARMUP if end > 2 * WARMUP else 0
+    accepted = sum(1 for cycle, _ in result.injected if start <= cycle < end)
+    delivered = sum(1 for rows in result.delivered.values() for d in rows if start <= d.t < end)
+    cycles = max(end - start, 1)
+    return accepted / (sources * cycles), delivered / (sources * cycles), (start, end)
 
 
 def saturation_throughput(params, *, sim, build_dir, packets=100, seed=0):
