@@ -4,7 +4,7 @@ Each check returns the value or raises TypeError/ValueError whose message names 
 ``Parameter 'name'``, the value and the rule (the configuration loader finds the key by that wording).
 """
 
-__all__ = ["check_bool", "check_choice", "check_int"]
+__all__ = ["check_bool", "check_choice", "check_fraction", "check_int"]
 
 
 def check_int(name, value, lo, hi, rule=None):
@@ -29,4 +29,13 @@ def check_bool(name, value):
     """True or False."""
     if not isinstance(value, bool):
         raise TypeError(f"Parameter '{name}' must be true or false, not {value!r}")
+    return value
+
+
+def check_fraction(name, value):
+    """A number (not a bool) in 0..1."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"Parameter '{name}' must be a number, not {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"Parameter '{name}' must be in the range 0..1; {value} is out of range")
     return value

@@ -11,8 +11,8 @@ import click
 
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
-from ..errors import ConfigError, InputError, ToolError
-from .description import Block, Simulation, SweepWorkload, Verdict
+from ..errors import InputError, ToolError
+from .description import Block, Simulation, SweepWorkload, Verdict, check_workload
 
 
 __all__ = ["ROUTER", "MESH"]
@@ -84,14 +84,8 @@ def _verify(config, *, sim, steps, seed, build_dir, echo):
     return Verdict(*verify(_params(config), sim=sim, seed=seed, build_dir=build_dir))
 
 
-def _check_workload(where, workload):
-    for key in ("packets", "seed"):
-        value = workload[key]
-        if not isinstance(value, int) or isinstance(value, bool) or (key == "packets" and not 1 <= value <= 10000):
-            rule = "an integer in 1..10000" if key == "packets" else "an integer"
-            raise ConfigError(f"{where}: {key} must be {rule}")
-    if workload["rtl"] not in RTL_BACKENDS:
-        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)}")
+def _check_workload(workload):
+    check_workload(workload, counts={"packets": (1, 10000)}, rtl=RTL_BACKENDS)
 
 
 def _measure(config, workload, build_dir, reports):

@@ -12,8 +12,8 @@ import numpy as np
 
 from spikeforge.hdl.attention.params import AttentionParams
 
-from ..errors import ConfigError, InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+from ..errors import InputError, ToolError
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
 
 
 __all__ = ["BLOCK"]
@@ -74,18 +74,9 @@ def _verify(config, *, sim, steps, seed, build_dir, echo):
     return Verdict(True, f"{sim}: {VERIFY_CALLS} random calls from seed {seed} matched the model")
 
 
-def _check_workload(where, workload):
-    if not isinstance(workload["calls"], int) or isinstance(workload["calls"], bool) \
-            or not 1 <= workload["calls"] <= 1000:
-        raise ConfigError(f"{where}: calls must be an integer in 1..1000")
-    activity = workload["activity"]
-    if not isinstance(activity, (int, float)) or isinstance(activity, bool) or not 0 <= activity <= 1:
-        raise ConfigError(f"{where}: activity must be a number in 0..1")
-    if not isinstance(workload["seed"], int) or isinstance(workload["seed"], bool):
-        raise ConfigError(f"{where}: seed must be an integer")
-    if workload["rtl"] not in RTL_BACKENDS:
-        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)} (the cycles of an attention "
-                          f"call are measured on the RTL)")
+def _check_workload(workload):
+    # The cycles of an attention call are measured on the RTL: no "none".
+    check_workload(workload, counts={"calls": (1, 1000)}, fractions=("activity",), rtl=RTL_BACKENDS)
 
 
 def _measure(config, workload, build_dir, reports):

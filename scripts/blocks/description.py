@@ -5,8 +5,25 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from spikeforge.hdl.checks import check_choice, check_fraction, check_int
 
-__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict"]
+
+__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload"]
+
+
+_SEEDS = (-(1 << 63), (1 << 63) - 1)
+
+
+def check_workload(workload, *, counts, fractions=(), rtl):
+    """Check a sweep workload: ``counts`` maps integer keys to their (lo, hi) range, ``fractions`` are numbers
+    in 0..1, ``seed`` is any integer and ``rtl`` one of the back ends ``rtl``; raises TypeError or ValueError
+    naming the key."""
+    for key, (lo, hi) in counts.items():
+        check_int(key, workload[key], lo, hi)
+    for key in fractions:
+        check_fraction(key, workload[key])
+    check_int("seed", workload["seed"], *_SEEDS, "must be an integer")
+    check_choice("rtl", workload["rtl"], rtl)
 
 
 class MismatchError(Exception):
@@ -56,8 +73,8 @@ class SweepWorkload:
     defaults : dict
         The ``[sweep.workload]`` keys and their default values.
     check : callable
-        ``check(where, workload)``: raise :class:`~spikeforge.scripts.config.ConfigError` naming ``where`` when
-        a value is out of its range.
+        ``check(workload)``: raise TypeError or ValueError naming the key when a value breaks its rule (see
+        :func:`check_workload`).
     measure : callable
         ``measure(config, workload, build_dir, reports) -> dict``: the point's metrics, given the point's
         configuration and its board reports (the first is the primary board's; may be empty).

@@ -18,7 +18,7 @@ from spikeforge.hdl.stdp.params import StdpParams
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
 
 
 __all__ = ["BLOCK", "learning"]
@@ -202,17 +202,8 @@ def _verify(config, *, sim, steps, seed, build_dir, echo):
 
 # --- sweep ---------------------------------------------------------------------------------------------------
 
-def _check_workload(where, workload):
-    if not isinstance(workload["steps"], int) or isinstance(workload["steps"], bool) \
-            or not 1 <= workload["steps"] <= 100000:
-        raise ConfigError(f"{where}: steps must be an integer in 1..100000")
-    activity = workload["activity"]
-    if not isinstance(activity, (int, float)) or isinstance(activity, bool) or not 0 <= activity <= 1:
-        raise ConfigError(f"{where}: activity must be a number in 0..1")
-    if not isinstance(workload["seed"], int) or isinstance(workload["seed"], bool):
-        raise ConfigError(f"{where}: seed must be an integer")
-    if workload["rtl"] not in RTL_BACKENDS:
-        raise ConfigError(f"{where}: rtl must be one of {', '.join(RTL_BACKENDS)}")
+def _check_workload(workload):
+    check_workload(workload, counts={"steps": (1, 100000)}, fractions=("activity",), rtl=RTL_BACKENDS)
 
 
 def _rtl_cycles(params, workload, build_dir):

@@ -156,7 +156,10 @@ def load_space(path):
     given = sweep.get("workload", {})
     _check_keys(f"{path} [sweep.workload]", given, tuple(workload))
     workload.update(given)
-    block.sweep.check(f"{path} [sweep.workload]", workload)
+    try:
+        block.sweep.check(workload)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} [sweep.workload]: {exc}") from None
 
     optimize = sweep.get("optimize", {})
     _check_keys(f"{path} [sweep.optimize]", optimize, ("trials", "objectives", "constraints", "seed"))
