@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 
-from spikeforge.hdl.aer.params import EAST, LOCAL, NORTH, SOUTH, WEST, MeshParams, RouterParams
+from spikeforge.hdl.aer.params import MeshParams, RouterParams
+from spikeforge.hdl.aer.routes import multicast_tree_routes
 
 from .model import Packet
 
@@ -96,39 +97,3 @@ def random_routes(params, *, entries, seed=0):
         route = rng.getrandbits(params.ports) if rng.random() < 0.9 else 0
         rows.append({"key": key, "mask": mask, "route": route})
     return rows
-
-
-def _xy_next(params, node, dest):
-    """The output port of XY routing at ``node`` toward node ``dest``."""
-    (x, y), (dx, dy) = params.position(node), params.position(dest)
-    if dx != x:
-        return EAST if dx > x else WEST
-    if dy != y:
-        return SOUTH if dy > y else NORTH
-    return LOCAL
-
-
-def multicast_tree_routes(params, targets):
-    """Mesh tables (a ``routes`` parameter value) that deliver key ``k`` injected at node ``k`` to every node in
-    ``targets[k]``, along the union of the XY paths (a tree, so no node sees a key twice).
-
-    Parameters
-    ----------
-    params : MeshParams
-        A mesh with ``routing = "table"``; ``key_bits`` must hold every source node index.
-    targets : dict
-        Source node -> iterable of destination nodes.
-    """
-    routes = {}
-    for src, dests in targets.items():
-        for dest in dests:
-            node = src
-            while True:
-                port = _xy_next(params, node, dest)
-                routes[node, src] = routes.get((node, src), 0) | (1 << port)
-                if port == LOCAL:
-                    break
-                node = params.neighbour(node, port)
-    full = (1 << params.key_bits) - 1
-    return [{"node": node, "key": key, "mask": full, "route": route}
-            for (node, key), route in sorted(routes.items())]

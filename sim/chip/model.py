@@ -1,0 +1,111 @@
+"""The golden model of a chip: the specification its RTL is checked against (pure Python and numpy).
+
+One timestep, as a NIR graph runs in snnTorch (docs/chip.md):
+
+1. The step's input spikes and the spikes the recurrent connections carried from the last step are the first
+   events of the cores they reach.
+2. Phase by phase (a core's phase is its depth in the feed-forward graph, :mod:`spikeforge.hdl.chip.params`),
+   every core of the phase takes its events and ticks (the LIF or STDP golden model's ``step``); the spikes of
+   a feed-forward connection are events of the same step for its target, which ticks in a later phase; those of
+   a recurrent connection are events of the next step.
+3. The output neurons' spikes of the step are the step's outputs.
+
+No core's accumulator can overflow within a step (the parameters require it), and every axon has one source, so
+the order in which a core's events arrive does not change anything, which is what lets the mesh deliver them in
+any order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spikeforge.hdl.chip.params import INPUT, ChipParams
+
+from ..lif_core.model import LifModel
+from ..stdp.model import StdpModel
+
+
+__all__ = ["ChipModel", "run_chip"]
+
+
+class ChipModel:
+    """A chip's cores and the spikes between them.
+
+    Parameters
+    ----------
+    params : ChipParams
+    weights : dict, optional
+        Core name -> integer array of shape (axons, neurons); zero when missing.
+
+    Attributes
+    ----------
+    cores : dict
+        Core name -> its :class:`~spikeforge.sim.lif_core.model.LifModel` (or ``StdpModel``), whose state (``v``,
+        ``u``, ``acc``, ``refractory``, ``weights``...) is the state of that core.
+    spikes : dict
+        Core name -> the neurons that spiked in the last step, in order.
+    timestep : int
+    """
+
+    def __init__(self, params, weights=None):
+        if not isinstance(params, ChipParams):
+            raise TypeError(f"params must be a ChipParams, not {params!r}")
+        weights = weights or {}
+        unknown = sorted(set(weights) - {c.name for c in params.cores})
+        if unknown:
+            raise ValueError(f"Weights for core {unknown[0]!r}, which the chip does not have")
+        self.params = params
+        self.cores = {}
+        for core in params.cores:
+            w = weights.get(core.name)
+            self.cores[core.name] = StdpModel(core.params, core.stdp, w) if core.stdp else LifModel(core.params, w)
+        self.spikes = {c.name: [] for c in params.cores}
+        self._carried = {c.name: [] for c in params.cores}      # recurrent events for the next step
+        self._phase = {c.name: c.phase for c in params.cores}
+        self.timestep = 0
+
+    def _deliver(self, source, neurons, events, phase):
+        """Turn ``source``'s spikes into axon events: this step's for targets in later phases (or any target of
+        the host's inputs), the next step's for the others."""
+        for c in self.params.connections:
+            if c.source != source:
+                continue
+            axons = [c.axon + n - c.first for n in neurons if c.first <= n < c.first + c.count]
+            later = source == INPUT or (not c.recurrent and self._phase[c.target] > phase)
+            (events if later else self._carried)[c.target].extend(axons)
+
+    def step(self, inputs):
+        """Run one timestep with input spikes ``inputs`` (host input neuron indices); return the indices of the
+        outputs that spiked, in ascending order."""
+        p = self.params
+        events, self._carried = self._carried, {c.name: [] for c in p.cores}
+        for n in inputs:
+            if not 0 <= n < p.inputs:
+                raise ValueError(f"Input neuron {n} is out of range 0..{p.inputs - 1}")
+        self._deliver(INPUT, sorted(set(int(n) for n in inputs)), events, -1)
+        for phase in range(p.phases):
+            for core in (c for c in p.cores if c.phase == phase):
+                self.spikes[core.name] = [int(n) for n in self.cores[core.name].step(sorted(events[core.name]))]
+                self._deliver(core.name, self.spikes[core.name], events, phase)
+        self.timestep += 1
+        outputs = []
+        for entry, r in zip(p.output_map(), p.outputs):
+            outputs += [entry.base + n - r.first for n in self.spikes[r.core] if r.first <= n < r.first + r.count]
+        return sorted(outputs)
+
+
+def run_chip(params, spikes, weights=None, *, on_step=None):
+    """Run input spikes through fresh chips, one per sample: ``spikes`` is a uint8 array of shape
+    (batch, steps, inputs) or (steps, inputs); returns the output spikes, uint8, of shape (batch, steps,
+    outputs) or (steps, outputs). Every sample starts from a reset chip."""
+    spikes = np.asarray(spikes)
+    single = spikes.ndim == 2
+    batch = spikes[None] if single else spikes
+    out = np.zeros((batch.shape[0], batch.shape[1], params.output_count), dtype=np.uint8)
+    for b, sample in enumerate(batch):
+        chip = ChipModel(params, weights)
+        for t, row in enumerate(sample):
+            out[b, t, chip.step(np.flatnonzero(row))] = 1
+            if on_step is not None:
+                on_step()
+    return out[0] if single else out
