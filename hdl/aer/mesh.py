@@ -37,6 +37,8 @@ class Mesh(wiring.Component):
         Packets leaving the network at each node's local port.
     forwarded, dropped : Out(counter_bits).array(nodes, 5)
         Each router's per-port counters (ports north, east, south, west, local).
+    idle : Out(1)
+        No packet is held anywhere in the mesh: every router is idle (links are router registers).
     cfg : In(stream.Signature(cfg_layout))
         ``table`` mode only: table commands with a ``node`` field selecting the router; one at a time.
     cfg_rsp : Out(stream.Signature(cfg_rsp_layout))
@@ -57,6 +59,7 @@ class Mesh(wiring.Component):
             "deliver": Out(stream.Signature(self.packet_layout)).array(params.nodes),
             "forwarded": Out(params.counter_bits).array(params.nodes, MESH_PORTS),
             "dropped": Out(params.counter_bits).array(params.nodes, MESH_PORTS),
+            "idle": Out(1),
         }
         if params.uses_table:
             self.cfg_layout = cfg_layout(params, node_bits=self.node_bits)
@@ -95,6 +98,7 @@ class Mesh(wiring.Component):
                 m.d.comb += [self.forwarded[n][port].eq(router.forwarded[port]),
                              self.dropped[n][port].eq(router.dropped[port])]
 
+        m.d.comb += self.idle.eq(Cat(router.idle for router in routers).all())
         if p.uses_table:
             self._configuration(m, routers)
         return m

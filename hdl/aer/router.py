@@ -78,6 +78,8 @@ class Router(wiring.Component):
         Saturating count of packets that left on each output port.
     dropped : Out(counter_bits).array(ports)
         Saturating count of packets dropped at each input port (no route).
+    idle : Out(1)
+        No packet is held anywhere in the router (for a chip's quiescence detection).
     cfg : In(stream.Signature(cfg_layout))
         ``table`` mode only: reads and writes of table entries, accepted one at a time.
     cfg_rsp : Out(stream.Signature(cfg_rsp_layout))
@@ -103,6 +105,7 @@ class Router(wiring.Component):
             "outputs": Out(stream.Signature(self.packet_layout)).array(params.ports),
             "forwarded": Out(params.counter_bits).array(params.ports),
             "dropped": Out(params.counter_bits).array(params.ports),
+            "idle": Out(1),
         }
         if params.uses_table:
             self.cfg_layout = cfg_layout(params)
@@ -276,4 +279,8 @@ class Router(wiring.Component):
                         m.d.sync += remaining.eq(0)
             with m.Else():
                 m.d.sync += remaining.eq(left)
+        # Idle: no packet in any head register, buffer or output register.
+        held = [r.any() for r in owed] + [t.r_rdy for t in tails if t is not None]
+        held += [self.outputs[o].valid for o in range(N)]
+        m.d.comb += self.idle.eq(~Cat(*held).any())
         return m

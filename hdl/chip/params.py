@@ -168,7 +168,7 @@ class ChipParams:
             if entries > map_size:
                 raise ValueError(f"Parameter 'map_size' must hold the {entries} connections into core "
                                  f"'{core.name}'; {map_size} is too small")
-        chip.mesh       # the routing tables must fit table_size
+        chip.routes()   # the routing tables must fit table_size
         return chip
 
     # --- derived ------------------------------------------------------------------------------------------------
@@ -225,17 +225,22 @@ class ChipParams:
 
     @property
     def mesh(self):
-        """The :class:`MeshParams` of the chip's routers, with the tables that carry every source's spikes to
-        the tiles that listen (and the output cores' spikes to the host node), along XY multicast trees."""
+        """The :class:`MeshParams` of the chip's routers (their tables start empty and are written at run time
+        with :meth:`routes`)."""
+        return MeshParams.create(width=self.width, height=self.height, routing="table", key_bits=self.key_bits,
+                                 payload_bits=self.neuron_bits, fifo_depth=self.fifo_depth,
+                                 table_size=self.table_size)
+
+    def routes(self):
+        """The routing-table rows (``node``, ``key``, ``mask``, ``route``) that carry every source's spikes to the
+        tiles that listen, and the output cores' spikes to the host node, along XY multicast trees."""
         targets = {}
         for c in self.connections:
             targets.setdefault(self.key_of(c.source), set()).add(self.core(c.target).node)
         for r in self.outputs:
             targets.setdefault(self.core(r.core).key, set()).add(HOST_NODE)
         origins = {key: self.source_node(key) for key in targets}
-        shape = dict(width=self.width, height=self.height, routing="table", key_bits=self.key_bits,
-                     payload_bits=self.neuron_bits, fifo_depth=self.fifo_depth, table_size=self.table_size)
-        routes = multicast_tree_routes(MeshParams.create(**shape), targets, origins=origins)
+        routes = multicast_tree_routes(self.mesh, targets, origins=origins)
         per_node = {}
         for row in routes:
             per_node[row["node"]] = per_node.get(row["node"], 0) + 1
@@ -243,7 +248,7 @@ class ChipParams:
             if count > self.table_size:
                 raise ValueError(f"Parameter 'table_size' must hold the {count} routes through node {node}; "
                                  f"{self.table_size} is too small")
-        return MeshParams.create(**shape, routes=routes)
+        return routes
 
     def to_dict(self):
         """The parameters as given to :meth:`create` (a TOML ``[chip]`` table)."""

@@ -1,0 +1,61 @@
+"""The configuration commands that load a network onto a chip (pure Python; docs/chip.md).
+
+A generated chip starts with empty tables; :func:`load_commands` gives, for a :class:`ChipParams` and its
+weights, every command of the chip's ``cfg`` port that makes it run that network: each tile's key, phase and
+input map, the cores' weights, the routers' tables, the number of phases and the output map. Commands are dicts
+of the chip's command fields with enumeration members by name (``"WRITE"``, ``"MAP"``, ``"WEIGHT"``), as the
+manifest's layouts pack them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+__all__ = ["load_commands", "state_reads"]
+
+
+def _write(unit, **fields):
+    return {"op": "WRITE", "unit": unit, **fields}
+
+
+def _entry(entry):
+    return {"enable": 1, "key": entry.key, "first": entry.first, "count": entry.count, "base": entry.base}
+
+
+def load_commands(params, weights=None):
+    """Every command that loads the network of ``params`` (with ``weights``: core name -> (axons, neurons)
+    integer array; zeros when missing). Weights are written whole, zeros included, as a board's memories start
+    undefined."""
+    weights = weights or {}
+    commands = []
+    for core in params.cores:
+        node = core.node
+        commands.append(_write("KEY", node=node, data=core.key))
+        commands.append(_write("PHASE", node=node, data=core.phase))
+        for index, entry in enumerate(params.input_map(core.name)):
+            commands.append(_write("MAP", node=node, index=index, entry=_entry(entry)))
+        w = np.zeros((core.params.axons, core.params.neurons), dtype=np.int64)
+        if core.name in weights:
+            w = np.asarray(weights[core.name], dtype=np.int64)
+        for axon in range(core.params.axons):
+            for neuron in range(core.params.neurons):
+                commands.append(_write("CORE", node=node, field="WEIGHT", axon=axon, neuron=neuron,
+                                       data=int(w[axon, neuron])))
+    per_node = {}
+    for row in params.routes():
+        index = per_node.get(row["node"], 0)
+        per_node[row["node"]] = index + 1
+        commands.append(_write("ROUTE", node=row["node"], index=index,
+                               route={"enable": 1, "key": row["key"], "mask": row["mask"], "route": row["route"]}))
+    commands.append(_write("PHASES", data=params.phases))
+    for index, entry in enumerate(params.output_map()):
+        commands.append(_write("OUTPUT", index=index, entry=_entry(entry)))
+    return commands
+
+
+def state_reads(params, names):
+    """READ commands of the per-neuron fields ``names`` (configuration field names, e.g. ``"V"``) of every
+    neuron of every core, in the order (core, field, neuron)."""
+    return [{"op": "READ", "unit": "CORE", "node": core.node, "field": field, "neuron": n}
+            for core in params.cores for field in names for n in range(core.params.neurons)]

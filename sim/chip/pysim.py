@@ -1,0 +1,98 @@
+"""Run a chip in Amaranth's Python simulator: load a network, run timesteps, read state back.
+
+Quicker to start than a cocotb run for small chips; the cocotb bench (:mod:`spikeforge.sim.chip.bench`) is the
+check on real simulators. Commands are those of :mod:`spikeforge.sim.chip.load` (enumeration members by name).
+"""
+
+from __future__ import annotations
+
+import random
+
+from amaranth.sim import Simulator
+
+from spikeforge.hdl.cfg import CfgOp
+from spikeforge.hdl.chip.config_port import ChipUnit
+from spikeforge.hdl.lif_core.core import CfgField
+
+
+__all__ = ["run_chip_pysim"]
+
+
+_ENUMS = {"op": CfgOp, "unit": ChipUnit, "field": CfgField}
+
+
+def _command(fields):
+    return {name: _ENUMS[name][value] if name in _ENUMS else value for name, value in fields.items()}
+
+
+def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed=0, timeout=100_000):
+    """Load ``commands`` into ``chip`` (a :class:`~spikeforge.hdl.chip.chip.Chip`), then run ``steps`` (a list of
+    input index lists), after each step issuing the READ commands ``reads``.
+
+    Returns
+    -------
+    list of (outputs, answers, cycles)
+        Per step: the output indices in arrival order, the READs' ``data`` answers, the cycles from the first
+        input to ``done``.
+    """
+    rng = random.Random(seed)
+    results = []
+
+    async def handshake(ctx, port, payload=None):
+        if payload is not None:
+            ctx.set(port.payload, payload)
+        ctx.set(port.valid, 1)
+        for _ in range(timeout):
+            _, _, ready = await ctx.tick().sample(port.ready)
+            if ready:
+                ctx.set(port.valid, 0)
+                return
+        raise TimeoutError("the chip did not take a beat")
+
+    async def cfg(ctx, fields):
+        await handshake(ctx, chip.cfg, _command(fields))
+        if fields["op"] == "READ":
+            ctx.set(chip.cfg_rsp.ready, 1)
+            payload, = await ctx.tick().sample(chip.cfg_rsp.payload).until(chip.cfg_rsp.valid)
+            ctx.set(chip.cfg_rsp.ready, 0)
+            return payload.data
+        return None
+
+    async def step(ctx, inputs):
+        cycles = 0
+        for n in inputs:
+            while idle and rng.random() < idle:
+                await ctx.tick()
+                cycles += 1
+            await handshake(ctx, chip.inputs, {"neuron": int(n)})
+        ctx.set(chip.step.valid, 1)
+        outputs = []
+        while True:
+            ctx.set(chip.outputs.ready, int(rng.random() >= stall))
+            _, _, step_ready, valid, ready, payload, done = await ctx.tick().sample(
+                chip.step.ready, chip.outputs.valid, chip.outputs.ready, chip.outputs.payload, chip.done)
+            cycles += 1
+            if step_ready:
+                ctx.set(chip.step.valid, 0)
+            if valid and ready:
+                outputs.append(payload.neuron)
+            if done:
+                break
+            if cycles > timeout:
+                raise TimeoutError(f"the step was not done after {timeout} cycles")
+        ctx.set(chip.outputs.ready, 0)
+        return outputs, cycles
+
+    async def testbench(ctx):
+        for fields in commands:
+            await cfg(ctx, fields)
+        for inputs in steps:
+            outputs, cycles = await step(ctx, inputs)
+            answers = [await cfg(ctx, fields) for fields in reads]
+            results.append((outputs, answers, cycles))
+
+    sim = Simulator(chip)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+    return results
