@@ -46,7 +46,7 @@ def test_phases_maps_and_routes():
     assert p.output_map() == (MapEntry(key=2, first=0, count=8, base=0),)
     # XY trees: the inputs enter at node 0 and go east to node 1 (hidden) and on south to node 3 (out); hidden's
     # spikes go to itself and south to out; out's go to the host at node 0, west then north (X first: 3 -> 2 -> 0).
-    routes = {(e["node"], e["key"]): e["route"] for e in p.mesh.routes.to_rows(mesh=True)}
+    routes = {(e["node"], e["key"]): e["route"] for e in p.routes()}
     EAST, SOUTH, WEST, NORTH, LOCAL = 1 << 1, 1 << 2, 1 << 3, 1 << 0, 1 << 4
     assert routes == {(0, 0): EAST, (1, 0): LOCAL | SOUTH, (3, 0): LOCAL, (1, 1): LOCAL | SOUTH, (3, 1): LOCAL,
                       (3, 2): WEST, (2, 2): NORTH, (0, 2): LOCAL}
