@@ -1,0 +1,60 @@
+"""Chip configurations shared by the chip's pysim and cocotb tests: 1 x 1, 1 x 2, 2 x 2 and 3 x 3 chips, a layer
+split over two cores, skip and recurrent connections, a core at the host's node, a learning core, and two cores
+of one phase joined by a recurrent connection. Every neuron is an output, so every core's spikes are compared."""
+
+import numpy as np
+
+from spikeforge.hdl.chip.params import ChipParams
+
+
+CORE = dict(axons=8, neurons=8, lanes=2, weight_bits=6, threshold=20)
+
+
+def every_neuron_out(cores):
+    return [{"core": name} for name in cores]
+
+
+def network(width, height, cores, connections, **extra):
+    return ChipParams.create(width=width, height=height, inputs=8, cores=cores, connections=connections,
+                             outputs=every_neuron_out(cores), **extra)
+
+
+CHIPS = {
+    "1x1": network(1, 1, {"c": dict(CORE, node=0, refractory=1)}, [{"source": "input", "target": "c"}]),
+    "1x2-layers": network(2, 1, {"h": dict(CORE, node=1), "o": dict(CORE, node=0, model="cuba")},
+                          [{"source": "input", "target": "h"}, {"source": "h", "target": "o"}]),
+    "2x2-skip-recurrent": network(2, 2, {"h": dict(CORE, axons=16, node=1), "o": dict(CORE, axons=16, node=3)},
+                                  [{"source": "input", "target": "h"},
+                                   {"source": "h", "target": "h", "axon": 8, "recurrent": True},
+                                   {"source": "h", "target": "o"},
+                                   {"source": "input", "target": "o", "axon": 8}]),
+    "2x2-split-layer": network(2, 2, {"a": dict(CORE, neurons=4, node=1), "b": dict(CORE, neurons=4, node=2),
+                                      "o": dict(CORE, node=3)},
+                               [{"source": "input", "target": "a"}, {"source": "input", "target": "b"},
+                                {"source": "a", "target": "o", "axon": 0}, {"source": "b", "target": "o", "axon": 4}]),
+    "3x3-chain": network(3, 3, {"a": dict(CORE, node=8), "b": dict(CORE, node=4), "c": dict(CORE, node=0),
+                                "d": dict(CORE, axons=16, node=6)},
+                         [{"source": "input", "target": "a"}, {"source": "a", "target": "b"},
+                          {"source": "b", "target": "c"}, {"source": "c", "target": "d"},
+                          {"source": "d", "target": "d", "axon": 8, "recurrent": True}], table_size=6),
+    # b ticks long before a (one group against 32): its spikes reach a while a still integrates its inputs, and
+    # must wait for a's tick, since the connection is recurrent.
+    "1x2-same-phase": network(2, 1, {"a": dict(CORE, neurons=32, axons=16, lanes=1, node=0),
+                                     "b": dict(CORE, lanes=8, node=1)},
+                              [{"source": "input", "target": "a"}, {"source": "input", "target": "b"},
+                               {"source": "b", "target": "a", "axon": 8, "recurrent": True}]),
+    "1x2-learning": network(2, 1, {"h": dict(CORE, node=1, stdp={"a_plus": 40, "a_minus": 30, "lr_shift": 4})},
+                            [{"source": "input", "target": "h"}]),
+}
+
+
+def weights_for(params, seed):
+    rng = np.random.default_rng(seed)
+    return {c.name: rng.integers(-16, 32, size=(c.params.axons, c.params.neurons)) for c in params.cores}
+
+
+
+
+def random_steps(params, count, seed, rate=0.4):
+    rng = np.random.default_rng(seed)
+    return [[int(n) for n in np.flatnonzero(rng.random(params.inputs) < rate)] for _ in range(count)]
