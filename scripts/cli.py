@@ -174,8 +174,9 @@ class SimulateRequest:
 
 _SIMULATE_OPTIONS = {
     "weights": click.option("--weights", "weights", type=click.Path(dir_okay=False, path_type=Path),
-                            help="[lif_core] integer weights, a .npy array of shape (axons, neurons); zero when "
-                                 "omitted."),
+                            help="Integer weights, zero when omitted: [lif_core] a .npy array of shape (axons, "
+                                 "neurons); [chip] an .npz file of one such array per core name (default: the "
+                                 "[chip] table's weights file)."),
     "steps": click.option("--steps", type=int, help="[lif_core] timesteps to run (default: the last event's "
                                                     "t + 1)."),
     "dump_state": click.option("--dump-state", is_flag=True, help="[lif_core] also write state.npz: v (and u) "
@@ -225,7 +226,8 @@ def simulate(config, overrides, input_path, backend, out_dir, build_dir, **optio
 @_set_option
 @click.option("--sim", type=click.Choice(RTL_BACKENDS), default="icarus", show_default=True,
               help="Verilog simulator running the cocotb bench.")
-@click.option("--steps", type=int, help="[lif_core] timesteps of random input (default 30, 20 with [stdp]).")
+@click.option("--steps", type=int, help="[lif_core] or [chip]: timesteps of random input (default 30 for a core, 20 "
+                                       "with [stdp], 8 for a chip).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
 @_build_dir_option
 @click.pass_context

@@ -13,7 +13,7 @@ configuration stays quick.
 
 from __future__ import annotations
 
-from . import aer, attention, lif_core
+from . import aer, attention, chip, lif_core
 from .description import Block, Simulation, SweepWorkload, Verdict
 
 
@@ -22,7 +22,7 @@ __all__ = ["BLOCKS", "EXTENSIONS", "Block", "Simulation", "SweepWorkload", "Verd
 
 
 #: Table name -> :class:`Block`, for every block a configuration file may describe.
-BLOCKS = {block.name: block for block in (lif_core.BLOCK, aer.ROUTER, aer.MESH, attention.BLOCK)}
+BLOCKS = {block.name: block for block in (lif_core.BLOCK, aer.ROUTER, aer.MESH, attention.BLOCK, chip.BLOCK)}
 
 #: Extension table -> the block table it extends.
 EXTENSIONS = {table: block.name for block in BLOCKS.values() for table in block.extensions}

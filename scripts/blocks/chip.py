@@ -1,0 +1,192 @@
+"""The chip (``[chip]``): LIF cores on a table-routed AER mesh, one timestep across all of them.
+
+Parameters :mod:`spikeforge.hdl.chip.params`, generator :mod:`spikeforge.hdl.chip.chip`, golden model
+:mod:`spikeforge.sim.chip.model`, bench :mod:`spikeforge.sim.chip.bench`, board top-level
+:class:`spikeforge.boards.chip_top.ChipTop`; docs/chip.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+import click
+import numpy as np
+
+from spikeforge.hdl.chip.params import ChipParams
+
+from ..errors import InputError, ToolError
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
+
+
+__all__ = ["BLOCK", "read_spikes", "read_weights"]
+
+
+TOPLEVEL = "chip"
+VERIFY_STEPS = 8
+RTL_BACKENDS = ("icarus", "verilator")
+
+
+def _component(config):
+    from spikeforge.hdl.chip.chip import Chip
+
+    return Chip(config.blocks["chip"])
+
+
+def _describe(chip):
+    from spikeforge.hdl.chip.manifest import chip_manifest
+
+    return chip_manifest(chip)
+
+
+def _design(config):
+    p = config.blocks["chip"]
+    return f"{p.width}x{p.height} mesh, {len(p.cores)} cores"
+
+
+def _board_top(config):
+    from spikeforge.boards.chip_top import ChipTop
+
+    return ChipTop(config.blocks["chip"])
+
+
+def _load_npz(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, zipfile.BadZipFile, EOFError):
+        raise InputError(f"{path}: not an .npz archive of arrays") from None
+
+
+def read_weights(path, params):
+    """Core name -> weight array from an .npz file, every array checked against its core; raises InputError."""
+    arrays = _load_npz(path)
+    names = [c.name for c in params.cores]
+    for name in arrays:
+        if name not in names:
+            raise InputError(f"{path}: array '{name}' names no core (cores: {', '.join(names)})")
+    for core in params.cores:
+        if core.name not in arrays:
+            continue
+        w = arrays[core.name]
+        shape = (core.params.axons, core.params.neurons)
+        if w.shape != shape or not np.issubdtype(w.dtype, np.integer):
+            raise InputError(f"{path}: '{core.name}' must be integers of shape {shape} (axons, neurons), not "
+                             f"{w.dtype} {w.shape}")
+        lo, hi = core.params.weight_range
+        bad = np.argwhere((w < lo) | (w > hi))
+        if len(bad):
+            a, n = bad[0]
+            raise InputError(f"{path}: '{core.name}' weight [{a}, {n}] = {w[a, n]} is outside {lo}..{hi}")
+    return arrays
+
+
+def read_spikes(path, params):
+    """The ``spikes`` array of an .npz file: 0/1 of shape (batch, steps, inputs) or (steps, inputs)."""
+    arrays = _load_npz(path)
+    if "spikes" not in arrays:
+        raise InputError(f"{path}: no array 'spikes'; the file must hold spikes of shape (batch, steps, inputs)")
+    spikes = arrays["spikes"]
+    if spikes.ndim not in (2, 3) or spikes.shape[-1] != params.inputs or 0 in spikes.shape:
+        raise InputError(f"{path}: 'spikes' must have shape (batch, steps, {params.inputs}) or (steps, "
+                         f"{params.inputs}), not {spikes.shape}")
+    if not (np.issubdtype(spikes.dtype, np.integer) or spikes.dtype == bool) or not np.isin(spikes, (0, 1)).all():
+        raise InputError(f"{path}: 'spikes' must hold 0 and 1 only")
+    return spikes.astype(np.uint8)
+
+
+def _weights(config, request):
+    params = config.blocks["chip"]
+    path = request.options.get("weights")
+    if path is None and params.weights is not None:
+        path = Path(config.path).parent / params.weights
+    return {} if path is None else read_weights(path, params)
+
+
+def _simulate(config, request, stage, build_dir):
+    params = config.blocks["chip"]
+    spikes = read_spikes(request.input, params)
+    weights = _weights(config, request)
+    steps = spikes.shape[-2] * (1 if spikes.ndim == 2 else spikes.shape[0])
+    if request.backend == "model":
+        from spikeforge.sim.chip.model import run_chip
+
+        with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
+            out = run_chip(params, spikes, weights, on_step=lambda: bar.update(1))
+    else:
+        from spikeforge.sim.chip.rtl import simulate_rtl
+
+        click.echo(f"spikeforge: simulating {steps} timesteps of the chip's Verilog in {request.backend}", err=True)
+        try:
+            out, _ = simulate_rtl(params, spikes, weights, sim=request.backend, build_dir=build_dir)
+        except RuntimeError as exc:
+            raise ToolError(str(exc)) from None
+    np.savez(stage / "out.npz", spikes=out)
+    return f"{int(out.sum())} output spikes of shape {out.shape}; wrote {request.out_dir / 'out.npz'}"
+
+
+def _verify(config, *, sim, steps, seed, build_dir, echo):
+    from spikeforge.sim.chip.rtl import verify
+
+    params = config.blocks["chip"]
+    weights = None
+    if params.weights is not None:
+        weights = read_weights(Path(config.path).parent / params.weights, params)
+    echo(f"verifying {steps} random timesteps of 2 samples (seed {seed}) in {sim} against the golden model")
+    return Verdict(*verify(params, weights, sim=sim, steps=steps, samples=2, seed=seed, build_dir=build_dir))
+
+
+def _check_workload(workload):
+    check_workload(workload, counts={"steps": (1, 10000)}, fractions=("activity",), rtl=RTL_BACKENDS)
+
+
+def _measure(config, workload, build_dir, reports):
+    """Cycles per step of random inputs at the workload's activity on the RTL, checked against the model."""
+    from spikeforge.sim.chip.model import run_chip
+    from spikeforge.sim.chip.rtl import simulate_rtl
+
+    params = config.blocks["chip"]
+    rng = np.random.default_rng(workload["seed"])
+    weights = {c.name: rng.integers(-(1 << (c.params.weight_bits - 2)), 1 << (c.params.weight_bits - 1),
+                                    size=(c.params.axons, c.params.neurons)) for c in params.cores}
+    spikes = (rng.random((workload["steps"], params.inputs)) < workload["activity"]).astype(np.uint8)
+    out, cycles = simulate_rtl(params, spikes, weights, sim=workload["rtl"],
+                               build_dir=build_dir / f"rtl-{workload['rtl']}")
+    if not np.array_equal(out, run_chip(params, spikes, weights)):
+        raise MismatchError("RTL outputs differ from the golden model")
+    row = {"cycles_source": workload["rtl"], "steps": workload["steps"],
+           "cycles_per_step": float(cycles.mean()), "output_spikes": int(out.sum())}
+    fmax = reports[0].get("fmax_mhz") if reports else None
+    if fmax:
+        row["steps_per_s"] = fmax * 1e6 / row["cycles_per_step"]
+    return row
+
+
+BLOCK = Block(
+    name="chip",
+    params=ChipParams,
+    summary="a chip of LIF cores on an AER mesh",
+    toplevel=lambda config: TOPLEVEL,
+    component=_component,
+    describe=_describe,
+    design=_design,
+    board_top=_board_top,
+    simulation=Simulation(
+        input="an .npz file of spikes, (batch, steps, inputs) or (steps, inputs)",
+        outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs))",
+        options=("weights",),
+        run=_simulate,
+    ),
+    verify=_verify,
+    verify_steps=lambda config: VERIFY_STEPS,
+    sweep=SweepWorkload(
+        defaults={"steps": 8, "activity": 0.2, "seed": 1, "rtl": "icarus"},
+        check=_check_workload,
+        measure=_measure,
+        objectives={"logic_cells": "minimize", "cycles_per_step": "minimize"},
+        metrics=("cycles_per_step", "steps_per_s", "output_spikes", "steps"),
+    ),
+)
