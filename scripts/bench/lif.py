@@ -3,33 +3,35 @@
 Sweep: neurons {64, 256, 1024} x lanes {1, 4, 8}, 256 axons, 8-bit weights, on every board of
 :data:`spikeforge.boards.platforms.BOARDS`. For each point:
 
-- a board build (:func:`spikeforge.boards.build.build`): logic cells, flip-flops, RAM blocks, fmax; a design
-  that needs more than the device has is recorded as not fitting;
+- a board build of the core on its board top-level (:func:`spikeforge.scripts.blocks.build_block`, the one
+  build flow): logic cells, flip-flops, RAM blocks, fmax; a design that needs more than the device has is
+  recorded as not fitting;
 - a run of the core alone in Amaranth's simulator: cycles of one timestep with 5% and 50% of the axons active
   (events offered back to back, then the tick, counted to ``done``), once with no neuron firing and once with
   every neuron firing (the spike output is serialized, one neuron per cycle). A synaptic operation is one
   weight added to one neuron, so a timestep of E events does E * N of them.
 
 Results stay in the build directory: a board build is redone only when its build files, tools or seed
-changed (:func:`spikeforge.boards.build.build_design` checks), a cycle count only when the source of the
-generator or the simulation changed. So a rerun only redoes what changed (and elaborates every point again).
+changed (:func:`spikeforge.boards.build.build` checks), a cycle count only when spikeforge's source changed
+(:func:`spikeforge.hdl.manifest.source_digest`). So a rerun only redoes what changed (and elaborates every point
+again).
 The report is written to docs/benchmarks.md (``--out``).
 
 Usage: python -m spikeforge.scripts.bench.lif [--build-dir build/bench_lif] [--out docs/benchmarks.md]
 """
 
 import concurrent.futures
-import hashlib
 import random
 import time
 from pathlib import Path
 
 import click
 
-from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
+from spikeforge.boards.build import select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.scripts.bench.report import cached, machine_line, source_digest, stored_build, verdict
+from spikeforge.hdl.manifest import source_digest
+from spikeforge.scripts.bench.report import build_point, cached, machine_line, stored_build, verdict
 
 
 __all__ = ["main"]
@@ -52,12 +54,6 @@ TINYODIN_CYCLES_PER_SYNOP = 2
 
 def _params(neurons, lanes, **extra):
     return LifParams.create(neurons=neurons, axons=AXONS, lanes=lanes, weight_bits=WEIGHT_BITS, **extra)
-
-
-def _source_hash(*packages):
-    """Hash of the source of every loaded module of ``packages``."""
-    import spikeforge.sim.lif_core.pysim  # noqa: F401 (loads every module a cycle count runs)
-    return source_digest(hashlib.sha256(), *packages).hexdigest()[:16]
 
 
 # --- cycles ------------------------------------------------------------------------------------------------
@@ -87,13 +83,8 @@ def measure_cycles(neurons, lanes, activity, firing, *, seed=1):
 
 def _build_point(board, neurons, lanes, out_dir, seed, toolchain):
     """The build's report, or why it failed; the build directory keeps the result for the next run."""
-    try:
-        report = build(_params(neurons, lanes), board, out_dir, seed=seed, toolchain=toolchain, echo=None)
-        return {"status": "ok", "report": report}
-    except DoesNotFit as error:
-        return {"status": "does not fit", "error": str(error)}
-    except BuildError as error:
-        return {"status": "failed", "error": str(error)}
+    return build_point({"lif_core": _params(neurons, lanes)}, board, out_dir, seed=seed, toolchain=toolchain,
+                       echo=None)
 
 
 def _cycles_point(neurons, lanes):
@@ -251,7 +242,7 @@ def _targets(builds, cycles):
 def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
     """Run the LIF benchmark sweep and write the report."""
     boards = boards or tuple(BOARDS)
-    simulation = _source_hash("spikeforge.hdl.lif_core", "spikeforge.hdl.stdp", "spikeforge.sim")
+    simulation = source_digest()
     tools = {b: {t: i["version"] for t, i in select_tools(board_family(b), toolchain).items()} for b in boards}
 
     def log(message):

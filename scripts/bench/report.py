@@ -1,15 +1,16 @@
 """What every benchmark script shares: the machine line and goal verdicts of its report, a result cache keyed by
-the source it depends on, and reading back a build directory's stored result."""
+what the result depends on (e.g. :func:`spikeforge.hdl.manifest.source_digest`), and reading back a build
+directory's stored result."""
 
 import datetime
 import json
 import os
 import platform
-import sys
+import time
 from pathlib import Path
 
 
-__all__ = ["cached", "machine_line", "source_digest", "stored_build", "verdict"]
+__all__ = ["build_point", "cached", "machine_line", "stored_build", "verdict"]
 
 
 def _cpu_model():
@@ -33,15 +34,6 @@ def verdict(ok):
     return "met" if ok else "**not met**"
 
 
-def source_digest(digest, *packages):
-    """Feed ``digest`` (a hashlib object) the name and source of every loaded module of ``packages``."""
-    for name, module in sorted(sys.modules.items()):
-        if name.startswith(packages) and getattr(module, "__file__", None):
-            digest.update(name.encode())
-            digest.update(Path(module.__file__).read_bytes())
-    return digest
-
-
 def cached(path, key, compute):
     """The result stored at ``path`` for ``key``, or ``compute()`` stored there (atomically)."""
     if path.exists():
@@ -54,6 +46,26 @@ def cached(path, key, compute):
     tmp.write_text(json.dumps({"key": key, "result": result}, indent=2) + "\n")
     tmp.replace(path)
     return result
+
+
+def build_point(blocks, board, out_dir, **options):
+    """Build the block of the configuration tables ``blocks`` (``{table: parameters}``, e.g. ``{"lif_core":
+    params, "stdp": stdp}``) on its board top-level for ``board`` in ``out_dir``
+    (:func:`spikeforge.scripts.blocks.build_block`, whose ``options`` it takes). Returns ``{"status": "ok",
+    "report"}``, or ``{"status": "does not fit" | "failed", "error"}`` when a tool says so, with the build's
+    wall-clock ``seconds``; the build directory keeps either result for the next run (:func:`stored_build`)."""
+    from spikeforge.boards.build import BuildError, DoesNotFit
+    from spikeforge.scripts.blocks import build_block
+    from spikeforge.scripts.config import Config
+
+    start = time.monotonic()
+    try:
+        report = build_block(Config(path=Path(out_dir), blocks=blocks), board, out_dir, **options)
+        return {"status": "ok", "report": report}
+    except DoesNotFit as error:
+        return {"status": "does not fit", "error": str(error), "seconds": round(time.monotonic() - start)}
+    except BuildError as error:
+        return {"status": "failed", "error": str(error), "seconds": round(time.monotonic() - start)}
 
 
 def stored_build(out_dir):

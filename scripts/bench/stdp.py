@@ -4,7 +4,8 @@ The core: 256 neurons x 256 axons x 8-bit weights, P = 8 lanes, LIF with a shift
 learning engine: the ``[stdp]`` defaults (all-to-all traces, rounding down), and the engine with every option
 (stochastic rounding and reward-modulated STDP).
 
-- Board builds (:func:`spikeforge.boards.build.build`, the whole board design with its UART host link) of the
+- Board builds (:func:`spikeforge.scripts.blocks.build_block`: the core on its board top-level, the whole board
+  design with its UART host link, through the one build flow) of the
   inference-only core and of the learning cores on the iCE40UP5K (iCEBreaker) and the ECP5-85F (ULX3S): logic
   cells, RAM blocks, fmax, and what learning costs. On the UP5K, where a 256 x 256 learning core cannot fit (see
   the notes in the report), the same comparison is also made on a core whose weights fit the EBRs.
@@ -17,15 +18,14 @@ learning engine: the ``[stdp]`` defaults (all-to-all traces, rounding down), and
   them, depression (folded into the integrate pass) and potentiation, both obtained from the measured cycle
   counts (see the report).
 
-Every result is cached in the build directory (cycles under a key of the simulated modules' source; builds by
-:func:`spikeforge.boards.build.build` itself), so a rerun only redoes what changed. Writes
+Every result is cached in the build directory (cycles under a digest of spikeforge's source,
+:func:`spikeforge.hdl.manifest.source_digest`; builds by :func:`spikeforge.boards.build.build` itself), so a
+rerun only redoes what changed. Writes
 docs/benchmarks_stdp.md (``--out``).
 
 Usage: python -m spikeforge.scripts.bench.stdp [--build-dir build/bench_stdp] [--phase all|cycles|builds]
 """
 
-import hashlib
-import inspect
 import json
 import random
 import time
@@ -34,11 +34,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from spikeforge.boards.build import BuildError, DoesNotFit, build, select_tools
+from spikeforge.boards.build import select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.manifest import source_digest
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.scripts.bench.report import cached, machine_line, source_digest, stored_build, verdict
+from spikeforge.scripts.bench.report import build_point, cached, machine_line, stored_build, verdict
 
 
 __all__ = ["main", "measure_cycles"]
@@ -169,38 +170,16 @@ def measure_cycles(mode, *, seed=1, core=CORE):
     return out
 
 
-# --- caching -------------------------------------------------------------------------------------------------
-
-def _source_key(*packages):
-    """Hash of the source of every loaded module of ``packages`` and of the measurement (what the cycle counts
-    depend on)."""
-    import spikeforge.hdl.lif_core.core  # noqa: F401
-    import spikeforge.sim.lif_core.pysim  # noqa: F401
-    import spikeforge.sim.stdp.model  # noqa: F401
-    digest = source_digest(hashlib.sha256(), *packages)
-    for function in (measure_cycles, _plan, _params, _stdp):
-        digest.update(inspect.getsource(function).encode())
-    digest.update(repr((CORE, ENGINES["learning"], ENGINES["learning, single port"], ACTIVITIES,
-                        FIRING)).encode())
-    return digest.hexdigest()[:16]
-
-
 # --- builds --------------------------------------------------------------------------------------------------
 
 def _build_point(board, core, engine, out_dir, seed, toolchain, no_build):
     """A board build's report, or why it failed; None when ``no_build`` and it was never built."""
-    params = _params(core)
-    start = time.monotonic()
     if no_build:
         return stored_build(out_dir)
-    try:
-        report = build(params, board, out_dir, stdp=_stdp(params, engine), seed=seed, toolchain=toolchain,
-                       echo=None)
-        return {"status": "ok", "report": report}
-    except DoesNotFit as error:
-        return {"status": "does not fit", "error": str(error), "seconds": round(time.monotonic() - start)}
-    except BuildError as error:
-        return {"status": "failed", "error": str(error), "seconds": round(time.monotonic() - start)}
+    params = _params(core)
+    stdp = _stdp(params, engine)
+    blocks = {"lif_core": params} if stdp is None else {"lif_core": params, "stdp": stdp}
+    return build_point(blocks, board, out_dir, seed=seed, toolchain=toolchain, echo=None)
 
 
 def _core_name(core):
@@ -467,7 +446,7 @@ def main(build_dir, out, boards, phase, seed, toolchain):
     """Run the STDP benchmark and write the report."""
     boards = boards or tuple(BOARDS)
     tools = {b: {t: i["version"] for t, i in select_tools(board_family(b), toolchain).items()} for b in boards}
-    key = _source_key("spikeforge.hdl.lif_core", "spikeforge.hdl.stdp", "spikeforge.sim")
+    key = source_digest()
 
     def log(message):
         click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
