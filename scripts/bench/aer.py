@@ -11,33 +11,25 @@ checks every run against the golden model):
   injection cycle (source queueing included) to its delivery; plotted to a PNG.
 
 Resources and fmax of one router (5 ports, XY, 16-bit payload, FIFO depth 4, in a 4 x 4 mesh; and the same with
-a 16-entry table): on the ECP5-85F out of context (the router alone, nextpnr-ecp5 --out-of-context); on the
-iCE40UP5K, which has no out-of-context mode and too few pins for the router's 270 port bits, inside a wrapper
-that drives every input from a serial scan chain and folds every registered output into one pin through a
-pipelined XOR tree (its flip-flops and LUTs are reported separately). The tools are those
-:func:`spikeforge.boards.build.select_tools` picks.
+a 16-entry table) on the iCE40UP5K (iCEBreaker) and the ECP5-85F (ULX3S): the router's board top-level
+(:class:`spikeforge.boards.aer_top.NetworkTop`, the router behind the UART host link, every port reachable from
+the host) built by the one build flow (:func:`spikeforge.scripts.blocks.build_block`), so the figures are the
+whole board design's, link included.
 
 Writes docs/benchmarks_aer.md (``--out``) and the PNG beside it.
 
 Usage: python -m spikeforge.scripts.bench.aer [--sim verilator] [--build-dir build/bench_aer] [--no-build]
 """
 
-import json
-import re
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
-from amaranth.back import verilog
-from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
-from amaranth.lib.wiring import In
 
-from spikeforge.boards.build import select_tools
 from spikeforge.hdl.aer.params import LATENCY, MeshParams, RouterParams
-from spikeforge.hdl.aer.router import Router
+from spikeforge.scripts.bench.report import build_point
+from spikeforge.sim.aer.measure import WARMUP, rates
 from spikeforge.sim.aer.model import Packet
 from spikeforge.sim.aer.rtl import run_rtl
 from spikeforge.sim.aer.traffic import uniform_random
@@ -50,7 +42,6 @@ MESH = dict(width=4, height=4, payload_bits=16, fifo_depth=4)
 LOADS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 CURVE_PACKETS = 100          # per node and load
 SATURATION_PACKETS = 300     # per node
-WARMUP = 20                  # cycles left out of the saturation window
 
 # Goals (issue: AER router and mesh network-on-chip).
 LATENCY_GOAL = 2             # cycles per hop, at most
@@ -61,11 +52,7 @@ ROUTERS = {
     "xy": dict(routing="xy", width=4, height=4, x=1, y=1, payload_bits=16, fifo_depth=4),
     "table16": dict(routing="table", ports=5, key_bits=16, table_size=16, payload_bits=16, fifo_depth=4),
 }
-DEVICES = {
-    # name: (family, nextpnr device options, clock target in MHz)
-    "iCE40UP5K": ("ice40", ["--up5k", "--package", "sg48"], 48),
-    "ECP5-85F": ("ecp5", ["--85k", "--package", "CABGA381"], 150),
-}
+BOARDS = ("icebreaker", "ulx3s-85f")
 SEED = 1
 
 
@@ -93,25 +80,12 @@ def measure_zero_load(sim, build_dir):
     return [(hops, delivered[hops] - injected[hops]) for hops in range(len(path))]
 
 
-def _rates(result, nodes):
-    """(accepted, delivered) packets per node per cycle, and the window: from WARMUP to the first cycle in
-    which some source has no packet left, so the tail where sources run dry is left out."""
-    last = {}
-    for cycle, p in result.injected:
-        last[p.src] = max(last.get(p.src, 0), cycle)
-    end = min(last.values())
-    accepted = sum(1 for cycle, _ in result.injected if WARMUP <= cycle < end)
-    delivered = sum(1 for rows in result.delivered.values() for d in rows if WARMUP <= d.t < end)
-    cycles = end - WARMUP
-    return accepted / (nodes * cycles), delivered / (nodes * cycles), (WARMUP, end)
-
-
 def measure_saturation(sim, build_dir):
     """(accepted packets per node per cycle, delivered per node per cycle, window) under saturating uniform
     random traffic on the 4 x 4 mesh."""
     params = MeshParams.create(**MESH)
     packets = uniform_random(params, count=SATURATION_PACKETS, seed=SEED)
-    return _rates(_run(params, packets, sim, build_dir, "saturation"), params.nodes)
+    return rates(_run(params, packets, sim, build_dir, "saturation"), params.nodes)
 
 
 def measure_curve(sim, build_dir):
@@ -122,7 +96,7 @@ def measure_curve(sim, build_dir):
         packets = uniform_random(params, count=CURVE_PACKETS, load=load, seed=SEED)
         result = _run(params, packets, sim, build_dir, f"load_{load:.2f}")
         latencies = sorted(_latencies(result, packets))
-        accepted, _, _ = _rates(result, params.nodes)
+        accepted, _, _ = rates(result, params.nodes)
         p95 = latencies[int(0.95 * (len(latencies) - 1))]
         points.append((load, accepted, statistics.fmean(latencies), p95))
         _log(f"  load {load:.2f}: accepted {accepted:.3f}, mean latency {points[-1][2]:.1f} cycles")
@@ -161,117 +135,55 @@ def plot_curve(points, saturation, path):
 
 # Resources and fmax.
 
-class _Observed(Elaboratable):
-    """``dut`` with every input port driven from a serial scan chain (pin ``si``) and every output port
-    registered and folded into pin ``so`` by a pipelined XOR tree, so nothing is optimized away and every path
-    of the router starts and ends at a flip-flop."""
-
-    def __init__(self, dut):
-        self.dut = dut
-        self.si = Signal()
-        self.so = Signal()
-        self.wrapper_ffs = 0
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.dut = dut = self.dut
-        inputs, outputs = [], []
-        for _, member, value in dut.signature.flatten(dut):
-            (inputs if member.flow == In else outputs).append(Value.cast(value))
-        chain = Signal(sum(len(v) for v in inputs))
-        m.d.sync += chain.eq(Cat(self.si, chain[:-1]))
-        m.d.comb += Cat(*inputs).eq(chain)
-        level = Signal(sum(len(v) for v in outputs))
-        m.d.sync += level.eq(Cat(*outputs))
-        ffs = len(chain) + len(level)
-        while len(level) > 1:
-            folded = Signal((len(level) + 3) // 4)
-            m.d.sync += folded.eq(Cat(level[i:i + 4].xor() for i in range(0, len(level), 4)))
-            level = folded
-            ffs += len(level)
-        m.d.comb += self.so.eq(level)
-        self.wrapper_ffs = ffs
-        return m
-
-
-class _DoesNotFit(Exception):
-    """nextpnr ran out of a kind of cell; ``used`` is {bel: cells the design needs}."""
-
-    def __init__(self, used):
-        super().__init__(used)
-        self.used = used
-
-
-def _tool(tools, name, args, cwd, log):
-    with open(cwd / log, "w") as file:
-        result = subprocess.run(tools[name]["command"] + args, cwd=cwd, stdout=file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    if result.returncode:
-        text = (cwd / log).read_text(errors="replace")
-        if "no BELs remaining" in text:
-            # "Info:          ICESTORM_LC:  7138/ 5280   135%"
-            raise _DoesNotFit({m[0]: int(m[1]) for m in re.findall(r"^Info:\s+(\w+):\s+(\d+)/", text, re.M)})
-        raise click.ClickException(f"{name} failed; see {cwd / log}")
-
-
-def build_router(name, device, out_dir):
-    """Synthesize, place and route router ``name`` on ``device``; returns a report dict."""
-    family, device_opts, target = DEVICES[device]
-    tools = select_tools(family)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    router = Router(RouterParams.create(**ROUTERS[name]))
-    wrapper_ffs = wrapper_luts = 0
-    if family == "ecp5":
-        text = verilog.convert(router, name="top")
-        synth = "synth_ecp5"
-        pnr = ["--out-of-context"]
-    else:
-        wrapped = _Observed(router)
-        text = verilog.convert(wrapped, name="top", ports=[wrapped.si, wrapped.so])
-        wrapper_ffs = wrapped.wrapper_ffs
-        synth = "synth_ice40"
-        pnr = ["--pcf-allow-unconstrained"]
-    (out_dir / "top.v").write_text(text)
-    start = time.monotonic()
-    _tool(tools, "yosys", ["-q", "-l", "yosys.log", "-p",
-                           f"read_verilog top.v; {synth} -top top -json top.json; "
-                           f"tee -q -o stat.json stat -json"], out_dir, "yosys.out")
-    fits = True
-    try:
-        _tool(tools, f"nextpnr-{family}", device_opts + pnr + [
-            "--json", "top.json", "--report", "report.json", "--freq", str(target), "--seed", str(SEED),
-            "--timing-allow-fail"], out_dir, "nextpnr.log")
-        report = json.loads((out_dir / "report.json").read_text())
-        used = {bel: v["used"] for bel, v in report["utilization"].items()}
-        clocks = report.get("fmax", {})
-        fmax = round(next(iter(clocks.values()))["achieved"], 1) if clocks else None
-    except _DoesNotFit as error:
-        fits, used, fmax = False, error.used, None
-    if family == "ice40":
-        # The fold's LUTs: one LUT4 per four bits at every level of the tree.
-        widths, total = [], sum(len(Value.cast(v)) for _, m, v in router.signature.flatten(router)
-                                if m.flow != In)
-        while total > 1:
-            total = (total + 3) // 4
-            widths.append(total)
-        wrapper_luts = sum(widths)
-        row = {"logic_cells": used.get("ICESTORM_LC", 0), "ffs": _ice40_ffs(out_dir),
-               "ram": used.get("ICESTORM_RAM", 0), "lutram": 0}
-    else:
-        row = {"logic_cells": used.get("TRELLIS_COMB", 0), "ffs": used.get("TRELLIS_FF", 0),
-               "ram": used.get("DP16KD", 0), "lutram": used.get("TRELLIS_RAMW", 0)}
-    return {"router": name, "device": device, "fits": fits, **row, "wrapper_ffs": wrapper_ffs,
-            "wrapper_luts": wrapper_luts,
-            "fmax_mhz": fmax, "target_mhz": target, "seconds": round(time.monotonic() - start),
-            "tools": {tool: info["version"] for tool, info in tools.items() if tool != "icepack"}}
-
-
-def _ice40_ffs(out_dir):
-    cells = json.loads((out_dir / "stat.json").read_text()).get("design", {}).get("num_cells_by_type", {})
-    return sum(count for cell, count in cells.items() if cell.startswith("SB_DFF"))
+def build_router(name, board, out_dir):
+    """Build router ``name`` of :data:`ROUTERS` on its board top-level for ``board``; returns
+    :func:`spikeforge.scripts.bench.report.build_point`'s result with the router's name and the board."""
+    params = RouterParams.create(**ROUTERS[name])
+    return {"router": name, "board": board, **build_point({"router": params}, board, out_dir, seed=SEED, echo=_log)}
 
 
 # Report.
+
+def _render_builds(builds):
+    lines = [
+        "### One router: resources and fmax",
+        "",
+        "5 ports, 16-bit payload, FIFO depth 4, 16-bit saturating counters; `xy` is a 4 x 4 mesh router "
+        "(24-bit packets), `table16` a 16-entry key/mask table with 16-bit keys (36-bit packets). Each is built "
+        "on its board top-level (`NetworkTop`, boards/aer_top.py) by the one build flow "
+        "(`spikeforge.scripts.blocks.build_block`), so the figures are the whole board design's: the router and "
+        "its UART host link, that is the UART receiver and transmitter, the host bridge's framing and its "
+        "receive FIFO (the RAM block), the INJECT demultiplexer to the 5 inputs, the round-robin DELIVER "
+        "arbiter over the 5 outputs, the COUNTERS multiplexer over the 10 counters and, for `table16`, the "
+        "routing-table commands. The link is not measured apart (the flow builds whole board designs). The "
+        "INJECT demultiplexer gives every input the same packet (only its valid differs), and the router decides "
+        "a packet's route as it arrives, from the packet and the table alone: synthesis merges the 5 inputs' "
+        "route decisions into one, so the router's share is below that of a router whose inputs carry "
+        "different packets (in a mesh), most of all for `table16`, whose decision is 16 key/mask "
+        "comparisons.",
+        "",
+        "| router | board (device) | logic cells | FFs | RAM blocks | fmax MHz (constraint) |",
+        "|---|---|---|---|---|---|",
+    ]
+    tools = {}
+    for b in builds:
+        if b["status"] != "ok":
+            reason = b["error"].split(" (log:")[0]
+            lines.append(f"| {b['router']} | {b['board']} | {b['status']}: {reason} | | | |")
+            continue
+        r = b["report"]
+        res, avail = r["resources"], r["available"]
+        lines.append(f"| {b['router']} | {r['board']} ({r['device']}) | {res['logic_cells']} / "
+                     f"{avail['logic_cells']} | {res['ffs']} | {res['bram']} / {avail['bram']} | "
+                     f"{r['fmax_mhz']} ({r['clock_constraint_mhz']:g}) |")
+        for tool, version in r["tools"].items():
+            tools.setdefault(tool, set()).add(version or "(no version)")
+    lines += ["", "Logic cells: iCE40 LCs (a LUT4 and a flip-flop); ECP5 TRELLIS_COMB (one LUT4). fmax: nextpnr's "
+              "estimate after routing, with the board oscillator as the constraint. Tools: "
+              + "; ".join(f"{tool} {', '.join(sorted(v))}" for tool, v in tools.items())
+              + f"; nextpnr seed {SEED}.", ""]
+    return lines
+
 
 def render(zero_load, saturation, curve, builds, sim, png_name):
     per_hop = (zero_load[-1][1] - zero_load[0][1]) / (zero_load[-1][0] - zero_load[0][0])
@@ -308,33 +220,7 @@ def render(zero_load, saturation, curve, builds, sim, png_name):
               "earliest injection cycle to its delivery cycle (source queueing included, so it grows without "
               "bound past saturation); accepted load over the same window as the saturation throughput.", ""]
     if builds:
-        lines += [
-            "### One router: resources and fmax",
-            "",
-            "5 ports, 16-bit payload, FIFO depth 4, 16-bit saturating counters; `xy` is a 4 x 4 mesh router "
-            "(24-bit packets), `table16` a 16-entry key/mask table with 16-bit keys (36-bit packets). ECP5: the "
-            "router alone, out of context. iCE40: the router inside the scan/XOR wrapper; its flip-flops and "
-            "LUTs are included in the logic cells and listed apart.",
-            "",
-            "| router | device | logic cells | FFs | RAM blocks | LUT RAM | wrapper FFs / LUTs | fmax MHz "
-            "(target) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for b in builds:
-            wrapper = f"{b['wrapper_ffs']} / {b['wrapper_luts']}" if b["wrapper_ffs"] else "-"
-            if b["fits"]:
-                lines.append(f"| {b['router']} | {b['device']} | {b['logic_cells']} | {b['ffs']} | {b['ram']} | "
-                             f"{b['lutram']} | {wrapper} | {b['fmax_mhz']} ({b['target_mhz']}) |")
-            else:
-                lines.append(f"| {b['router']} | {b['device']} | needs {b['logic_cells']}, does not fit | | | | "
-                             f"{wrapper} | - |")
-        tools = {}
-        for b in builds:
-            for tool, version in b["tools"].items():
-                tools.setdefault(tool, set()).add(version or "(no version)")
-        lines += ["", "Logic cells: iCE40 LCs (a LUT4 and a flip-flop); ECP5 TRELLIS_COMB (one LUT4). Tools: "
-                  + "; ".join(f"{tool} {', '.join(sorted(v))}" for tool, v in tools.items())
-                  + f"; nextpnr seed {SEED}.", ""]
+        lines += _render_builds(builds)
     return "\n".join(lines)
 
 
@@ -361,10 +247,12 @@ def main(sim, build_dir, out, no_build):
     builds = []
     if not no_build:
         for name in ROUTERS:
-            for device in DEVICES:
-                _log(f"building router {name} for {device}")
-                builds.append(build_router(name, device, build_dir / f"{name}_{device}"))
-                _log(f"  {builds[-1]}")
+            for board in BOARDS:
+                _log(f"building router {name} for {board}")
+                builds.append(build_router(name, board, build_dir / f"{name}_{board}"))
+                result = builds[-1]
+                _log(f"  {result['status']}: " + (f"{result['report']['resources']}, {result['report']['fmax_mhz']} "
+                                                  "MHz" if result["status"] == "ok" else result["error"]))
     out.write_text(render(zero_load, saturation, curve, builds, sim, png.name) + "\n")
     click.echo(f"wrote {out} and {png}")
 
