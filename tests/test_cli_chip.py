@@ -120,3 +120,14 @@ def test_a_bad_chip_is_refused_in_one_line(example, tmp_path, change, message):
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"Error: {example} line ") and line.endswith(message), line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.build
+def test_the_icebreaker_example_builds_and_fits(tmp_path):
+    result = run("build", EXAMPLES / "chip_icebreaker.toml", "--board", "icebreaker", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["block"], report["design"]) == ("chip", "2x1 mesh, 2 cores")
+    assert report["resources"]["logic_cells"] <= report["available"]["logic_cells"]
+    assert report["fmax_mhz"] > report["clock_constraint_mhz"]
+    assert json.loads((tmp_path / "out" / "chip.json").read_text())["derived"]["phases"] == 2
