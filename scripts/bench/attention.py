@@ -6,10 +6,11 @@ Three tables:
   of :mod:`spikeforge.sim.attention.rtl`), against the additions of the call divided by the lanes; one call
   from the first row offered to the last row taken, at 5 % and at 50 % input density, and the cost per call of
   three calls back to back (the last timestep's output then overlaps the next call's input);
-- logic cells, RAM and fmax of a board build (the unit behind the UART host link,
-  :class:`spikeforge.hdl.attention.board_top.AttentionBoardTop`) for N = 64, D = 64, H = 4, T = 4 on the
-  ECP5-85F (ULX3S) and N = 16, D = 32, H = 2, T = 4 on the UP5K (iCEBreaker), and the cells Yosys maps the
-  unit alone to, which must include no DSP or multiplier;
+- logic cells, RAM and fmax of a board build (the unit on its board top-level, behind the UART host link,
+  :class:`spikeforge.boards.attention_top.AttentionBoardTop`, built by the one build flow,
+  :func:`spikeforge.scripts.blocks.build_block`) for N = 64, D = 64, H = 4, T = 4 on the ECP5-85F (ULX3S) and
+  N = 16, D = 32, H = 2, T = 4 on the UP5K (iCEBreaker), and the cells Yosys maps the unit alone to, which must
+  include no DSP or multiplier (a synthesis only, for the census of cell types);
 - the additions of one call against the multiply-accumulates of softmax attention of the same shape.
 
 Usage: python -m spikeforge.scripts.bench.attention [--out docs/benchmarks_attention.md]
@@ -21,13 +22,13 @@ import json
 import platform as host_platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
 import numpy as np
 
 from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.scripts.bench.report import build_point
 
 
 __all__ = ["main", "synth_cells", "MULTIPLIER_CELLS"]
@@ -112,38 +113,6 @@ def synth_cells(params, family, build_dir, *, yosys=None):
     if result.returncode:
         raise RuntimeError(f"Yosys failed to synthesize the attention unit for {family}; see {log}")
     return json.loads(stat.read_text())["design"]["num_cells_by_type"]
-
-
-# --- board builds ------------------------------------------------------------------------------------------
-
-def board_report(params, board, out_dir, *, seed=1):
-    """Build the unit's board top-level for ``board``; returns a report like
-    :func:`spikeforge.boards.build.build`'s (resources, available, fmax_mhz, tools)."""
-    # boards.build.build() builds LIF cores only; its stages and report parsing are reused here.
-    from spikeforge.boards import build as flow
-    from spikeforge.boards.platforms import board_family, board_platform
-    from spikeforge.hdl.attention.board_top import AttentionBoardTop
-
-    family = board_family(board)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    tools = flow.select_tools(family)
-    platform = board_platform(board)
-    plan = platform.build(AttentionBoardTop(params), name="top", build_dir=str(out_dir), do_build=False,
-                          nextpnr_opts=f"--seed {seed} --report top.nextpnr.json",
-                          script_after_synth="tee -q -o top.stat.json stat -json")
-    plan.extract(str(out_dir))
-    commands = json.loads((out_dir / "build_top.json").read_text())["commands"]
-    flow._run_stages(commands, tools, out_dir, board, _echo)
-    nextpnr = json.loads((out_dir / "top.nextpnr.json").read_text())
-    stat = json.loads((out_dir / "top.stat.json").read_text())
-    resources, available = flow._resources(family, nextpnr, stat)
-    fmax, constraint = flow._fmax(nextpnr)
-    return {"board": board, "device": f"{platform.device}-{platform.package}", "resources": resources,
-            "available": available, "fmax_mhz": fmax, "clock_constraint_mhz": constraint, "seed": seed,
-            "tools": {tool: info["version"] for tool, info in tools.items()},
-            "seconds": round(time.monotonic() - start)}
 
 
 # --- report ------------------------------------------------------------------------------------------------
@@ -234,7 +203,8 @@ def _write(out, cycle_rows, board_rows, sim, versions):
         lines += [
             "## Resources and fmax",
             "",
-            "Board builds of the unit behind the UART host link (`AttentionBoardTop`: UART, framing, unit); "
+            "Board builds of the unit behind the UART host link (`AttentionBoardTop`: UART, framing, unit) by "
+            "the one build flow (`spikeforge.scripts.blocks.build_block`); "
             "logic cells are iCE40 LCs or ECP5 TRELLIS_COMB (one LUT4 each), BRAM is EBR (4 kbit) or DP16KD "
             "(18 kbit). fmax is nextpnr's estimate for the board clock (seed 1). The last column is the unit "
             "alone, as Yosys maps it (iCE40 with `-dsp`, so a multiplier would appear as an SB_MAC16).",
@@ -278,7 +248,6 @@ def main(out, build_dir, sim, no_boards, seed):
                 cycle_rows.append((p, measure_cycles(p, sim=sim, build_dir=point, seed=seed)))
     board_rows, versions = [], {}
     if not no_boards:
-        from spikeforge.boards.build import BuildError
         from spikeforge.boards.platforms import board_family
 
         for board, shape, lanes in BOARD_POINTS:
@@ -286,11 +255,12 @@ def main(out, build_dir, sim, no_boards, seed):
                 p = AttentionParams.create(variant=variant, lanes=lanes[variant], **shape)
                 point = build_dir / board / f"{variant}-l{p.lanes}"
                 _echo(f"building {variant} {_shape(p)} L={p.lanes} for {board}")
-                try:
-                    report = board_report(p, board, point, seed=seed)
+                result = build_point({"attention": p}, board, point, seed=seed, echo=_echo)
+                if result["status"] == "ok":
+                    report = result["report"]
                     versions[board] = report["tools"]
-                except BuildError as error:
-                    report = {"board": board, "error": str(error).split(" (log:")[0]}
+                else:
+                    report = {"board": board, "error": f"{result['status']}: {result['error'].split(' (log:')[0]}"}
                 cells = synth_cells(p, board_family(board), point / "unit")
                 board_rows.append((p, report, cells))
     _write(out, cycle_rows, board_rows, sim, versions)
