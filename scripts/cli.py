@@ -180,7 +180,10 @@ _SIMULATE_OPTIONS = {
     "steps": click.option("--steps", type=int, help="[lif_core] timesteps to run (default: the last event's "
                                                     "t + 1)."),
     "dump_state": click.option("--dump-state", is_flag=True, help="[lif_core] also write state.npz: v (and u) "
-                                                                  "after every timestep."),
+                                                                  "after every timestep; [chip] every core's "
+                                                                  "spikes and state after every timestep."),
+    "plot": click.option("--plot", is_flag=True, help="[chip] also write chip.png: every core's spike raster and "
+                                                      "the packets on every link."),
     "dump_weights": click.option("--dump-weights", is_flag=True, help="[lif_core] with [stdp]: also write "
                                  "weights.npy, the learned weights at the end, shape (axons, neurons)."),
     "trace_weights": click.option("--trace-weights", is_flag=True, help="[lif_core] with [stdp]: write "

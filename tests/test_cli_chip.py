@@ -63,6 +63,31 @@ def test_simulate_on_the_model_batch_and_single(example, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "one" / "out.npz")["spikes"], out[0])
 
 
+def test_dump_state_and_plot(example, tmp_path):
+    """Every core's spikes and state after every step (from the golden model), and the picture of the run."""
+    from spikeforge.sim.chip.model import ChipModel
+
+    result = run("simulate", example, "--input", example.parent / "chip_2x2_input.npz", "--dump-state", "--plot",
+                 "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    state = np.load(tmp_path / "out" / "state.npz")
+    assert sorted(state.files) == ["a.spikes", "a.v", "b.spikes", "b.v", "c.refractory", "c.spikes", "c.v",
+                                   "out.spikes", "out.u", "out.v"]
+    chip = load_config(example).blocks["chip"]
+    model = ChipModel(chip, dict(np.load(example.parent / "chip_2x2_weights.npz")))
+    for t, row in enumerate(np.load(example.parent / "chip_2x2_input.npz")["spikes"]):
+        model.step(np.flatnonzero(row))
+        assert sorted(np.flatnonzero(state["c.spikes"][t])) == model.spikes["c"], f"step {t}"
+        np.testing.assert_array_equal(state["out.u"][t], model.cores["out"].u)
+    assert state["c.spikes"].sum() > 0
+    assert (tmp_path / "out" / "chip.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = run("simulate", example, "--input", example.parent / "chip_2x2_input.npz", "--plot", "--backend",
+                 "icarus", "-o", tmp_path / "rtl")
+    _one_line_error(result, "--dump-state and --plot of a chip come from the golden model (which the RTL "
+                            "equals); use --backend model")
+    assert not (tmp_path / "rtl").exists()
+
+
 @pytest.mark.cocotb
 def test_simulate_on_the_rtl_gives_the_model_outputs(example, tmp_path, icarus):
     spikes = np.load(example.parent / "chip_2x2_input.npz")["spikes"][:6]

@@ -250,6 +250,16 @@ class ChipParams:
                                  f"{self.table_size} is too small")
         return routes
 
+    def tree_links(self):
+        """Source key -> the links ``(node, port)`` its packets leave on (every router output of its tree,
+        the local port included): a spike of that source crosses each once."""
+        links = {}
+        for row in self.routes():
+            for port in range(5):
+                if row["route"] >> port & 1:
+                    links.setdefault(row["key"], []).append((row["node"], port))
+        return links
+
     def to_dict(self):
         """The parameters as given to :meth:`create` (a TOML ``[chip]`` table)."""
         cores = {}

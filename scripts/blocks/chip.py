@@ -16,6 +16,8 @@ import numpy as np
 
 from spikeforge.hdl.chip.params import ChipParams
 
+from spikeforge.sim.lif_core.fields import state_names
+
 from ..errors import InputError, ToolError
 from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
 
@@ -106,16 +108,65 @@ def _weights(config, request):
     return {} if path is None else read_weights(path, params)
 
 
+class _Recorder:
+    """Every core's spikes and state after every step of a model run, and the packets on every link."""
+
+    def __init__(self, params, spikes):
+        self.params = params
+        batch, steps = (1, spikes.shape[0]) if spikes.ndim == 2 else spikes.shape[:2]
+        self.single = spikes.ndim == 2
+        self.arrays = {}
+        for core in params.cores:
+            shape = (batch, steps, core.params.neurons)
+            self.arrays[f"{core.name}.spikes"] = np.zeros(shape, dtype=np.uint8)
+            for field in state_names(core.params):
+                self.arrays[f"{core.name}.{field}"] = np.zeros(shape, dtype=np.int64)
+        self.rasters = {core.name: [] for core in params.cores}
+        self.traffic = {}
+
+    def __call__(self, b, t, chip):
+        for core in self.params.cores:
+            fired = chip.spikes[core.name]
+            self.arrays[f"{core.name}.spikes"][b, t, fired] = 1
+            for field in state_names(core.params):
+                self.arrays[f"{core.name}.{field}"][b, t] = getattr(chip.cores[core.name], field)
+            if b == 0:
+                self.rasters[core.name] += [(t, n) for n in fired]
+        if t == self.arrays[f"{self.params.cores[0].name}.spikes"].shape[1] - 1 and b == 0:
+            self.traffic = dict(chip.traffic)
+
+    def state(self):
+        return {name: a[0] if self.single else a for name, a in self.arrays.items()}
+
+
 def _simulate(config, request, stage, build_dir):
     params = config.blocks["chip"]
     spikes = read_spikes(request.input, params)
     weights = _weights(config, request)
     steps = spikes.shape[-2] * (1 if spikes.ndim == 2 else spikes.shape[0])
+    observe = request.options.get("dump_state") or request.options.get("plot")
+    if observe and request.backend != "model":
+        raise InputError("--dump-state and --plot of a chip come from the golden model (which the RTL equals); "
+                         "use --backend model")
+    written = ["out.npz"]
     if request.backend == "model":
         from spikeforge.sim.chip.model import run_chip
 
+        recorder = _Recorder(params, spikes)
         with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
-            out = run_chip(params, spikes, weights, on_step=lambda: bar.update(1))
+            def on_step(b, t, chip):
+                bar.update(1)
+                if observe:
+                    recorder(b, t, chip)
+            out = run_chip(params, spikes, weights, on_step=on_step)
+        if request.options.get("dump_state"):
+            np.savez(stage / "state.npz", **recorder.state())
+            written.append("state.npz")
+        if request.options.get("plot"):
+            from spikeforge.sim.chip.plot import plot_run
+
+            plot_run(stage / "chip.png", params, recorder.rasters, recorder.traffic)
+            written.append("chip.png")
     else:
         from spikeforge.sim.chip.rtl import simulate_rtl
 
@@ -125,7 +176,8 @@ def _simulate(config, request, stage, build_dir):
         except RuntimeError as exc:
             raise ToolError(str(exc)) from None
     np.savez(stage / "out.npz", spikes=out)
-    return f"{int(out.sum())} output spikes of shape {out.shape}; wrote {request.out_dir / 'out.npz'}"
+    paths = ", ".join(str(request.out_dir / name) for name in written)
+    return f"{int(out.sum())} output spikes of shape {out.shape}; wrote {paths}"
 
 
 def _verify(config, *, sim, steps, seed, build_dir, echo):
@@ -176,8 +228,9 @@ BLOCK = Block(
     board_top=_board_top,
     simulation=Simulation(
         input="an .npz file of spikes, (batch, steps, inputs) or (steps, inputs)",
-        outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs))",
-        options=("weights",),
+        outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs)); with --dump-state DIR/state.npz "
+                "(every core's spikes and state per step), with --plot DIR/chip.png (rasters, packets per link)",
+        options=("weights", "dump_state", "plot"),
         run=_simulate,
     ),
     verify=_verify,

@@ -44,6 +44,8 @@ class ChipModel:
         ``u``, ``acc``, ``refractory``, ``weights``...) is the state of that core.
     spikes : dict
         Core name -> the neurons that spiked in the last step, in order.
+    traffic : dict
+        ``(node, port)`` -> packets that left that router output so far (port 4: delivered at the node).
     timestep : int
     """
 
@@ -62,11 +64,15 @@ class ChipModel:
         self.spikes = {c.name: [] for c in params.cores}
         self._carried = {c.name: [] for c in params.cores}      # recurrent events for the next step
         self._phase = {c.name: c.phase for c in params.cores}
+        self._links = params.tree_links()
+        self.traffic = {}
         self.timestep = 0
 
     def _deliver(self, source, neurons, events, phase):
         """Turn ``source``'s spikes into axon events: this step's for targets in later phases (or any target of
-        the host's inputs), the next step's for the others."""
+        the host's inputs), the next step's for the others; count the packets on their tree's links."""
+        for link in self._links.get(self.params.key_of(source), ()):
+            self.traffic[link] = self.traffic.get(link, 0) + len(neurons)
         for c in self.params.connections:
             if c.source != source:
                 continue
@@ -97,7 +103,8 @@ class ChipModel:
 def run_chip(params, spikes, weights=None, *, on_step=None):
     """Run input spikes through fresh chips, one per sample: ``spikes`` is a uint8 array of shape
     (batch, steps, inputs) or (steps, inputs); returns the output spikes, uint8, of shape (batch, steps,
-    outputs) or (steps, outputs). Every sample starts from a reset chip."""
+    outputs) or (steps, outputs). Every sample starts from a reset chip. ``on_step(sample, step, chip)`` is
+    called after every step with the :class:`ChipModel`."""
     spikes = np.asarray(spikes)
     single = spikes.ndim == 2
     batch = spikes[None] if single else spikes
@@ -107,5 +114,5 @@ def run_chip(params, spikes, weights=None, *, on_step=None):
         for t, row in enumerate(sample):
             out[b, t, chip.step(np.flatnonzero(row))] = 1
             if on_step is not None:
-                on_step()
+                on_step(b, t, chip)
     return out[0] if single else out
