@@ -3,7 +3,7 @@
 Every port of the network is reachable from the host, so a board build keeps all of its logic:
 
 - commands: INJECT (0x02: ``source``, then the packet) offers a packet at one input (a router's input port, a
-  mesh node's local port); COUNTERS (0x03: ``router``, ``port``) asks for one router port's forwarded and
+  mesh node's local port), through a holding register of that input; COUNTERS (0x03: ``router``, ``port``) asks for one router port's forwarded and
   dropped counters; in table mode CFG (0x04) is the network's routing-table command;
 - replies: DELIVER (0x02: ``output``, then the packet) for every packet an output delivers, the outputs served
   round-robin; COUNTS (0x03: ``forwarded``, ``dropped``); in table mode CFG_DATA (0x04) answers a table read;
@@ -108,12 +108,20 @@ class NetworkTop(Elaboratable):
 
     @staticmethod
     def _inject(m, command, inputs):
-        """An INJECT goes to the input it names; one naming no input is dropped."""
+        """An INJECT fills the holding register of the input it names, which offers the packet to the network;
+        one naming no input is dropped. Each input has a register of its own, so synthesis keeps each input's
+        route decision (one payload shared by every input would let it merge them)."""
         for index, port in enumerate(inputs):
+            held = Signal(name=f"inject{index}_held")
+            packet = Signal.like(command.payload.packet, name=f"inject{index}_packet")
             selected = command.payload.source == index
-            m.d.comb += [port.payload.eq(command.payload.packet), port.valid.eq(command.valid & selected)]
+            m.d.comb += [port.valid.eq(held), port.payload.eq(packet)]
+            with m.If(port.ready):
+                m.d.sync += held.eq(0)
             with m.If(selected):
-                m.d.comb += command.ready.eq(port.ready)
+                m.d.comb += command.ready.eq(~held)
+                with m.If(command.valid & ~held):
+                    m.d.sync += [held.eq(1), packet.eq(command.payload.packet)]
         with m.If(command.payload.source >= len(inputs)):
             m.d.comb += command.ready.eq(1)
 

@@ -44,6 +44,8 @@ class ChipModel:
         ``u``, ``acc``, ``refractory``, ``weights``...) is the state of that core.
     spikes : dict
         Core name -> the neurons that spiked in the last step, in order.
+    events : dict
+        Core name -> the events it integrated in the last step.
     traffic : dict
         ``(node, port)`` -> packets that left that router output so far (port 4: delivered at the node).
     timestep : int
@@ -62,6 +64,7 @@ class ChipModel:
             w = weights.get(core.name)
             self.cores[core.name] = StdpModel(core.params, core.stdp, w) if core.stdp else LifModel(core.params, w)
         self.spikes = {c.name: [] for c in params.cores}
+        self.events = {c.name: 0 for c in params.cores}
         self._carried = {c.name: [] for c in params.cores}      # recurrent events for the next step
         self._phase = {c.name: c.phase for c in params.cores}
         self._links = params.tree_links()
@@ -91,6 +94,7 @@ class ChipModel:
         self._deliver(INPUT, sorted(set(int(n) for n in inputs)), events, -1)
         for phase in range(p.phases):
             for core in (c for c in p.cores if c.phase == phase):
+                self.events[core.name] = len(events[core.name])
                 self.spikes[core.name] = [int(n) for n in self.cores[core.name].step(sorted(events[core.name]))]
                 self._deliver(core.name, self.spikes[core.name], events, phase)
         self.timestep += 1
