@@ -450,8 +450,9 @@ def test_generate_other_blocks(tmp_path, example, overrides, files):
     (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--steps", "3"],
      "--steps applies to a [lif_core] block, not [mesh]"),
     (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--dump-state"],
-     "--dump-state applies to a [lif_core] block, not [mesh]"),
-    (["verify", "--steps", "3"], "--steps applies to a [lif_core] block, not [mesh]"),
+     "--dump-state applies to a [lif_core] or [chip] block, not [mesh]"),
+    (["simulate", "--input", "{packets}", "-o", "{tmp}/o", "--plot"], "--plot applies to a [chip] block, not [mesh]"),
+    (["verify", "--steps", "3"], "--steps applies to a [lif_core] or [chip] block, not [mesh]"),
 ])
 def test_lif_only_options(tmp_path, args, message):
     command, *rest = args

@@ -21,7 +21,7 @@ lanes = 4
 """
 
 
-KNOWN = "[lif_core], [stdp], [router], [mesh], [attention]"
+KNOWN = "[lif_core], [stdp], [router], [mesh], [attention], [chip]"
 
 
 def full(message):
@@ -180,7 +180,7 @@ def test_top_needs_one_block(write, text, found):
     path = write(text)
     config = load_config(path)
     with pytest.raises(ConfigError, match=full(f"{path}: expected exactly one block table of [lif_core], "
-                                               f"[router], [mesh], [attention]; found {found}")):
+                                               f"[router], [mesh], [attention], [chip]; found {found}")):
         config.top()
 
 
