@@ -12,7 +12,7 @@ from amaranth.lib import data, wiring
 
 from spikeforge.hdl.chip.chip import Chip
 from spikeforge.hdl.chip.params import ChipParams
-from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge
+from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge, hold_pulse
 
 from .host_link import add_uart_link, check_baud
 
@@ -75,8 +75,5 @@ class ChipTop(Elaboratable):
             host.status.link_errors.eq(uart_rx.errors),
         ]
         # `done` is a pulse; hold it until its frame is sent. The chip takes no step until then.
-        with m.If(host.done.ready):
-            m.d.sync += host.done.valid.eq(0)
-        with m.If(chip.done):
-            m.d.sync += host.done.valid.eq(1)
+        hold_pulse(m, chip.done, host.done)
         return m

@@ -12,7 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["HostBridge", "LifHostBridge", "frame_fields", "INFO", "STATUS", "FIRST_USER_OPCODE",
+__all__ = ["HostBridge", "LifHostBridge", "frame_fields", "hold_pulse", "INFO", "STATUS", "FIRST_USER_OPCODE",
            "LIF_INFO_MAGIC", "PROTOCOL_VERSION"]
 
 
@@ -37,6 +37,15 @@ def frame_fields(shape):
         return [(name, field.offset, field.width, Shape.cast(field.shape).signed) for name, field in fields]
     cast = Shape.cast(shape)
     return [(None, 0, cast.width, cast.signed)]
+
+
+def hold_pulse(m, pulse, reply):
+    """Make the one-cycle ``pulse`` a beat of the payload-less ``reply`` stream, held until it is sent (the
+    block that pulses does nothing that needs the host until then)."""
+    with m.If(reply.ready):
+        m.d.sync += reply.valid.eq(0)
+    with m.If(pulse):
+        m.d.sync += reply.valid.eq(1)
 
 
 def _frame_bytes(shape):
@@ -347,8 +356,5 @@ class LifHostBridge(wiring.Component):
             bridge.status.link_errors.eq(self.link_errors),
         ]
         # `done` is a pulse; hold it until its frame is sent. The core is idle until the next tick.
-        with m.If(bridge.done.ready):
-            m.d.sync += bridge.done.valid.eq(0)
-        with m.If(core.done):
-            m.d.sync += bridge.done.valid.eq(1)
+        hold_pulse(m, core.done, bridge.done)
         return m

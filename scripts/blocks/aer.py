@@ -12,7 +12,7 @@ import click
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
 from ..errors import InputError, ToolError
-from .description import Block, Simulation, SweepWorkload, Verdict, check_workload
+from .description import Block, Simulation, SweepWorkload, Verdict, check_workload, lazy
 
 
 __all__ = ["ROUTER", "MESH"]
@@ -37,12 +37,6 @@ def _component(config):
 
     params = _params(config)
     return Mesh(params) if isinstance(params, MeshParams) else Router(params)
-
-
-def _describe(network):
-    from spikeforge.hdl.aer.manifest import aer_manifest
-
-    return aer_manifest(network)
 
 
 def _design(config):
@@ -114,7 +108,7 @@ def _block(name, params, summary):
         summary=summary,
         toplevel=_toplevel,
         component=_component,
-        describe=_describe,
+        describe=lazy("spikeforge.hdl.aer.manifest", "aer_manifest"),
         design=_design,
         board_top=_board_top,
         simulation=Simulation(

@@ -13,7 +13,7 @@ import numpy as np
 from spikeforge.hdl.attention.params import AttentionParams
 
 from ..errors import InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy, of_table
 
 
 __all__ = ["BLOCK"]
@@ -24,27 +24,9 @@ VERIFY_CALLS = 2
 RTL_BACKENDS = ("icarus", "verilator")
 
 
-def _component(config):
-    from spikeforge.hdl.attention.unit import AttentionUnit
-
-    return AttentionUnit(config.blocks["attention"])
-
-
-def _describe(unit):
-    from spikeforge.hdl.attention.manifest import attention_manifest
-
-    return attention_manifest(unit)
-
-
-def _design(config):
-    p = config.blocks["attention"]
+def _design(params):
+    p = params
     return f"{p.variant} N={p.tokens} D={p.channels} H={p.heads} T={p.timesteps} L={p.lanes}"
-
-
-def _board_top(config):
-    from spikeforge.boards.attention_top import AttentionBoardTop
-
-    return AttentionBoardTop(config.blocks["attention"])
 
 
 def _simulate(config, request, stage, build_dir):
@@ -106,10 +88,10 @@ BLOCK = Block(
     params=AttentionParams,
     summary="a spike-driven self-attention unit",
     toplevel=lambda config: TOPLEVEL,
-    component=_component,
-    describe=_describe,
-    design=_design,
-    board_top=_board_top,
+    component=of_table("attention", lazy("spikeforge.hdl.attention.unit", "AttentionUnit")),
+    describe=lazy("spikeforge.hdl.attention.manifest", "attention_manifest"),
+    design=of_table("attention", _design),
+    board_top=of_table("attention", lazy("spikeforge.boards.attention_top", "AttentionBoardTop")),
     simulation=Simulation(
         input="an .npz file of q, k and v",
         outputs="DIR/out.npz (o)",

@@ -19,7 +19,7 @@ from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy, of_table
 
 
 __all__ = ["BLOCK", "read_spikes", "read_weights"]
@@ -28,29 +28,6 @@ __all__ = ["BLOCK", "read_spikes", "read_weights"]
 TOPLEVEL = "chip"
 VERIFY_STEPS = 8
 RTL_BACKENDS = ("icarus", "verilator")
-
-
-def _component(config):
-    from spikeforge.hdl.chip.chip import Chip
-
-    return Chip(config.blocks["chip"])
-
-
-def _describe(chip):
-    from spikeforge.hdl.chip.manifest import chip_manifest
-
-    return chip_manifest(chip)
-
-
-def _design(config):
-    p = config.blocks["chip"]
-    return f"{p.width}x{p.height} mesh, {len(p.cores)} cores"
-
-
-def _board_top(config):
-    from spikeforge.boards.chip_top import ChipTop
-
-    return ChipTop(config.blocks["chip"])
 
 
 def _load_npz(path):
@@ -222,10 +199,10 @@ BLOCK = Block(
     params=ChipParams,
     summary="a chip of LIF cores on an AER mesh",
     toplevel=lambda config: TOPLEVEL,
-    component=_component,
-    describe=_describe,
-    design=_design,
-    board_top=_board_top,
+    component=of_table("chip", lazy("spikeforge.hdl.chip.chip", "Chip")),
+    describe=lazy("spikeforge.hdl.chip.manifest", "chip_manifest"),
+    design=of_table("chip", lambda p: f"{p.width}x{p.height} mesh, {len(p.cores)} cores"),
+    board_top=of_table("chip", lazy("spikeforge.boards.chip_top", "ChipTop")),
     simulation=Simulation(
         input="an .npz file of spikes, (batch, steps, inputs) or (steps, inputs)",
         outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs)); with --dump-state DIR/state.npz "

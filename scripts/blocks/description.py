@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Callable
 
 from spikeforge.hdl.checks import check_choice, check_fraction, check_int
 
 
-__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload"]
+__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload", "lazy", "of_table"]
 
 
 _SEEDS = (-(1 << 63), (1 << 63) - 1)
+
+
+def lazy(module, name):
+    """A function that calls ``name`` of ``module``, importing the module on the first call (so that loading a
+    configuration does not import every generator, model and bench)."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+    call.__qualname__ = f"lazy({module}.{name})"
+    return call
+
+
+def of_table(table, function):
+    """``function`` applied to the parameters of ``table`` of a configuration."""
+    def call(config):
+        return function(config.blocks[table])
+    return call
 
 
 def check_workload(workload, *, counts, fractions=(), rtl):

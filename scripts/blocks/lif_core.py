@@ -18,7 +18,7 @@ from spikeforge.hdl.stdp.params import StdpParams
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload
+from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy
 
 
 __all__ = ["BLOCK", "learning"]
@@ -40,12 +40,6 @@ def _component(config):
     from spikeforge.hdl.lif_core.core import LifCore
 
     return LifCore(config.blocks["lif_core"], stdp=learning(config))
-
-
-def _describe(core):
-    from spikeforge.hdl.lif_core.manifest import lif_core_manifest
-
-    return lif_core_manifest(core)
 
 
 def _design(config):
@@ -265,7 +259,7 @@ BLOCK = Block(
     extensions={"stdp": StdpParams},
     toplevel=lambda config: TOPLEVEL,
     component=_component,
-    describe=_describe,
+    describe=lazy("spikeforge.hdl.lif_core.manifest", "lif_core_manifest"),
     design=_design,
     board_top=_board_top,
     simulation=Simulation(

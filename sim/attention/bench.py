@@ -15,7 +15,6 @@ The bench knows the unit only through the build manifest and the parameters (pur
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import cocotb
@@ -30,7 +29,7 @@ from spikeforge.sim.attention.stimulus import STIMULI
 from spikeforge.sim.harness import run_config
 from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, reset, start_clock
 from spikeforge.sim.harness.scoreboard import Scoreboard
-from spikeforge.sim.harness.streams import StreamSink, StreamSource
+from spikeforge.sim.harness.streams import StreamPorts
 
 
 def _row_cycles(params):
@@ -60,10 +59,9 @@ class AttentionDriver:
         self.params = params
         self._clock = getattr(dut, manifest.clock)
         self._rst = getattr(dut, manifest.reset)
-        self.qkv = StreamSource(dut, "qkv", layout=manifest.stream_layout("qkv"), clock=self._clock,
-                                rng=random.Random(f"{seed}/qkv"), idle=idle)
-        self.o = StreamSink(dut, "o", layout=manifest.stream_layout("o"), clock=self._clock,
-                            rng=random.Random(f"{seed}/o"), stall=stall)
+        ports = StreamPorts(dut, manifest, seed=seed)
+        self.qkv = ports.source("qkv", idle)
+        self.o = ports.sink("o", stall)
         self._stall = stall
 
     async def start(self):

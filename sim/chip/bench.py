@@ -14,7 +14,6 @@ idle input cycle and of a cycle of output backpressure), ``seed`` and ``output``
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import cocotb
@@ -24,7 +23,7 @@ from cocotb.utils import get_sim_time
 from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.sim.harness import run_config
 from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, reset, start_clock, wait_high
-from spikeforge.sim.harness.streams import StreamSink, StreamSource
+from spikeforge.sim.harness.streams import StreamPorts
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
 from .load import load_commands
@@ -68,22 +67,12 @@ class ChipDriver:
         # A step: every core's neuron pass, every spike through the mesh and every input: a generous bound.
         self.patience = 200 * (sum(c.params.neurons + c.params.axons for c in cores) + self.params.inputs) + 2000
 
-        def rng(name):
-            return random.Random(f"{seed}/{name}")
-
-        def source(name, idle):
-            return StreamSource(dut, name, layout=manifest.stream_layout(name), clock=self._clock, rng=rng(name),
-                                idle=idle, patience=self.patience)
-
-        def sink(name, stall):
-            return StreamSink(dut, name, layout=manifest.stream_layout(name), clock=self._clock, rng=rng(name),
-                              stall=stall)
-
-        self.inputs = source("inputs", idle)
-        self.step_source = source("step", idle)
-        self.cfg = source("cfg", 0.0)
-        self.outputs = sink("outputs", stall)
-        self.cfg_rsp = sink("cfg_rsp", 0.0)
+        ports = StreamPorts(dut, manifest, seed=seed, patience=self.patience)
+        self.inputs = ports.source("inputs", idle)
+        self.step_source = ports.source("step", idle)
+        self.cfg = ports.source("cfg")
+        self.outputs = ports.sink("outputs", stall)
+        self.cfg_rsp = ports.sink("cfg_rsp")
 
     async def start(self):
         start_clock(self._clock)

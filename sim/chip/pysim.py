@@ -13,6 +13,7 @@ from amaranth.sim import Simulator
 from spikeforge.hdl.cfg import CfgOp
 from spikeforge.hdl.chip.config_port import ChipUnit
 from spikeforge.hdl.lif_core.core import CfgField
+from spikeforge.sim.harness.pysim import handshake, timestep
 
 
 __all__ = ["run_chip_pysim"]
@@ -38,19 +39,8 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed
     rng = random.Random(seed)
     results = []
 
-    async def handshake(ctx, port, payload=None):
-        if payload is not None:
-            ctx.set(port.payload, payload)
-        ctx.set(port.valid, 1)
-        for _ in range(timeout):
-            _, _, ready = await ctx.tick().sample(port.ready)
-            if ready:
-                ctx.set(port.valid, 0)
-                return
-        raise TimeoutError("the chip did not take a beat")
-
     async def cfg(ctx, fields):
-        await handshake(ctx, chip.cfg, _command(fields))
+        await handshake(ctx, chip.cfg, _command(fields), timeout=timeout, what="cfg")
         if fields["op"] == "READ":
             ctx.set(chip.cfg_rsp.ready, 1)
             payload, = await ctx.tick().sample(chip.cfg_rsp.payload).until(chip.cfg_rsp.valid)
@@ -59,29 +49,10 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed
         return None
 
     async def step(ctx, inputs):
-        cycles = 0
-        for n in inputs:
-            while idle and rng.random() < idle:
-                await ctx.tick()
-                cycles += 1
-            await handshake(ctx, chip.inputs, {"neuron": int(n)})
-        ctx.set(chip.step.valid, 1)
-        outputs = []
-        while True:
-            ctx.set(chip.outputs.ready, int(rng.random() >= stall))
-            _, _, step_ready, valid, ready, payload, done = await ctx.tick().sample(
-                chip.step.ready, chip.outputs.valid, chip.outputs.ready, chip.outputs.payload, chip.done)
-            cycles += 1
-            if step_ready:
-                ctx.set(chip.step.valid, 0)
-            if valid and ready:
-                outputs.append(payload.neuron)
-            if done:
-                break
-            if cycles > timeout:
-                raise TimeoutError(f"the step was not done after {timeout} cycles")
-        ctx.set(chip.outputs.ready, 0)
-        return outputs, cycles
+        beats, cycles = await timestep(ctx, source=chip.inputs, payloads=[{"neuron": int(n)} for n in inputs],
+                                       end=chip.step, sink=chip.outputs, done=chip.done, rng=rng, idle=idle,
+                                       stall=stall, timeout=timeout)
+        return [beat.neuron for beat in beats], cycles
 
     async def testbench(ctx):
         for fields in commands:

@@ -15,6 +15,7 @@ signal rises instead of waking every cycle, so a bench costs Python time per tra
 from __future__ import annotations
 
 import collections
+import random
 
 import cocotb
 from cocotb.triggers import Event, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
@@ -22,7 +23,7 @@ from cocotb.triggers import Event, ReadOnly, RisingEdge, SimTimeoutError, with_t
 from .clocking import CLOCK_PERIOD_NS, Timeout
 
 
-__all__ = ["StreamSource", "StreamSink"]
+__all__ = ["StreamPorts", "StreamSource", "StreamSink"]
 
 
 async def _within(cycles, waiting, what):
@@ -205,3 +206,41 @@ class StreamSink(_StreamPort):
         beats = list(self._beats)
         self._beats.clear()
         return beats
+
+
+class StreamPorts:
+    """Makes the sources and sinks of one bench: each port's layout from the build manifest, on the manifest's
+    clock, with a random generator of its own derived from ``seed`` (so adding a stream changes no other
+    stream's idle cycles or backpressure).
+
+    Parameters
+    ----------
+    dut : cocotb handle
+        The top level.
+    manifest : Manifest
+        Its build manifest.
+    seed : int or str
+        Seed of every port's generator.
+    patience : int, optional
+        The sources' patience (see :class:`StreamSource`).
+    """
+
+    def __init__(self, dut, manifest, *, seed, patience=None):
+        self._dut = dut
+        self._manifest = manifest
+        self._seed = seed
+        self.clock = getattr(dut, manifest.clock)
+        self.patience = patience
+
+    def _rng(self, name):
+        return random.Random(f"{self._seed}/{name}")
+
+    def source(self, name, idle=0.0):
+        """A :class:`StreamSource` on port ``name``."""
+        return StreamSource(self._dut, name, layout=self._manifest.stream_layout(name), clock=self.clock,
+                            rng=self._rng(name), idle=idle, patience=self.patience)
+
+    def sink(self, name, stall=0.0):
+        """A :class:`StreamSink` on port ``name``."""
+        return StreamSink(self._dut, name, layout=self._manifest.stream_layout(name), clock=self.clock,
+                          rng=self._rng(name), stall=stall)

@@ -7,7 +7,6 @@ Amaranth. Every coroutine returns right after a rising edge (see :mod:`spikeforg
 
 from __future__ import annotations
 
-import random
 
 import cocotb
 import numpy as np
@@ -15,7 +14,7 @@ from cocotb.triggers import ClockCycles
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.sim.harness.clocking import reset, start_clock, wait_high
-from spikeforge.sim.harness.streams import StreamSink, StreamSource
+from spikeforge.sim.harness.streams import StreamPorts
 from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS
 
@@ -64,22 +63,12 @@ class LifDriver:
         # Longest wait for any handshake or done pulse: a tick in which every neuron spikes.
         self.patience = patience(self.params)
 
-        def rng(name):
-            return random.Random(f"{seed}/{name}")
-
-        def source(name, idle):
-            return StreamSource(dut, name, layout=manifest.stream_layout(name), clock=self._clock, rng=rng(name),
-                                idle=idle, patience=self.patience)
-
-        def sink(name, stall):
-            return StreamSink(dut, name, layout=manifest.stream_layout(name), clock=self._clock, rng=rng(name),
-                              stall=stall)
-
-        self.events = source("events", event_idle)
-        self.tick = source("tick", event_idle)
-        self.cfg = source("cfg", cfg_idle)
-        self.spikes = sink("spikes", spike_stall)
-        self.cfg_rsp = sink("cfg_rsp", rsp_stall)
+        self.ports = ports = StreamPorts(dut, manifest, seed=seed, patience=self.patience)
+        self.events = ports.source("events", event_idle)
+        self.tick = ports.source("tick", event_idle)
+        self.cfg = ports.source("cfg", cfg_idle)
+        self.spikes = ports.sink("spikes", spike_stall)
+        self.cfg_rsp = ports.sink("cfg_rsp", rsp_stall)
         self.axon_field = self.events.layout.field("axon")
         self.neuron_field = self.cfg.layout.field("neuron")
         self.data_field = self.cfg.layout.field("data")

@@ -18,6 +18,7 @@ import random
 from amaranth.sim import Simulator
 
 from spikeforge.hdl.lif_core.core import CfgOp
+from spikeforge.sim.harness.pysim import handshake, timestep
 
 
 __all__ = ["run_script"]
@@ -45,25 +46,9 @@ def run_script(core, script, *, idle=0.0, backpressure=0.0, seed=0, vcd=None, ti
     rng = random.Random(seed)
     results = []
 
-    async def handshake(ctx, port, payload=None):
-        """Hold ``port.valid`` until the core takes the beat; return the cycles it took."""
-        if payload is not None:
-            ctx.set(port.payload, payload)
-        ctx.set(port.valid, 1)
-        cycles = 0
-        while True:
-            _, _, ready = await ctx.tick().sample(port.ready)
-            cycles += 1
-            if ready:
-                break
-            if cycles > timeout_cycles:
-                raise TimeoutError(f"the core did not accept a beat on '{port_name(port)}' in "
-                                   f"{timeout_cycles} cycles")
-        ctx.set(port.valid, 0)
-        return cycles
-
     async def cfg(ctx, op, field, axon, neuron, value=0):
-        await handshake(ctx, core.cfg, {"op": op, "field": field, "axon": axon, "neuron": neuron, "data": value})
+        await handshake(ctx, core.cfg, {"op": op, "field": field, "axon": axon, "neuron": neuron, "data": value},
+                        timeout=timeout_cycles, what="cfg")
         if op == CfgOp.READ:
             ctx.set(core.cfg_rsp.ready, 1)
             payload, = await ctx.tick().sample(core.cfg_rsp.payload).until(core.cfg_rsp.valid)
@@ -72,32 +57,10 @@ def run_script(core, script, *, idle=0.0, backpressure=0.0, seed=0, vcd=None, ti
         return None
 
     async def step(ctx, axons):
-        cycles = 0
-        for axon in axons:
-            while idle and rng.random() < idle:
-                await ctx.tick()
-                cycles += 1
-            cycles += await handshake(ctx, core.events, {"axon": int(axon)})
-        ctx.set(core.tick.valid, 1)
-        spikes = []
-        while True:
-            ctx.set(core.spikes.ready, int(rng.random() >= backpressure))
-            _, _, tick_ready, valid, ready, payload, done = await ctx.tick().sample(
-                core.tick.ready, core.spikes.valid, core.spikes.ready, core.spikes.payload, core.done)
-            cycles += 1
-            if tick_ready:
-                ctx.set(core.tick.valid, 0)
-            if valid and ready:
-                spikes.append(payload.neuron)
-            if done:
-                break
-            if cycles > timeout_cycles:
-                raise TimeoutError(f"the tick was not done after {timeout_cycles} cycles")
-        ctx.set(core.spikes.ready, 0)
-        return spikes, cycles
-
-    def port_name(port):
-        return next(name for name, value in vars(core).items() if value is port)
+        beats, cycles = await timestep(ctx, source=core.events, payloads=[{"axon": int(a)} for a in axons],
+                                       end=core.tick, sink=core.spikes, done=core.done, rng=rng, idle=idle,
+                                       stall=backpressure, timeout=timeout_cycles)
+        return [beat.neuron for beat in beats], cycles
 
     async def testbench(ctx):
         for op, *args in script:
@@ -108,7 +71,7 @@ def run_script(core, script, *, idle=0.0, backpressure=0.0, seed=0, vcd=None, ti
             elif op == "step":
                 results.append(await step(ctx, *args))
             elif op == "reward":
-                await handshake(ctx, core.reward, int(args[0]))
+                await handshake(ctx, core.reward, int(args[0]), timeout=timeout_cycles, what="reward")
                 results.append(None)
             else:
                 raise ValueError(f"Unknown script operation {op!r}")

@@ -8,12 +8,10 @@ port. Like its base it knows the core only through the build manifest.
 
 from __future__ import annotations
 
-import random
 
 import numpy as np
 
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.sim.harness.streams import StreamSource
 from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.driver import LifDriver
 
@@ -51,9 +49,8 @@ class StdpDriver(LifDriver):
             source.patience = self.patience
         self.reward = None
         if "reward" in manifest.ports:
-            self.reward = StreamSource(dut, "reward", layout=manifest.stream_layout("reward"), clock=self._clock,
-                                       rng=random.Random(f"{seed}/reward"), idle=reward_idle,
-                                       patience=self.patience)
+            self.ports.patience = self.patience
+            self.reward = self.ports.source("reward", reward_idle)
 
     async def start(self):
         """Start as :meth:`LifDriver.start`, then give the learning state a fresh core's values.
