@@ -94,3 +94,21 @@ def test_a_second_network_runs_on_the_same_hardware():
     model = ChipModel(second, weights)
     for t, ((outputs, _, _), inputs) in enumerate(zip(results[1:], steps)):
         assert sorted(outputs) == model.step(inputs), f"step {t} of the second network"
+
+
+def test_all_to_all_multicast_under_host_backpressure_neither_loses_nor_deadlocks():
+    """The worst traffic at hand: four cores that spike with every neuron at every step (bias above threshold),
+    each feeding every core (itself included; to a later phase feed-forward, else recurrent) at axons 8 x its
+    index, every neuron an output, and the host taking an output in one cycle of ten."""
+    names = ["a", "b", "c", "d"]
+    cores = {name: dict(CORE, axons=32, node=i, bias=25) for i, name in enumerate(names)}
+    connections = [{"source": "input", "target": "a"}]           # a's axons 0..7: the inputs
+    for i, source in enumerate(names):
+        for j, target in enumerate(names):
+            if (source, target) != ("a", "a"):
+                connections.append({"source": source, "target": target, "axon": 8 * i, "recurrent": j <= i})
+    params = network(2, 2, cores, connections, map_size=4, table_size=8)
+    assert params.phases == 4
+    weights = {name: np.full((32, 8), 3) for name in names}
+    spikes, _ = check(params, weights, random_steps(params, 4, 12, rate=1.0), stall=0.9, seed=13)
+    assert spikes == 4 * 4 * 8
