@@ -118,8 +118,9 @@ def render(overhead, builds):
         r, a = report["resources"], report["available"]
         lines.append(f"| {name} | {report['board']} | {r['logic_cells']}/{a['logic_cells']} | {r['ffs']} | "
                      f"{r['bram']}/{a['bram']} | {report['fmax_mhz']} | {report['clock_constraint_mhz']:g} |")
-        tools.update(report["tools"])
-    lines += ["", "Tools: " + "; ".join(f"{tool} {version}" for tool, version in tools.items() if version), ""]
+        tools.setdefault(report["board"], {}).update(report["tools"])
+    lines += [""] + [f"Tools ({board}): " + "; ".join(f"{tool} {version}" for tool, version in used.items()
+                                                       if version) + "." for board, used in tools.items()] + [""]
     return "\n".join(lines)
 
 
