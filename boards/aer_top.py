@@ -3,8 +3,9 @@
 Every port of the network is reachable from the host, so a board build keeps all of its logic:
 
 - commands: INJECT (0x02: ``source``, then the packet) offers a packet at one input (a router's input port, a
-  mesh node's local port), through a holding register of that input; COUNTERS (0x03: ``router``, ``port``) asks for one router port's forwarded and
-  dropped counters; in table mode CFG (0x04) is the network's routing-table command;
+  mesh node's local port), through a holding register of that input; COUNTERS (0x03: ``router``, ``port``)
+  asks for one router port's forwarded and dropped counters; in table mode CFG (0x04) is the network's
+  routing-table command;
 - replies: DELIVER (0x02: ``output``, then the packet) for every packet an output delivers, the outputs served
   round-robin; COUNTS (0x03: ``forwarded``, ``dropped``); in table mode CFG_DATA (0x04) answers a table read;
 - STATUS: ``bad_frames``, ``link_errors`` and, in table mode, ``bad_config``.

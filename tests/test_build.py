@@ -118,7 +118,8 @@ def test_format_table():
         "toolchain": {"yosys": "yowasp", "nextpnr-ecp5": "yowasp", "ecppack": "yowasp"},
     }
     lines = format_table([report]).splitlines()
-    assert lines[0].split() == ["board", "block", "design", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax", "MHz", "clock",
+    assert lines[0].split() == ["board", "block", "design", "LCs", "FFs", "BRAM", "SPRAM", "DSP", "fmax", "MHz",
+                                "clock",
                                 "MHz", "seed"]
     assert lines[2].split() == ["ulx3s-85f", "lif_core", "256x256x8", "P=8", "4505/83640", "(5%)", "770/83640", "(1%)",
                                 "32/208", "(15%)", "0", "0/156", "(0%)", "58.7", "25", "1"]

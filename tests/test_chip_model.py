@@ -41,8 +41,10 @@ def test_phases_maps_and_routes():
     p = two_layers(recurrent=True, skip=True)
     assert [(c.name, c.key, c.phase) for c in p.cores] == [("hidden", 1, 0), ("out", 2, 1)]
     assert p.phases == 2 and p.sources == 3 and p.key_bits == 2 and p.neuron_bits == 3
-    assert p.input_map("hidden") == (MapEntry(key=0, first=0, count=8, base=0), MapEntry(key=1, first=0, count=8, base=8))
-    assert p.input_map("out") == (MapEntry(key=1, first=0, count=8, base=0), MapEntry(key=0, first=0, count=8, base=8))
+    assert p.input_map("hidden") == (MapEntry(key=0, first=0, count=8, base=0),
+                                     MapEntry(key=1, first=0, count=8, base=8))
+    assert p.input_map("out") == (MapEntry(key=1, first=0, count=8, base=0),
+                                  MapEntry(key=0, first=0, count=8, base=8))
     assert p.output_map() == (MapEntry(key=2, first=0, count=8, base=0),)
     # XY trees: the inputs enter at node 0 and go east to node 1 (hidden) and on south to node 3 (out); hidden's
     # spikes go to itself and south to out; out's go to the host at node 0, west then north (X first: 3 -> 2 -> 0).

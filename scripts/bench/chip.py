@@ -109,7 +109,8 @@ def render(overhead, builds):
     lines += ["", f"Goal: at most {OVERHEAD_GOAL}x at 10% activity: {verdict(ratio <= OVERHEAD_GOAL)} "
               f"({ratio:.2f}x).", "",
               "Board builds (the chip behind the UART host link, nextpnr seed 1):", "",
-              "| chip | board | logic cells | FFs | block RAM | fmax MHz | clock MHz |", "|---|---|---:|---:|---:|---:|---:|"]
+              "| chip | board | logic cells | FFs | block RAM | fmax MHz | clock MHz |",
+              "|---|---|---:|---:|---:|---:|---:|"]
     tools = {}
     for name, report in builds:
         if "error" in report:

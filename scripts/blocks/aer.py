@@ -12,7 +12,7 @@ import click
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
 from ..errors import InputError, ToolError
-from .description import Block, Simulation, SweepWorkload, Verdict, check_workload, lazy
+from .description import Block, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz, lazy
 
 
 __all__ = ["ROUTER", "MESH"]
@@ -94,10 +94,9 @@ def _measure(config, workload, build_dir, reports):
     if rtl != "none":
         row["saturation_throughput"] = saturation_throughput(params, sim=rtl, build_dir=build_dir / "saturation",
                                                              packets=workload["packets"], seed=workload["seed"])
-        fmax = reports[0].get("fmax_mhz") if reports else None
-        if fmax:
+        if hz := fmax_hz(reports):
             sources = params.nodes if isinstance(params, MeshParams) else params.ports
-            row["packets_per_s"] = row["saturation_throughput"] * sources * fmax * 1e6
+            row["packets_per_s"] = row["saturation_throughput"] * sources * hz
     return row
 
 

@@ -13,7 +13,8 @@ import numpy as np
 from spikeforge.hdl.attention.params import AttentionParams
 
 from ..errors import InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy, of_table
+from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
+                          lazy, of_table)
 
 
 __all__ = ["BLOCK"]
@@ -77,9 +78,8 @@ def _measure(config, workload, build_dir, reports):
         raise MismatchError("RTL output differs from the golden model")
     row = {"cycles_source": workload["rtl"], "calls": workload["calls"],
            "cycles_per_call": cycles / workload["calls"]}
-    fmax = reports[0].get("fmax_mhz") if reports else None
-    if fmax:
-        row["calls_per_s"] = fmax * 1e6 / row["cycles_per_call"]
+    if hz := fmax_hz(reports):
+        row["calls_per_s"] = hz / row["cycles_per_call"]
     return row
 
 

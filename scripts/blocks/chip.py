@@ -19,7 +19,8 @@ from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy, of_table
+from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
+                          lazy, of_table)
 
 
 __all__ = ["BLOCK", "read_spikes", "read_weights"]
@@ -188,9 +189,8 @@ def _measure(config, workload, build_dir, reports):
         raise MismatchError("RTL outputs differ from the golden model")
     row = {"cycles_source": workload["rtl"], "steps": workload["steps"],
            "cycles_per_step": float(cycles.mean()), "output_spikes": int(out.sum())}
-    fmax = reports[0].get("fmax_mhz") if reports else None
-    if fmax:
-        row["steps_per_s"] = fmax * 1e6 / row["cycles_per_step"]
+    if hz := fmax_hz(reports):
+        row["steps_per_s"] = hz / row["cycles_per_step"]
     return row
 
 

@@ -9,7 +9,8 @@ from typing import Callable
 from spikeforge.hdl.checks import check_choice, check_fraction, check_int
 
 
-__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload", "lazy", "of_table"]
+__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload", "fmax_hz", "lazy",
+           "of_table"]
 
 
 _SEEDS = (-(1 << 63), (1 << 63) - 1)
@@ -22,6 +23,12 @@ def lazy(module, name):
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
     call.__qualname__ = f"lazy({module}.{name})"
     return call
+
+
+def fmax_hz(reports):
+    """The first board's fmax in Hz, or None without a board report (or an fmax)."""
+    fmax = reports[0].get("fmax_mhz") if reports else None
+    return fmax * 1e6 if fmax else None
 
 
 def of_table(table, function):

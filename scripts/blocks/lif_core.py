@@ -18,7 +18,8 @@ from spikeforge.hdl.stdp.params import StdpParams
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
-from .description import Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, lazy
+from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
+                          lazy)
 
 
 __all__ = ["BLOCK", "learning"]
@@ -245,10 +246,9 @@ def _measure(config, workload, build_dir, reports):
         "energy_nj": energy / 1000,
         "energy_per_synop_pj": energy / max(activity.synaptic_ops, 1),
     }
-    fmax = reports[0].get("fmax_mhz") if reports else None
-    if fmax:
-        row["synops_per_s"] = row["synops_per_cycle"] * fmax * 1e6
-        row["steps_per_s"] = fmax * 1e6 / row["cycles_per_step"]
+    if hz := fmax_hz(reports):
+        row["synops_per_s"] = row["synops_per_cycle"] * hz
+        row["steps_per_s"] = hz / row["cycles_per_step"]
     return row
 
 

@@ -6,7 +6,6 @@ comparison against the golden model; :func:`run_rtl` sends given rows and return
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from spikeforge.hdl.attention.unit import AttentionUnit
 from spikeforge.sim.attention.model import check_spikes
 from spikeforge.sim.attention.rows import pack_rows, unpack_rows
 from spikeforge.hdl.export import export
-from spikeforge.sim.harness.runner import build, run
+from spikeforge.sim.harness.runner import build, run, run_with_output
 
 
 __all__ = ["BENCH", "TOPLEVEL", "build_unit", "run_rtl", "verify_rtl"]
@@ -83,13 +82,10 @@ def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
     """
     arrays = [check_spikes(name, a, params, calls=True) for name, a in (("q", q), ("k", k), ("v", v))]
     built = build_unit(params, sim=sim, build_dir=build_dir)
-    output = built.directory / "replay.output.json"
-    output.unlink(missing_ok=True)
-    config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall, "output": str(output)}
+    config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall}
     config.update({name: pack_rows(a) for name, a in zip("qkv", arrays)})
-    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
+    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
-    replay = json.loads(output.read_text())
     o = unpack_rows(replay["o"], params.channels).reshape(arrays[0].shape)
     return o.astype(np.uint8), int(replay["cycles"])

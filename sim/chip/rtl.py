@@ -7,15 +7,13 @@ on random inputs; :func:`simulate_rtl` runs given input spikes and returns the o
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from spikeforge.hdl.chip.chip import Chip
 from spikeforge.hdl.chip.manifest import chip_manifest
 from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.hdl.export import export
-from spikeforge.sim.harness.runner import build, run
+from spikeforge.sim.harness.runner import build, run_with_output
 
 
 __all__ = ["BENCH", "TOPLEVEL", "build_chip", "simulate_rtl", "verify"]
@@ -55,14 +53,12 @@ def verify(params, weights=None, *, sim="icarus", steps=8, samples=1, seed=0, bu
                                         size=(c.params.axons, c.params.neurons)) for c in params.cores}
     inputs, _ = _samples(rng.random((samples, steps, params.inputs)) < rate)
     built = build_chip(params, sim=sim, build_dir=build_dir)
-    report = built.directory / "verify.report.json"
-    report.unlink(missing_ok=True)
-    config = {"weights": _weights(weights), "inputs": inputs, "seed": seed, "idle": 0.3, "stall": 0.3,
-              "report": str(report)}
-    result = run(built, test_module=BENCH, tests=r"\.compare$", config=config, name="verify")
+    config = {"weights": _weights(weights), "inputs": inputs, "seed": seed, "idle": 0.3, "stall": 0.3}
+    result, report = run_with_output(built, test_module=BENCH, tests=r"\.compare$", config=config, name="verify",
+                                     key="report")
     if not result.ok:
         return False, result.message.removeprefix("compare: ")
-    done = json.loads(report.read_text())["steps"]
+    done = report["steps"]
     return True, (f"{sim}: {done} steps of {samples} sample(s) from seed {seed} matched the model: every output "
                   f"and every neuron's state after every step")
 
@@ -72,13 +68,11 @@ def simulate_rtl(params, spikes, weights=None, *, sim="icarus", build_dir):
     every step (batch, steps) of input ``spikes`` on the RTL; every sample starts from a freshly loaded chip."""
     inputs, single = _samples(spikes)
     built = build_chip(params, sim=sim, build_dir=build_dir)
-    output = built.directory / "replay.output.json"
-    output.unlink(missing_ok=True)
-    config = {"weights": _weights(weights), "inputs": inputs, "output": str(output)}
-    result = run(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
+    config = {"weights": _weights(weights), "inputs": inputs}
+    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
-    samples = json.loads(output.read_text())["samples"]
+    samples = replay["samples"]
     out = np.zeros((len(inputs), len(inputs[0]) if inputs else 0, params.output_count), dtype=np.uint8)
     cycles = np.zeros(out.shape[:2], dtype=np.int64)
     for b, steps in enumerate(samples):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from . import run_config, verilator_cache
 from .manifest import Manifest
 
 
-__all__ = ["SIMULATORS", "TIMESCALE", "Build", "BuildError", "RunResult", "build", "run"]
+__all__ = ["run_with_output", "SIMULATORS", "TIMESCALE", "Build", "BuildError", "RunResult", "build", "run"]
 
 
 SIMULATORS = ("icarus", "verilator")
@@ -255,6 +256,16 @@ def run(built, *, test_module, config=None, tests=None, name="run", seed=None):
             pass
     seconds = time.monotonic() - start
     return _read_results(results, log, seconds)
+
+
+def run_with_output(built, *, test_module, config, tests=None, name="run", key="output"):
+    """Run as :func:`run`, with ``config[key]`` naming a fresh file (``<name>.<key>.json`` in the build
+    directory) that the test writes its result to as JSON. Returns (RunResult, the result, or None when the run
+    failed or wrote nothing)."""
+    path = built.directory / f"{name}.{key}.json"
+    path.unlink(missing_ok=True)
+    result = run(built, test_module=test_module, config={**config, key: str(path)}, tests=tests, name=name)
+    return result, (json.loads(path.read_text()) if result.ok and path.is_file() else None)
 
 
 def _read_results(results, log, seconds):

@@ -7,8 +7,6 @@ the golden model (:class:`spikeforge.sim.lif_core.model.LifModel`).
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +15,7 @@ from spikeforge.hdl.lif_core.manifest import lif_core_manifest
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.export import export
 from spikeforge.sim.harness.manifest import Manifest
-from spikeforge.sim.harness.runner import build, run
+from spikeforge.sim.harness.runner import build, run_with_output
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -140,13 +138,9 @@ def run_replay(built, bench, config, *, sim, params, steps):
 
     Returns (the bench's whole output, spikes as a list of (t, neuron), state as ``{name: array (steps,
     neurons)}``); raises RuntimeError if the simulation fails."""
-    output = built.directory / "simulate.output.json"
-    output.unlink(missing_ok=True)
-    result = run(built, test_module=bench, tests=r"\.replay$", config={**config, "output": str(output)},
-                 name="simulate")
+    result, replay = run_with_output(built, test_module=bench, tests=r"\.replay$", config=config, name="simulate")
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
-    replay = json.loads(Path(output).read_text())
     spikes = [(int(t), int(n)) for t, n in replay["spikes"]]
     state = {name: np.array(values, dtype=np.int64).reshape(steps, params.neurons)
              for name, values in replay["state"].items()}

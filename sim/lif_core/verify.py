@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
-from spikeforge.sim.harness.runner import run
+from spikeforge.sim.harness.runner import run_with_output
 from spikeforge.sim.lif_core.rtl import BENCH, build_core
 
 
@@ -33,12 +31,11 @@ def verify(params, *, sim="icarus", steps=30, seed=0, build_dir):
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"Seed must be an integer, not {seed!r}")
     built = build_core(params, sim=sim, build_dir=build_dir)
-    report = built.directory / "verify.report.json"
-    report.unlink(missing_ok=True)
-    config = {"params": params.to_dict(), "seed": seed, "steps": steps, "report": str(report)}
-    result = run(built, test_module=BENCH, tests=r"\.check_random$", config=config, name="verify")
+    config = {"params": params.to_dict(), "seed": seed, "steps": steps}
+    result, report = run_with_output(built, test_module=BENCH, tests=r"\.check_random$", config=config,
+                                     name="verify", key="report")
     if not result.ok:
         return False, result.message.removeprefix("check_random: ")
-    summary = json.loads(report.read_text())["random"]
+    summary = report["random"]
     return True, (f"{sim}: {summary['steps']} steps from seed {seed} matched the model: {summary['spikes']} "
                   f"spikes and {summary['values']} state values and counters")

@@ -3,9 +3,8 @@ with ``[stdp]``)."""
 
 from __future__ import annotations
 
-import json
 
-from spikeforge.sim.harness.runner import run
+from spikeforge.sim.harness.runner import run_with_output
 from spikeforge.sim.stdp.rtl import BENCH, build_core
 
 
@@ -35,14 +34,12 @@ def verify(params, stdp, *, sim="icarus", steps=20, seed=0, build_dir):
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"Seed must be an integer, not {seed!r}")
     built = build_core(params, stdp, sim=sim, build_dir=build_dir)
-    report = built.directory / "verify.report.json"
-    report.unlink(missing_ok=True)
-    config = {"params": params.to_dict(), "stdp": stdp.to_dict(), "seed": seed, "steps": steps,
-              "report": str(report)}
-    result = run(built, test_module=BENCH, tests=r"\.check_random$", config=config, name="verify")
+    config = {"params": params.to_dict(), "stdp": stdp.to_dict(), "seed": seed, "steps": steps}
+    result, report = run_with_output(built, test_module=BENCH, tests=r"\.check_random$", config=config,
+                                     name="verify", key="report")
     if not result.ok:
         return False, result.message.removeprefix("check_random: ")
-    summary = json.loads(report.read_text())["random"]
+    summary = report["random"]
     return True, (f"{sim}: {summary['steps']} steps from seed {seed} matched the model: {summary['spikes']} "
                   f"spikes and {summary['values']} weights, traces, eligibilities, state values and counters; "
                   f"learning changed a weight or an eligibility {summary['changes']} times")
