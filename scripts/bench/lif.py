@@ -23,7 +23,6 @@ Usage: python -m spikeforge.scripts.bench.lif [--build-dir build/bench_lif] [--o
 import concurrent.futures
 import random
 import time
-from pathlib import Path
 
 import click
 
@@ -31,7 +30,7 @@ from spikeforge.boards.build import select_tools
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.manifest import source_digest
-from spikeforge.scripts.bench.report import build_point, cached, machine_line, stored_build, verdict
+from spikeforge.scripts.bench.report import build_point, cached, machine_line, report_options, stored_build, verdict
 
 
 __all__ = ["main"]
@@ -229,14 +228,7 @@ def _targets(builds, cycles):
 # --- main ----------------------------------------------------------------------------------------------------
 
 @click.command()
-@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/bench_lif"),
-              show_default=True, help="Where builds and cached results go.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
-              show_default=True, help="The Markdown report.")
-@click.option("--board", "boards", type=click.Choice(list(BOARDS)), multiple=True,
-              help="Only these boards (default: all).")
-@click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
-@click.option("--toolchain", type=click.Choice(["auto", "system", "yowasp"]), default="auto", show_default=True)
+@report_options("build/bench_lif", "docs/benchmarks.md")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Builds run at once.")
 @click.option("--no-build", is_flag=True, help="Run no tools; report what the build directories hold.")
 def main(build_dir, out, boards, seed, toolchain, jobs, no_build):

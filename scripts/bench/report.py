@@ -68,6 +68,32 @@ def build_point(blocks, board, out_dir, **options):
         return {"status": "failed", "error": str(error), "seconds": round(time.monotonic() - start)}
 
 
+def report_options(build_dir, out):
+    """The options every board benchmark takes: ``--build-dir`` (default ``build_dir``), ``--out`` (default
+    ``out``), ``--board`` (repeatable; default all) and ``--seed`` (nextpnr's) and ``--toolchain``."""
+    import click
+
+    from spikeforge.boards.platforms import BOARDS
+
+    options = [
+        click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(build_dir),
+                     show_default=True, help="Where builds and cached results go."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path(out),
+                     show_default=True, help="The Markdown report."),
+        click.option("--board", "boards", type=click.Choice(list(BOARDS)), multiple=True,
+                     help="Only these boards (default: all)."),
+        click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed."),
+        click.option("--toolchain", type=click.Choice(["auto", "system", "yowasp"]), default="auto",
+                     show_default=True),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
 def stored_build(out_dir):
     """The result a board build directory holds (``{"status", "report"}`` or ``{"status", "error"}``), whatever
     it was built from; None when it holds none."""

@@ -29,7 +29,6 @@ Usage: python -m spikeforge.scripts.bench.stdp [--build-dir build/bench_stdp] [-
 import json
 import random
 import time
-from pathlib import Path
 
 import click
 import numpy as np
@@ -39,7 +38,7 @@ from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.manifest import source_digest
 from spikeforge.hdl.stdp.params import StdpParams
-from spikeforge.scripts.bench.report import build_point, cached, machine_line, stored_build, verdict
+from spikeforge.scripts.bench.report import build_point, cached, machine_line, report_options, stored_build, verdict
 
 
 __all__ = ["main", "measure_cycles"]
@@ -432,17 +431,10 @@ _NOTES = [
 # --- main ----------------------------------------------------------------------------------------------------
 
 @click.command()
-@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/bench_stdp"),
-              show_default=True, help="Where builds and cached results go.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks_stdp.md"),
-              show_default=True, help="The Markdown report.")
-@click.option("--board", "boards", type=click.Choice(list(BOARDS)), multiple=True,
-              help="Only these boards (default: all).")
+@report_options("build/bench_stdp", "docs/benchmarks_stdp.md")
 @click.option("--phase", type=click.Choice(["all", "cycles", "builds"]), default="all", show_default=True,
               help="Measure cycles, run the builds, or both; the report shows whatever is cached.")
-@click.option("--seed", type=int, default=1, show_default=True, help="nextpnr seed.")
-@click.option("--toolchain", type=click.Choice(["auto", "system", "yowasp"]), default="auto", show_default=True)
-def main(build_dir, out, boards, phase, seed, toolchain):
+def main(build_dir, out, boards, seed, toolchain, phase):
     """Run the STDP benchmark and write the report."""
     boards = boards or tuple(BOARDS)
     tools = {b: {t: i["version"] for t, i in select_tools(board_family(b), toolchain).items()} for b in boards}

@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from spikeforge.hdl.cfg import CfgOp
 from spikeforge.hdl.chip.config_port import ChipUnit
 from spikeforge.hdl.lif_core.core import CfgField
-from spikeforge.sim.harness.pysim import handshake, timestep
+from spikeforge.sim.harness.pysim import handshake, response, timestep
 
 
 __all__ = ["run_chip_pysim"]
@@ -42,10 +42,7 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed
     async def cfg(ctx, fields):
         await handshake(ctx, chip.cfg, _command(fields), timeout=timeout, what="cfg")
         if fields["op"] == "READ":
-            ctx.set(chip.cfg_rsp.ready, 1)
-            payload, = await ctx.tick().sample(chip.cfg_rsp.payload).until(chip.cfg_rsp.valid)
-            ctx.set(chip.cfg_rsp.ready, 0)
-            return payload.data
+            return (await response(ctx, chip.cfg_rsp)).data
         return None
 
     async def step(ctx, inputs):

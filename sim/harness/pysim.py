@@ -4,7 +4,7 @@ the step, outputs until ``done``), with random idle cycles and backpressure."""
 from __future__ import annotations
 
 
-__all__ = ["handshake", "timestep"]
+__all__ = ["handshake", "response", "timestep"]
 
 
 async def handshake(ctx, port, payload=None, *, timeout, what):
@@ -28,6 +28,14 @@ async def handshake(ctx, port, payload=None, *, timeout, what):
             raise TimeoutError(f"the design did not accept a beat on '{what}' in {timeout} cycles")
     ctx.set(port.valid, 0)
     return cycles
+
+
+async def response(ctx, port):
+    """Take the next beat of stream ``port`` (a configuration response); return its payload."""
+    ctx.set(port.ready, 1)
+    payload, = await ctx.tick().sample(port.payload).until(port.valid)
+    ctx.set(port.ready, 0)
+    return payload
 
 
 async def timestep(ctx, *, source, payloads, end, sink, done, rng, idle=0.0, stall=0.0, timeout):

@@ -18,7 +18,7 @@ import random
 from amaranth.sim import Simulator
 
 from spikeforge.hdl.lif_core.core import CfgOp
-from spikeforge.sim.harness.pysim import handshake, timestep
+from spikeforge.sim.harness.pysim import handshake, response, timestep
 
 
 __all__ = ["run_script"]
@@ -50,10 +50,7 @@ def run_script(core, script, *, idle=0.0, backpressure=0.0, seed=0, vcd=None, ti
         await handshake(ctx, core.cfg, {"op": op, "field": field, "axon": axon, "neuron": neuron, "data": value},
                         timeout=timeout_cycles, what="cfg")
         if op == CfgOp.READ:
-            ctx.set(core.cfg_rsp.ready, 1)
-            payload, = await ctx.tick().sample(core.cfg_rsp.payload).until(core.cfg_rsp.valid)
-            ctx.set(core.cfg_rsp.ready, 0)
-            return payload.data
+            return (await response(ctx, core.cfg_rsp)).data
         return None
 
     async def step(ctx, axons):
