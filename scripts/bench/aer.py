@@ -155,12 +155,10 @@ def _render_builds(builds):
         "its UART host link, that is the UART receiver and transmitter, the host bridge's framing and its "
         "receive FIFO (the RAM block), the INJECT demultiplexer to the 5 inputs, the round-robin DELIVER "
         "arbiter over the 5 outputs, the COUNTERS multiplexer over the 10 counters and, for `table16`, the "
-        "routing-table commands. The link is not measured apart (the flow builds whole board designs). The "
-        "INJECT demultiplexer gives every input the same packet (only its valid differs), and the router decides "
-        "a packet's route as it arrives, from the packet and the table alone: synthesis merges the 5 inputs' "
-        "route decisions into one, so the router's share is below that of a router whose inputs carry "
-        "different packets (in a mesh), most of all for `table16`, whose decision is 16 key/mask "
-        "comparisons.",
+        "routing-table commands. The link is not measured apart (the flow builds whole board designs). Each "
+        "input is fed from a holding register of its own, so every input keeps its own route decision, as in "
+        "a mesh (fed one shared packet, synthesis would merge the 5 decisions into one and undercount the "
+        "router, most of all `table16`, whose decision is 16 key/mask comparisons).",
         "",
         "| router | board (device) | logic cells | FFs | RAM blocks | fmax MHz (constraint) |",
         "|---|---|---|---|---|---|",
