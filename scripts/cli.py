@@ -70,6 +70,24 @@ def _input_errors():
         raise InputError(str(exc)) from None
 
 
+def _writable(directory, named=None):
+    """Create ``directory`` when missing; raise InputError in one line, naming the output ``named`` (default
+    ``directory``), when it cannot be created or written."""
+    directory = Path(directory)
+    named = directory if named is None else named
+    for parent in [directory, *directory.absolute().parents]:
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{named}: {parent} is not a directory")
+        if parent.exists():
+            break
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{named}: cannot write there ({exc.strerror or exc})") from None
+    if not os.access(directory, os.W_OK):
+        raise InputError(f"{named}: cannot write there (permission denied)")
+
+
 @contextlib.contextmanager
 def _staged_output(out_dir):
     """Yield an empty staging directory beside ``out_dir``; on success move its files into ``out_dir``.
@@ -80,8 +98,11 @@ def _staged_output(out_dir):
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a directory")
     target = out_dir.absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    _writable(target.parent, named=out_dir)
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot write there ({exc.strerror or exc})") from None
     try:
         yield stage
         out_dir.mkdir(exist_ok=True)
@@ -140,6 +161,7 @@ def _block_help(what):
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spikeforge", prog_name="spikeforge", message="%(prog)s %(version)s")
 def main():
     """Generate, simulate, verify and build spiking neural network hardware."""
 
@@ -269,6 +291,7 @@ def build(config, overrides, board, out_dir):
     from spikeforge.boards.build import BuildError
     from spikeforge.boards.report import format_table
 
+    _writable(out_dir)
     _stage(f"building the [{block.name}] block {block.design(loaded)} for {board} in {out_dir}")
     try:
         report = build_block(loaded, board, out_dir)
@@ -298,6 +321,7 @@ def sweep(space_path, out_dir, jobs, scheduler, resume):
         space = load_space(space_path)
     if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
         raise InputError(f"--scheduler {scheduler}: expected an address such as tcp://HOST:8786")
+    _writable(out_dir)
     executor = f"Dask cluster {scheduler}" if scheduler else f"{jobs} local worker{'s' if jobs > 1 else ''}"
     _stage(f"{space.mode} sweep of {space_path} on {executor}, results in {out_dir}")
     try:

@@ -139,7 +139,7 @@ def _read(path):
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")     # spreadsheet programs and some editors write a byte-order mark
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     try:

@@ -507,3 +507,33 @@ def test_verify_attention(tmp_path, stand_in):
     assert result.exit_code == 0
     assert result.stdout == "icarus: 2 random calls from seed 2 matched the model\n"
     assert made == [("v2", "icarus", 2, 2)]
+
+
+@pytest.mark.parametrize("command", [
+    ["generate", EXAMPLES / "lif_core.toml"],
+    ["simulate", EXAMPLES / "lif_core.toml", "--input", EXAMPLES / "events.csv"],
+    ["build", EXAMPLES / "lif_core.toml", "--board", "icebreaker"],
+    ["sweep", EXAMPLES / "sweep_lif.toml"],
+])
+def test_an_output_under_a_file_is_one_line(tmp_path, command):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "out"
+    assert_input_error(run(*command, "-o", out), f"{out}: {tmp_path / 'file'} is not a directory")
+
+
+def test_an_output_in_an_unwritable_place_is_one_line(tmp_path):
+    out = Path("/proc/spikeforge-out")
+    assert_input_error(run("generate", EXAMPLES / "lif_core.toml", "-o", out),
+                       f"{out}: cannot write there (No such file or directory)")
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and re.fullmatch(r"spikeforge \d+\.\d+\.\d+\n", result.stdout), result.output
+
+
+def test_a_configuration_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + CONFIG.encode())
+    result = run("generate", path, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output

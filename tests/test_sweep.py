@@ -361,3 +361,21 @@ def test_sweep_of_a_chip_measures_cycles_per_step_on_the_rtl(tmp_path):
     assert [r["status"] for r in rows] == ["ok", "ok"], [r.get("error") for r in rows]
     assert all(r["cycles_source"] == "icarus" and r["cycles_per_step"] > 10 for r in rows)
     assert rows[0]["output_spikes"] == rows[1]["output_spikes"] > 0     # buffers change timing, not results
+
+
+@pytest.mark.parametrize("change, message", [
+    (('"lif_core.lanes" = [1, 2]', '"lif_core.lanes" = [1, 2, 1]'), "parameter 'lif_core.lanes' lists the value 1 twice"),
+    (('[sweep.optimize]', '[energy]\nsynaptic_op = "a"\n[sweep.optimize]'),
+     "[energy]: 'synaptic_op' must be a non-negative number of pJ, not 'a'"),
+    (('steps = 8', 'steps = true'), "[sweep.workload]: Parameter 'steps' must be an integer, not True"),
+])
+def test_bad_space_values_are_one_line(tmp_path, change, message):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1, 2]')
+    text = space.read_text()
+    assert change[0] in text
+    space.write_text(text.replace(change[0], change[1]))
+    result = CliRunner().invoke(main, ["sweep", str(space), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {space}") and line.endswith(message), line
+    assert not (tmp_path / "out").exists()

@@ -92,6 +92,9 @@ def _expand(where, key, value):
     if isinstance(value, list):
         if not value:
             raise ConfigError(f"{where}: parameter '{key}' has an empty list of values")
+        repeated = [v for i, v in enumerate(value) if v in value[:i]]
+        if repeated:
+            raise ConfigError(f"{where}: parameter '{key}' lists the value {repeated[0]!r} twice")
         return value
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"start", "stop", "step"})
@@ -188,7 +191,12 @@ def load_space(path):
     if not isinstance(trials, int) or trials < 1:
         raise ConfigError(f"{path} [sweep.optimize]: trials must be a positive integer")
     energy = doc.get("energy", {})
+    if not isinstance(energy, dict):
+        raise ConfigError(f"{path} [energy]: must be a table of energies in pJ, not {energy!r}")
     _check_keys(f"{path} [energy]", energy, tuple(DEFAULT_PJ))
+    for name, value in energy.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{path} [energy]: '{name}' must be a non-negative number of pJ, not {value!r}")
     return Space(path=path, base=base, block=kind, mode=mode, parameters=parameters, boards=tuple(boards),
                  workload=workload, objectives=dict(objectives), constraints=tuple(constraints),
                  trials=trials, seed=optimize.get("seed", 1), energy=dict(energy))
