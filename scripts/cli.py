@@ -253,7 +253,8 @@ def simulate(config, overrides, input_path, backend, out_dir, build_dir, **optio
               help="Verilog simulator running the cocotb bench.")
 @click.option("--steps", type=int, help="[lif_core] or [chip]: timesteps of random input (default 30 for a core, 20 "
                                        "with [stdp], 8 for a chip).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random input.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the random input (a non-negative integer).")
 @_build_dir_option
 @click.pass_context
 def verify(ctx, config, overrides, sim, steps, seed, build_dir):

@@ -58,7 +58,7 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
         event or reward in range.
     """
     try:
-        with open(path, newline="", encoding="utf-8") as file:
+        with open(path, newline="", encoding="utf-8-sig") as file:
             text = file.read()
     except OSError as exc:
         raise DataFileError(f"{path}: cannot read ({exc.strerror or exc})") from None

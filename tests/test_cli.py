@@ -537,3 +537,22 @@ def test_a_configuration_with_a_byte_order_mark_is_read(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + CONFIG.encode())
     result = run("generate", path, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
+
+
+def test_csv_files_with_a_byte_order_mark_are_read(config, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_bytes(b"\xef\xbb\xbft,addr\n0,1\n1,2\n")
+    result = run("simulate", config, "--input", events, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    packets = tmp_path / "packets.csv"
+    packets.write_bytes(b"\xef\xbb\xbf" + (EXAMPLES / "router_table_packets.csv").read_bytes())
+    result = run("simulate", EXAMPLES / "router_table.toml", "--input", packets, "-o", tmp_path / "aer")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_negative_seed_is_refused_for_every_block(tmp_path):
+    for example in ("lif_core.toml", "attention_v1.toml"):
+        result = CliRunner().invoke(main, ["verify", str(EXAMPLES / example), "--seed", "-1"], prog_name="spikeforge")
+        assert result.exit_code == 2
+        assert result.stderr == ("Error: Invalid value for '--seed': -1 is not in the range x>=0. Try 'spikeforge "
+                                 "verify --help'.\n")

@@ -60,7 +60,7 @@ def read_packets(path, params):
     if not isinstance(params, (RouterParams, MeshParams)):
         raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
     try:
-        with open(path, newline="", encoding="utf-8") as file:
+        with open(path, newline="", encoding="utf-8-sig") as file:
             text = file.read()
     except OSError as exc:
         raise PacketFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
