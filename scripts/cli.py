@@ -31,6 +31,7 @@ from .errors import ConfigError, InputError, ToolError
 __all__ = ["main"]
 
 RTL_BACKENDS = ("icarus", "verilator")
+MAX_VERIFY_STEPS = 10_000      # verify reads every state back after every step
 
 
 class _OneLineErrors(click.Group):
@@ -265,8 +266,8 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
         if block.verify_steps is None:
             takers = " or ".join(f"[{b.name}]" for b in BLOCKS.values() if b.verify_steps is not None)
             raise InputError(f"--steps applies to a {takers} block, not [{block.name}]")
-        if steps < 1:
-            raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+        if not 1 <= steps <= MAX_VERIFY_STEPS:
+            raise InputError(f"--steps {steps}: the number of timesteps must be in 1..{MAX_VERIFY_STEPS}")
     elif block.verify_steps is not None:
         steps = block.verify_steps(loaded)
     with _build_dir(build_dir) as build, _tool_errors():

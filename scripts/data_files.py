@@ -12,6 +12,8 @@ import io
 
 import numpy as np
 
+from spikeforge.sim.files import MAX_STEPS, decimal
+
 
 __all__ = ["DataFileError", "read_events", "read_weights", "write_spikes", "write_state"]
 
@@ -96,7 +98,7 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
 
 def _integers(where, cells, expected, row):
     try:
-        return [int(cell) for cell in cells]
+        return [decimal(cell) for cell in cells]
     except ValueError:
         raise DataFileError(f"{where}: expected {expected}, found {','.join(row)!r}") from None
 
@@ -119,6 +121,8 @@ def _reward_row(where, cells, header, reward_bits):
 def _check_time(where, t, steps):
     if t < 0:
         raise DataFileError(f"{where}: time {t} is negative")
+    if t >= MAX_STEPS:
+        raise DataFileError(f"{where}: time {t} is beyond the limit of {MAX_STEPS} timesteps")
     if steps is not None and t >= steps:
         raise DataFileError(f"{where}: time {t} is out of range 0..{steps - 1} for {steps} steps")
     return t

@@ -260,7 +260,8 @@ def test_simulate_weights_not_npy(config, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--steps", "0"], "--steps 0: the number of timesteps must be at least 1"),
+    (["--steps", "0"], "--steps 0: the number of timesteps must be in 1..1000000"),
+    (["--steps", str(10 ** 30)], f"--steps {10 ** 30}: the number of timesteps must be in 1..1000000"),
     (["--backend", "ghdl"], "Invalid value for '--backend': 'ghdl' is not one of 'model', 'icarus', "
                             "'verilator'. Try 'spikeforge simulate --help'."),
 ])
@@ -556,3 +557,28 @@ def test_a_negative_seed_is_refused_for_every_block(tmp_path):
         assert result.exit_code == 2
         assert result.stderr == ("Error: Invalid value for '--seed': -1 is not in the range x>=0. Try 'spikeforge "
                                  "verify --help'.\n")
+
+
+
+@pytest.mark.parametrize("row, message", [
+    ("100000000,1", "line 2: time 100000000 is beyond the limit of 1000000 timesteps"),
+    ("1_0,1", "line 2: expected two integers 't,addr', found '1_0,1'"),
+    ("\u0661,1", "line 2: expected two integers 't,addr', found '\u0661,1'"),
+])
+def test_event_times_are_bounded_and_decimal(config, tmp_path, row, message):
+    events = tmp_path / "events.csv"
+    events.write_text(f"t,addr\n{row}\n", encoding="utf-8")
+    assert_input_error(run("simulate", config, "--input", events, "-o", tmp_path / "out"), f"{events} {message}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_packet_times_are_bounded(tmp_path):
+    packets = tmp_path / "packets.csv"
+    packets.write_text("t,src,dest,payload\n1000000000,0,16,1\n")
+    assert_input_error(run("simulate", EXAMPLES / "router_table.toml", "--input", packets, "-o", tmp_path / "out"),
+                       f"{packets} line 2: time 1000000000 is beyond the limit of 1000000 cycles")
+
+
+def test_verify_steps_are_bounded(config):
+    assert_input_error(run("verify", config, "--steps", 10 ** 30),
+                       f"--steps {10 ** 30}: the number of timesteps must be in 1..10000")

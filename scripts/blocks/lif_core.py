@@ -15,6 +15,7 @@ import numpy as np
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
+from spikeforge.sim.files import MAX_STEPS
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
@@ -124,8 +125,8 @@ def _read_input(config, request):
     """(events, rewards, weights, steps) of a simulate request, checked."""
     params, stdp = config.blocks["lif_core"], learning(config)
     steps = request.options.get("steps")
-    if steps is not None and steps < 1:
-        raise InputError(f"--steps {steps}: the number of timesteps must be at least 1")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"--steps {steps}: the number of timesteps must be in 1..{MAX_STEPS}")
     reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
     weights_path = request.options.get("weights")
     try:

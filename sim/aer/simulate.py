@@ -15,6 +15,7 @@ import io
 
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
+from ..files import MAX_STEPS, decimal
 from .model import AerModel, Packet
 
 
@@ -82,7 +83,7 @@ def read_packets(path, params):
         if not row or all(not cell.strip() for cell in row):
             continue
         try:
-            values = [int(cell) for cell in row]
+            values = [decimal(cell) for cell in row]
             if len(values) != len(header):
                 raise ValueError
         except ValueError:
@@ -91,6 +92,9 @@ def read_packets(path, params):
         fields = dict(zip(header, values))
         if fields["t"] < 0:
             raise PacketFileError(f"{path} line {line}: time {fields['t']} is negative")
+        if fields["t"] >= MAX_STEPS:
+            raise PacketFileError(f"{path} line {line}: time {fields['t']} is beyond the limit of {MAX_STEPS} "
+                                  f"cycles")
         for column, (top, what) in limits.items():
             if column in fields and not 0 <= fields[column] <= top:
                 raise PacketFileError(f"{path} line {line}: {column} {fields[column]} is out of range 0..{top} "
