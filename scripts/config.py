@@ -168,9 +168,15 @@ def _apply_override(tables, source, text):
     else:
         takers = [t for t in tables if t in TABLES and name in TABLES[t].keys()]
         if not takers:
-            takers = [t for t in TABLES if name in TABLES[t].keys()]
-        if not takers:
-            raise ConfigError(f"{source.path}, --set {text}: no table takes a parameter '{name}'")
+            others = [t for t in TABLES if name in TABLES[t].keys()]
+            if not others:
+                raise ConfigError(f"{source.path}, --set {text}: no table takes a parameter '{name}'")
+            if len(others) == 1 and tables:
+                # Adding a table is a choice to spell out: an unqualified key never adds one (it would, for
+                # instance, give a plain core a learning engine).
+                raise ConfigError(f"{source.path}, --set {text}: no table of the file takes '{name}'; "
+                                  f"[{others[0]}] does: write --set {others[0]}.{name}=... to add that table")
+            takers = others
         if len(takers) > 1:
             choices = " or ".join(f"{t}.{name}" for t in takers)
             raise ConfigError(f"{source.path}, --set {text}: '{name}' is ambiguous; write {choices}")

@@ -132,6 +132,8 @@ def test_parse_override_errors(text, message):
     (SMALL, ["model=hh"],
      "{path}, --set model=hh: [lif_core] Parameter 'model' must be one of 'if', 'lif', 'cuba', not 'hh'"),
     (SMALL, ["colour=red"], "{path}, --set colour=red: no table takes a parameter 'colour'"),
+    (SMALL, ["a_plus=3"], "{path}, --set a_plus=3: no table of the file takes 'a_plus'; [stdp] does: write --set "
+                          "stdp.a_plus=... to add that table"),
     (SMALL, ["noc.ports=4"], "{path}, --set noc.ports=4: unknown table [noc]; known tables are " + KNOWN),
     ("", ["lanes=4"], "{path}, --set lanes=4: 'lanes' is ambiguous; write lif_core.lanes or attention.lanes"),
     # an extension: validated against the table it extends
