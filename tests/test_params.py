@@ -34,6 +34,9 @@ INVALID = [
     ({"neurons": 65537}, ValueError, "Parameter 'neurons' must be in the range 1..65536; 65537 is out of range"),
     ({"axons": "8"}, TypeError, "Parameter 'axons' must be an integer, not '8'"),
     ({"axons": 0}, ValueError, "Parameter 'axons' must be in the range 1..65536; 0 is out of range"),
+    ({"axons": 65536, "neurons": 65536}, ValueError,
+     "Parameter 'axons' x 'neurons' x 'weight_bits' = 65536 x 65536 x 8 = 34359738368 bits of weights; at most "
+     "8388608 (8 Mbit) fit a core, more than any supported board holds"),
     ({"lanes": 0}, ValueError, "Parameter 'lanes' must be in the range 1..64; 0 is out of range"),
     ({"lanes": 128}, ValueError, "Parameter 'lanes' must be in the range 1..64; 128 is out of range"),
     ({"lanes": 3}, ValueError, "Parameter 'lanes' must be a power of two; 3 is not"),

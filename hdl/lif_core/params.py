@@ -12,7 +12,7 @@ import dataclasses
 from ..checks import check_bool, check_choice, check_int
 
 
-__all__ = ["LifParams", "PER_NEURON", "MODELS", "DECAYS", "COMPARES", "RESETS"]
+__all__ = ["LifParams", "MAX_WEIGHT_BITS", "PER_NEURON", "MODELS", "DECAYS", "COMPARES", "RESETS"]
 
 
 PER_NEURON = "per_neuron"
@@ -20,6 +20,10 @@ MODELS = ("if", "lif", "cuba")
 DECAYS = ("shift", "mult", "linear")
 COMPARES = ("gt", "ge")
 RESETS = ("zero", "subtract", "none")
+
+#: The largest weight memory a core may have, in bits: more than the block RAM of any supported board (the
+#: ECP5-85F has 208 x 18 kbit, the iCE40UP5K 1 Mbit of SPRAM), so a larger core cannot be built anywhere.
+MAX_WEIGHT_BITS = 1 << 23
 
 # Default decay constant for each decay kind: a shift of 4 (tau ~ 16 steps), a multiplicative decay of
 # 256/4096 (the same tau), and a linear leak of 1 per step.
@@ -59,7 +63,7 @@ class LifParams:
     neurons : int
         Number of neurons N, 1..65536, a multiple of ``lanes``.
     axons : int
-        Number of axons A, 1..65536.
+        Number of axons A, 1..65536; the weights, A x N x ``weight_bits``, at most :data:`MAX_WEIGHT_BITS`.
     lanes : int
         P, the neurons (or synapses) processed per cycle: a power of two, 1..64, dividing ``neurons``.
     weight_bits : int
@@ -154,6 +158,11 @@ class LifParams:
         if neurons % lanes:
             raise ValueError(f"Parameter 'lanes' must divide 'neurons'; {neurons} is not divisible by {lanes}")
         check_int("weight_bits", weight_bits, 2, 16)
+        bits = axons * neurons * weight_bits
+        if bits > MAX_WEIGHT_BITS:
+            raise ValueError(f"Parameter 'axons' x 'neurons' x 'weight_bits' = {axons} x {neurons} x {weight_bits} "
+                             f"= {bits} bits of weights; at most {MAX_WEIGHT_BITS} (8 Mbit) fit a core, more than "
+                             f"any supported board holds")
 
     @classmethod
     def _create_generic(cls, *, neurons, axons, lanes=1, weight_bits=8, state_bits=16, acc_bits=None,
