@@ -137,13 +137,18 @@ def read_weights(path, params):
         If the file is not a ``.npy`` array, or the array has the wrong shape, type or a value out of range.
     """
     try:
-        weights = np.load(path, allow_pickle=False)
+        with open(path, "rb") as file:
+            magic = file.read(6)
     except OSError as exc:
         raise DataFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise DataFileError(f"{path}: not a NumPy .npy array ({exc})") from None
-    if not isinstance(weights, np.ndarray):
+    if magic.startswith(b"PK"):
         raise DataFileError(f"{path}: expected a .npy array, found a .npz archive")
+    if magic != b"\x93NUMPY":
+        raise DataFileError(f"{path}: not a NumPy .npy array ({'an empty file' if not magic else 'no .npy header'})")
+    try:
+        weights = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        raise DataFileError(f"{path}: a damaged .npy array ({exc})") from None
     expected = (params.axons, params.neurons)
     if weights.shape != expected:
         raise DataFileError(f"{path}: weights must have shape (axons, neurons) = {expected}, "

@@ -582,3 +582,17 @@ def test_packet_times_are_bounded(tmp_path):
 def test_verify_steps_are_bounded(config):
     assert_input_error(run("verify", config, "--steps", 10 ** 30),
                        f"--steps {10 ** 30}: the number of timesteps must be in 1..10000")
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "not a NumPy .npy array (an empty file)"),
+    (b"0,1,2\n3,4,5\n", "not a NumPy .npy array (no .npy header)"),
+    (b"\x93NUMPY\x01\x00garbage", "a damaged .npy array ("),
+])
+def test_weight_files_that_are_not_arrays_are_one_line(config, tmp_path, content, reason):
+    (tmp_path / "w.npy").write_bytes(content)
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    result = run("simulate", config, "--input", events, "--weights", tmp_path / "w.npy", "-o", tmp_path / "s")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {tmp_path / 'w.npy'}: {reason}") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "s").exists()
