@@ -25,7 +25,8 @@ from spikeforge.boards.platforms import BOARDS
 from .blocks import BLOCKS, block_of, build_block, export_block
 from .config import load_config
 from .data_files import DataFileError
-from .errors import ConfigError, InputError, ToolError
+from .errors import ConfigError, InputError, Interrupted, ToolError
+from .interrupts import terminate_like_interrupt
 
 
 __all__ = ["main"]
@@ -40,6 +41,8 @@ class _OneLineErrors(click.Group):
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, standalone_mode=False, **extra)
+        if args is None:                # the real command line, not a caller's (a test's) in-process run
+            terminate_like_interrupt()
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:
@@ -56,6 +59,12 @@ class _OneLineErrors(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:       # Ctrl-C, or SIGTERM (see spikeforge.scripts.interrupts)
+            raise Interrupted("interrupted; the outputs were not written") from None
 
 
 def _stage(message):

@@ -3,7 +3,7 @@
 import click
 
 
-__all__ = ["ConfigError", "InputError", "ToolError"]
+__all__ = ["ConfigError", "InputError", "Interrupted", "ToolError"]
 
 
 class ConfigError(Exception):
@@ -19,3 +19,8 @@ class InputError(click.ClickException):
 class ToolError(click.ClickException):
     """A simulator or build tool failed: printed as its message, exit code 1."""
     exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """The command was interrupted (Ctrl-C or SIGTERM): printed as one line, exit code 130."""
+    exit_code = 130
