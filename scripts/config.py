@@ -42,7 +42,7 @@ __all__ = ["TABLES", "Config", "ConfigError", "load_config", "parse_override"]
 #: an extension's ``create`` takes the validated parameters of the table it extends first
 #: (``StdpParams.create(lif_params, **table)``, see ``EXTENSIONS``).
 TABLES = tables()
-_TABLE_LINE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
+_TABLE_LINE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _NAMED_PARAMETER = re.compile(r"[Pp]arameter '(\w+)'")
@@ -100,6 +100,8 @@ def parse_override(text):
         raise ConfigError(f"--set {text}: expected key=value, e.g. --set lanes=4")
     if not raw:
         raise ConfigError(f"--set {text}: missing value after '='")
+    if "\n" in raw or "\r" in raw:
+        raise ConfigError(f"--set {text!r}: a value is one line")
     try:
         value = tomllib.loads(f"value = {raw}")["value"]
     except tomllib.TOMLDecodeError:
@@ -165,6 +167,10 @@ def _apply_override(tables, source, text):
         if table not in TABLES:
             raise ConfigError(f"{source.path}, --set {text}: unknown table [{table}]; known tables are "
                               f"{_known_tables()}")
+        present = [t for t in tables if t in TABLES and t not in EXTENSIONS]
+        if table not in tables and table not in EXTENSIONS and present:
+            raise ConfigError(f"{source.path}, --set {text}: the file describes [{present[0]}]; a [{table}] "
+                              f"value would add a second block")
     else:
         takers = [t for t in tables if t in TABLES and name in TABLES[t].keys()]
         if not takers:
@@ -226,6 +232,9 @@ def load_config(path, overrides=()):
     text, tables = _read(path)
     source = _Source(path, text)
     for name, table in tables.items():
+        if isinstance(table, list) and name in TABLES:
+            raise ConfigError(f"{source.where(name)}: [[{name}]] is an array of tables; a block is one table, "
+                              f"[{name}]")
         if not isinstance(table, dict):
             raise ConfigError(f"{source.where(None, name)}: '{name}' is outside a table; put it in a table "
                               f"such as [{next(iter(TABLES))}]")

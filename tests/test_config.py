@@ -132,6 +132,11 @@ def test_parse_override_errors(text, message):
     (SMALL, ["model=hh"],
      "{path}, --set model=hh: [lif_core] Parameter 'model' must be one of 'if', 'lif', 'cuba', not 'hh'"),
     (SMALL, ["colour=red"], "{path}, --set colour=red: no table takes a parameter 'colour'"),
+    (SMALL, ["mesh.width=2"], "{path}, --set mesh.width=2: the file describes [lif_core]; a [mesh] value would add "
+                              "a second block"),
+    ("[[lif_core]]\nneurons = 8\n", [], "{path} line 1: [[lif_core]] is an array of tables; a block is one table, "
+                                       "[lif_core]"),
+    (SMALL, ["lanes=4\nneurons=1"], "--set 'lanes=4\\nneurons=1': a value is one line"),
     (SMALL, ["a_plus=3"], "{path}, --set a_plus=3: no table of the file takes 'a_plus'; [stdp] does: write --set "
                           "stdp.a_plus=... to add that table"),
     (SMALL, ["noc.ports=4"], "{path}, --set noc.ports=4: unknown table [noc]; known tables are " + KNOWN),
