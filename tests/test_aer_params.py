@@ -76,6 +76,8 @@ def test_router_rules(kwargs, error, message):
      r"Parameter 'routes' entry 1: field 'key' must be in the range 0..15; 16 is out of range"),
     ([{"key": 0, "mask": 0, "route": 8}], ValueError,
      r"Parameter 'routes' entry 0: field 'route' must be in the range 0..7; 8 is out of range"),
+    ([{"key": 5, "mask": 4, "route": 1}], ValueError,
+     r"Parameter 'routes' entry 0: field 'key' 0x5 has bits outside its mask 0x4, so no packet can match it"),
     ([{"key": 0, "mask": 0.5, "route": 1}], TypeError,
      r"Parameter 'routes' entry 0: field 'mask' must be an integer, not 0.5"),
     ([{"key": 0, "mask": 0, "route": 1}] * 3, ValueError, r"Parameter 'routes' has 3 entries; 'table_size' allows 2"),

@@ -596,3 +596,17 @@ def test_weight_files_that_are_not_arrays_are_one_line(config, tmp_path, content
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"Error: {tmp_path / 'w.npy'}: {reason}") and result.stderr.count("\n") == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_summaries_count_in_words(config, tmp_path):
+    """One of a thing is singular; the back end is named in words."""
+    events = write_events(tmp_path / "events.csv", [(0, 1)])
+    result = run("simulate", config, "--input", events, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert re.match(r"^(0 spikes|1 spike|\d+ spikes) in 1 timestep; wrote ", result.stdout), result.stdout
+    packets = tmp_path / "packets.csv"
+    packets.write_text("t,src,dest,payload\n0,0,32,7\n")
+    result = run("simulate", EXAMPLES / "router_table.toml", "--input", packets, "-o", tmp_path / "aer")
+    assert result.exit_code == 0, result.output
+    assert "delivering 1 packet on the golden model" in result.stderr
+    assert result.stdout.startswith("1 delivery of 1 packet; wrote ")

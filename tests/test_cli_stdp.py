@@ -144,7 +144,7 @@ def test_rewards_only_set_the_steps(reward_config, tmp_path):
     inputs = write_inputs(tmp_path / "in.csv", events=[], rewards=[(4, 1)])
     result = run("simulate", reward_config, "--input", inputs, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("0 spikes in 5 timesteps and 1 rewards; ")
+    assert result.stdout.startswith("0 spikes in 5 timesteps and 1 reward; ")
 
 
 # bad input

@@ -397,6 +397,9 @@ class RouteTable:
                     raise ValueError(f"{where}: field '{name}' must be in the range 0..{hi}; {value} is out of "
                                      f"range")
                 values[name] = value
+            if values["key"] & ~values["mask"]:
+                raise ValueError(f"{where}: field 'key' {values['key']:#x} has bits outside its mask "
+                                 f"{values['mask']:#x}, so no packet can match it")
             node = values.pop("node", 0)
             entries[node].append(TableEntry(**values))
         for node, node_entries in enumerate(entries):

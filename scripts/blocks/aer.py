@@ -12,7 +12,8 @@ import click
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
 from ..errors import InputError, ToolError
-from .description import Block, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz, lazy
+from .description import (BACKEND_NAMES, Block, Simulation, SweepWorkload, Verdict, check_workload, counted,
+                          fmax_hz, lazy)
 
 
 __all__ = ["ROUTER", "MESH"]
@@ -60,7 +61,8 @@ def _simulate(config, request, stage, build_dir):
         packets = read_packets(request.input, params)
     except PacketFileError as exc:
         raise InputError(str(exc)) from None
-    click.echo(f"spikeforge: delivering {len(packets)} packets on the {request.backend}", err=True)
+    click.echo(f"spikeforge: delivering {counted(len(packets), 'packet')} on {BACKEND_NAMES[request.backend]}",
+               err=True)
     try:
         rows = simulate(params, packets, request.backend, build_dir=build_dir)
     except ValueError as exc:   # the routing tables send a packet around a loop
@@ -68,7 +70,8 @@ def _simulate(config, request, stage, build_dir):
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     write_delivered(stage / "delivered.csv", rows, params)
-    return f"{len(rows)} deliveries of {len(packets)} packets; wrote {request.out_dir / 'delivered.csv'}"
+    return (f"{counted(len(rows), 'delivery', 'deliveries')} of {counted(len(packets), 'packet')}; wrote "
+            f"{request.out_dir / 'delivered.csv'}")
 
 
 def _verify(config, *, sim, steps, seed, build_dir, echo):

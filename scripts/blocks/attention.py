@@ -13,8 +13,8 @@ import numpy as np
 from spikeforge.hdl.attention.params import AttentionParams
 
 from ..errors import InputError, ToolError
-from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
-                          lazy, of_table)
+from .description import (BACKEND_NAMES, Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload,
+                          fmax_hz, lazy, of_table)
 
 
 __all__ = ["BLOCK"]
@@ -38,7 +38,7 @@ def _simulate(config, request, stage, build_dir):
         q, k, v = read_qkv(request.input, params)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    click.echo(f"spikeforge: computing attention on the {request.backend}", err=True)
+    click.echo(f"spikeforge: computing attention on {BACKEND_NAMES[request.backend]}", err=True)
     try:
         o = simulate(params, q, k, v, request.backend, build_dir=build_dir)
     except RuntimeError as exc:

@@ -9,11 +9,15 @@ from typing import Callable
 from spikeforge.hdl.checks import check_choice, check_fraction, check_int
 
 
-__all__ = ["Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload", "fmax_hz", "lazy",
-           "of_table"]
+__all__ = ["BACKEND_NAMES", "Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload",
+           "counted", "fmax_hz", "lazy", "of_table"]
 
 
 _SEEDS = (-(1 << 63), (1 << 63) - 1)
+
+#: How progress lines name a simulate back end.
+BACKEND_NAMES = {"model": "the golden model", "icarus": "the Verilog in Icarus",
+                 "verilator": "the Verilog in Verilator"}
 
 
 def lazy(module, name):
@@ -23,6 +27,11 @@ def lazy(module, name):
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
     call.__qualname__ = f"lazy({module}.{name})"
     return call
+
+
+def counted(count, noun, plural=None):
+    """``"1 spike"``, ``"2 spikes"``: ``count`` and its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def fmax_hz(reports):

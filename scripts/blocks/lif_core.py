@@ -19,8 +19,8 @@ from spikeforge.sim.files import MAX_STEPS
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
-from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
-                          lazy)
+from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, counted,
+                          fmax_hz, lazy)
 
 
 __all__ = ["BLOCK", "learning"]
@@ -170,10 +170,10 @@ def _simulate(config, request, stage, build_dir):
     if outputs.weights:
         np.save(stage / "weights.npy", learned["trace" if outputs.trace else "weights"])
         written.append("weights.npy")
-    rewarded = f" and {len(rewards)} rewards" if rewards else ""
+    rewarded = f" and {counted(len(rewards), 'reward')}" if rewards else ""
     paths = [str(request.out_dir / name) for name in written]
     listed = paths[0] if len(paths) == 1 else f"{', '.join(paths[:-1])} and {paths[-1]}"
-    return f"{len(spikes)} spikes in {steps} timesteps{rewarded}; wrote {listed}"
+    return f"{counted(len(spikes), 'spike')} in {counted(steps, 'timestep')}{rewarded}; wrote {listed}"
 
 
 # --- verify --------------------------------------------------------------------------------------------------
