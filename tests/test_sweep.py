@@ -379,3 +379,15 @@ def test_bad_space_values_are_one_line(tmp_path, change, message):
     line, = result.stderr.strip().splitlines()
     assert line.startswith(f"Error: {space}") and line.endswith(message), line
     assert not (tmp_path / "out").exists()
+
+
+def test_results_files_follow_the_umask(tmp_path):
+    space = write_space(tmp_path, '"lif_core.lanes" = [1]')
+    old = os.umask(0o022)
+    try:
+        run_sweep(load_space(space), tmp_path / "out")
+    finally:
+        os.umask(old)
+    for name in ("results.csv", "results.jsonl"):
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o644, name
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in (tmp_path / "out" / "cache").iterdir())

@@ -63,6 +63,7 @@ class Sweep:
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
         with os.fdopen(fd, "w") as f:
             json.dump(row, f)
+        _readable(tmp)
         os.replace(tmp, self.cache_dir / f"{row['key']}.json")
 
     def evaluate_all(self, tasks, executor, progress):
@@ -133,7 +134,15 @@ def write_results(out_dir, rows):
         fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".tmp")
         with os.fdopen(fd, "w", newline="") as f:
             writer(f, rows, columns)
+        _readable(tmp)
         os.replace(tmp, Path(out_dir) / name)
+
+
+def _readable(path):
+    """Give a file made by ``mkstemp`` (mode 0600) the mode the user's umask gives a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def _write_jsonl(f, rows, columns):
