@@ -4,9 +4,13 @@ times are bounded so that no file can ask for unbounded work."""
 from __future__ import annotations
 
 import re
+import zipfile
+import zlib
+
+import numpy as np
 
 
-__all__ = ["MAX_STEPS", "decimal"]
+__all__ = ["MAX_STEPS", "decimal", "load_npz"]
 
 
 #: The most timesteps (LIF events) or cycles (packets) a file may reach: work grows with the latest time.
@@ -22,3 +26,24 @@ def decimal(cell):
     if not _DECIMAL.fullmatch(text):
         raise ValueError(f"not a decimal integer: {cell!r}")
     return int(text)
+
+
+# What numpy and zipfile raise on a damaged archive (a bad header, an unsupported compression flag, a truncated
+# member, a member that is not an array).
+_DAMAGED = (ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def load_npz(path, what):
+    """Every array of the ``.npz`` file ``path``, ``{name: array}``, read without unpickling; ValueError with one
+    line naming the file when it cannot be read or is not such an archive (``what`` says what it should hold)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError
+            return {name: archive[name] for name in archive.files}
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror or error})") from None
+    except _DAMAGED:
+        raise ValueError(f"{path}: not an .npz archive of {what}") from None
+    except AttributeError:          # np.load gave a plain array: a .npy file
+        raise ValueError(f"{path}: not an .npz archive of {what}") from None

@@ -8,7 +8,6 @@ Parameters :mod:`spikeforge.hdl.chip.params`, generator :mod:`spikeforge.hdl.chi
 from __future__ import annotations
 
 import sys
-import zipfile
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ import numpy as np
 
 from spikeforge.hdl.chip.params import ChipParams
 
+from spikeforge.sim.files import load_npz
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
@@ -31,19 +31,16 @@ VERIFY_STEPS = 8
 RTL_BACKENDS = ("icarus", "verilator")
 
 
-def _load_npz(path):
+def _load_npz(path, what):
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (ValueError, zipfile.BadZipFile, EOFError):
-        raise InputError(f"{path}: not an .npz archive of arrays") from None
+        return load_npz(path, what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def read_weights(path, params):
     """Core name -> weight array from an .npz file, every array checked against its core; raises InputError."""
-    arrays = _load_npz(path)
+    arrays = _load_npz(path, "weight arrays, one per core")
     names = [c.name for c in params.cores]
     for name in arrays:
         if name not in names:
@@ -66,7 +63,7 @@ def read_weights(path, params):
 
 def read_spikes(path, params):
     """The ``spikes`` array of an .npz file: 0/1 of shape (batch, steps, inputs) or (steps, inputs)."""
-    arrays = _load_npz(path)
+    arrays = _load_npz(path, "arrays")
     if "spikes" not in arrays:
         raise InputError(f"{path}: no array 'spikes'; the file must hold spikes of shape (batch, steps, inputs)")
     spikes = arrays["spikes"]

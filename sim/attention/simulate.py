@@ -7,11 +7,8 @@ of the same shape, uint8.
 
 from __future__ import annotations
 
-import zipfile
-
-import numpy as np
-
 from spikeforge.sim.attention.model import check_spikes, run_model
+from spikeforge.sim.files import load_npz
 
 
 __all__ = ["BACKENDS", "read_qkv", "simulate"]
@@ -33,24 +30,14 @@ def read_qkv(path, params):
         With one line naming the file and the problem: unreadable, not an .npz archive, an array missing, or
         an array of the wrong shape or values.
     """
+    archive = load_npz(path, "arrays q, k and v")
+    missing = [name for name in "qkv" if name not in archive]
+    if missing:
+        raise ValueError(f"{path}: no array '{missing[0]}'; the file must hold q, k and v")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (ValueError, zipfile.BadZipFile, EOFError):
-        raise ValueError(f"{path}: not an .npz archive of arrays q, k and v") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not an .npz archive of arrays q, k and v")
-    with archive:
-        missing = [name for name in "qkv" if name not in archive.files]
-        if missing:
-            raise ValueError(f"{path}: no array '{missing[0]}'; the file must hold q, k and v")
-        try:
-            arrays = [check_spikes(name, archive[name], params, calls=True) for name in "qkv"]
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
-        except (OSError, zipfile.BadZipFile):
-            raise ValueError(f"{path}: a damaged .npz archive") from None
+        arrays = [check_spikes(name, archive[name], params, calls=True) for name in "qkv"]
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise ValueError(f"{path}: q, k and v must have the same shape, not {', '.join(map(str, shapes))}")
