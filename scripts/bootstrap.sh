@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what spikeforge needs on Debian 12, and nothing when it is already there (safe to run again):
 # - the Debian packages of the Verilog simulator and the iCE40 flow (installed when run as root, else listed);
-# - the project venv .venv with spikeforge installed editable, with its test extras.
+# - the project venv .venv with spikeforge installed editable, with its test and train extras.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -36,7 +36,7 @@ fi
 # Up to date when pyproject.toml has not changed since the last install and the editable install points here.
 installed=$("$venv/bin/python" -c 'import spikeforge.hdl as hdl; print(hdl.__file__)' 2>/dev/null || true)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ "$installed" != "$root/hdl/__init__.py" ]; then
-  say "installing spikeforge and its dependencies into .venv (pip install -e .[test])"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  say "installing spikeforge and its dependencies into .venv (pip install -e .[test,train])"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,train]"
   printf '%s\n' "$want" >"$stamp"
 fi

@@ -1,0 +1,1 @@
+"""NIR graphs: reading them into a discrete-time network, and its float reference simulator."""
