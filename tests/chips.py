@@ -1,5 +1,5 @@
 """Chip configurations shared by the chip's pysim and cocotb tests: 1 x 1, 1 x 2, 2 x 2 and 3 x 3 chips, a layer
-split over two cores, skip and recurrent connections, a core at the host's node, a learning core, and two cores
+split over two cores, skip and recurrent connections, per-neuron thresholds and biases, a core at the host's node, a learning core, and two cores
 of one phase joined by a recurrent connection. Every neuron is an output, so every core's spikes are compared."""
 
 import numpy as np
@@ -21,7 +21,8 @@ def network(width, height, cores, connections, **extra):
 
 CHIPS = {
     "1x1": network(1, 1, {"c": dict(CORE, node=0, refractory=1)}, [{"source": "input", "target": "c"}]),
-    "1x2-layers": network(2, 1, {"h": dict(CORE, node=1), "o": dict(CORE, node=0, model="cuba")},
+    "1x2-layers": network(2, 1, {"h": dict(CORE, node=1, threshold="per_neuron", bias="per_neuron"),
+                                 "o": dict(CORE, node=0, model="cuba")},
                           [{"source": "input", "target": "h"}, {"source": "h", "target": "o"}]),
     "2x2-skip-recurrent": network(2, 2, {"h": dict(CORE, axons=16, node=1), "o": dict(CORE, axons=16, node=3)},
                                   [{"source": "input", "target": "h"},
@@ -49,10 +50,16 @@ CHIPS = {
 
 
 def weights_for(params, seed):
+    """Random weights of every core, and thresholds and biases of the cores that take them per neuron."""
     rng = np.random.default_rng(seed)
-    return {c.name: rng.integers(-16, 32, size=(c.params.axons, c.params.neurons)) for c in params.cores}
-
-
+    arrays = {}
+    for c in params.cores:
+        arrays[c.name] = rng.integers(-16, 32, size=(c.params.axons, c.params.neurons))
+        if c.params.per_neuron_threshold:
+            arrays[f"{c.name}.threshold"] = rng.integers(8, 40, size=c.params.neurons)
+        if c.params.per_neuron_bias:
+            arrays[f"{c.name}.bias"] = rng.integers(-4, 5, size=c.params.neurons)
+    return arrays
 
 
 def random_steps(params, count, seed, rate=0.4):

@@ -125,3 +125,22 @@ def test_bad_chips_are_refused_naming_the_rule(change, message):
     change(table)
     with pytest.raises((TypeError, ValueError), match=message):
         ChipParams.create(**table)
+
+
+def test_per_neuron_thresholds_and_biases_load_into_the_cores():
+    params = ChipParams.create(width=1, height=1, inputs=4, connections=[{"source": "input", "target": "c"}],
+                               cores={"c": dict(node=0, axons=4, neurons=3, threshold="per_neuron",
+                                                bias="per_neuron", decay_v=0, model="if")},
+                               outputs=[{"core": "c"}])
+    arrays = {"c": np.ones((4, 3), dtype=np.int64), "c.threshold": np.array([1, 2, 5]), "c.bias": np.array([0, 1, -1])}
+    # Input 0 spikes every step: each neuron gains 1 + its bias, v > threshold fires it and resets it to 0.
+    # neuron 0: v 1 > 1? no, 2 fires; neuron 1: v 2, 4 > 2 fires; neuron 2: v 0 forever.
+    out = run_chip(params, np.array([[1, 0, 0, 0]] * 4, dtype=np.uint8), arrays)
+    assert out.tolist() == [[0, 0, 0], [1, 1, 0], [0, 0, 0], [1, 1, 0]]
+
+
+def test_arrays_of_no_core_are_refused():
+    params = ChipParams.create(width=1, height=1, inputs=4, connections=[{"source": "input", "target": "c"}],
+                               cores={"c": dict(node=0, axons=4, neurons=3)}, outputs=[{"core": "c"}])
+    with pytest.raises(ValueError, match=r"Array 'c\.threshold' is not a chip's"):
+        ChipModel(params, {"c.threshold": np.zeros(3, dtype=np.int64)})

@@ -123,7 +123,7 @@ def test_weights_of_a_missing_core_are_refused(example, tmp_path):
     np.savez(tmp_path / "w.npz", nowhere=np.zeros((4, 4), dtype=np.int64))
     result = run("simulate", example, "--input", example.parent / "chip_2x2_input.npz", "--weights",
                  tmp_path / "w.npz", "-o", tmp_path / "out")
-    _one_line_error(result, f"{tmp_path / 'w.npz'}: array 'nowhere' names no core (cores: a, b, c, out)")
+    _one_line_error(result, f"{tmp_path / 'w.npz'}: array 'nowhere' is not one of this chip's: a, b, c, out")
     assert not (tmp_path / "out").exists()
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from spikeforge.hdl.chip.params import ChipParams
 
+from spikeforge.sim.chip.load import neuron_arrays
 from spikeforge.sim.files import load_npz
 from spikeforge.sim.lif_core.fields import state_names
 
@@ -39,25 +40,26 @@ def _load_npz(path, what):
 
 
 def read_weights(path, params):
-    """Core name -> weight array from an .npz file, every array checked against its core; raises InputError."""
+    """The network's arrays from an .npz file (core name -> weights, ``<core>.threshold`` and ``<core>.bias`` of a
+    core that takes them per neuron), every array checked against its core; raises InputError."""
     arrays = _load_npz(path, "weight arrays, one per core")
-    names = [c.name for c in params.cores]
-    for name in arrays:
-        if name not in names:
-            raise InputError(f"{path}: array '{name}' names no core (cores: {', '.join(names)})")
+    expected = {}
     for core in params.cores:
-        if core.name not in arrays:
-            continue
-        w = arrays[core.name]
-        shape = (core.params.axons, core.params.neurons)
+        p = core.params
+        expected[core.name] = ((p.axons, p.neurons), "(axons, neurons)", p.weight_range)
+        for name in neuron_arrays(core):
+            expected[f"{core.name}.{name}"] = ((p.neurons,), "(neurons,)", p.v_range)
+    for name in arrays:
+        if name not in expected:
+            raise InputError(f"{path}: array '{name}' is not one of this chip's: {', '.join(expected)}")
+    for name, w in arrays.items():
+        shape, axes, (lo, hi) = expected[name]
         if w.shape != shape or not np.issubdtype(w.dtype, np.integer):
-            raise InputError(f"{path}: '{core.name}' must be integers of shape {shape} (axons, neurons), not "
-                             f"{w.dtype} {w.shape}")
-        lo, hi = core.params.weight_range
+            raise InputError(f"{path}: '{name}' must be integers of shape {shape} {axes}, not {w.dtype} {w.shape}")
         bad = np.argwhere((w < lo) | (w > hi))
         if len(bad):
-            a, n = bad[0]
-            raise InputError(f"{path}: '{core.name}' weight [{a}, {n}] = {w[a, n]} is outside {lo}..{hi}")
+            at = ", ".join(str(i) for i in bad[0])
+            raise InputError(f"{path}: '{name}' [{at}] = {w[tuple(bad[0])]} is outside {lo}..{hi}")
     return arrays
 
 

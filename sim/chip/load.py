@@ -12,7 +12,19 @@ from __future__ import annotations
 import numpy as np
 
 
-__all__ = ["load_commands", "state_reads"]
+__all__ = ["load_commands", "state_reads", "neuron_arrays", "NEURON_ARRAYS"]
+
+
+#: The per-neuron parameters a network may give a core whose ``[lif_core]`` sets them ``"per_neuron"``: the name
+#: after the core's in the network's arrays (``"hidden.threshold"``) -> the configuration field they load.
+NEURON_ARRAYS = {"threshold": "THRESHOLD", "bias": "BIAS"}
+
+
+def neuron_arrays(core):
+    """The names of :data:`NEURON_ARRAYS` that ``core`` (a :class:`~spikeforge.hdl.chip.params.ChipCore`) takes
+    per neuron."""
+    p = core.params
+    return [name for name, on in (("threshold", p.per_neuron_threshold), ("bias", p.per_neuron_bias)) if on]
 
 
 def _write(unit, **fields):
@@ -24,9 +36,10 @@ def _entry(entry):
 
 
 def load_commands(params, weights=None):
-    """Every command that loads the network of ``params`` (with ``weights``: core name -> (axons, neurons)
-    integer array; zeros when missing). Weights are written whole, zeros included, as a board's memories start
-    undefined."""
+    """Every command that loads the network of ``params`` with the arrays ``weights``: core name -> (axons,
+    neurons) integer weights, and ``"<core>.threshold"`` / ``"<core>.bias"`` -> (neurons,) integers for a core
+    that takes them per neuron (:func:`neuron_arrays`); zeros when missing. Everything is written whole, zeros
+    included, as a board's memories start undefined."""
     weights = weights or {}
     commands = []
     for core in params.cores:
@@ -42,6 +55,10 @@ def load_commands(params, weights=None):
             for neuron in range(core.params.neurons):
                 commands.append(_write("CORE", node=node, field="WEIGHT", axon=axon, neuron=neuron,
                                        data=int(w[axon, neuron])))
+        for name in neuron_arrays(core):
+            values = weights.get(f"{core.name}.{name}", np.zeros(core.params.neurons, dtype=np.int64))
+            commands += [_write("CORE", node=node, field=NEURON_ARRAYS[name], neuron=n, data=int(values[n]))
+                         for n in range(core.params.neurons)]
     per_node = {}
     for row in params.routes():
         index = per_node.get(row["node"], 0)

@@ -23,6 +23,7 @@ from spikeforge.hdl.chip.params import INPUT, ChipParams
 
 from ..lif_core.model import LifModel
 from ..stdp.model import StdpModel
+from .load import neuron_arrays
 
 
 __all__ = ["ChipModel", "run_chip"]
@@ -55,14 +56,20 @@ class ChipModel:
         if not isinstance(params, ChipParams):
             raise TypeError(f"params must be a ChipParams, not {params!r}")
         weights = weights or {}
-        unknown = sorted(set(weights) - {c.name for c in params.cores})
+        known = {c.name for c in params.cores} | {f"{c.name}.{name}" for c in params.cores for name in neuron_arrays(c)}
+        unknown = sorted(set(weights) - known)
         if unknown:
-            raise ValueError(f"Weights for core {unknown[0]!r}, which the chip does not have")
+            raise ValueError(f"Array {unknown[0]!r} is not a chip's: its names are a core's (weights) and "
+                             f"'<core>.threshold', '<core>.bias' of a core that takes them per neuron")
         self.params = params
         self.cores = {}
         for core in params.cores:
             w = weights.get(core.name)
-            self.cores[core.name] = StdpModel(core.params, core.stdp, w) if core.stdp else LifModel(core.params, w)
+            model = StdpModel(core.params, core.stdp, w) if core.stdp else LifModel(core.params, w)
+            for name in neuron_arrays(core):
+                if f"{core.name}.{name}" in weights:
+                    getattr(model, name)[:] = weights[f"{core.name}.{name}"]
+            self.cores[core.name] = model
         self.spikes = {c.name: [] for c in params.cores}
         self.events = {c.name: 0 for c in params.cores}
         self._carried = {c.name: [] for c in params.cores}      # recurrent events for the next step
