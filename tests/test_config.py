@@ -48,6 +48,12 @@ def test_small(write):
     assert config.blocks == {"lif_core": LifParams.create(neurons=16, axons=8, lanes=4)}
 
 
+def test_bias_into_the_current(write):
+    config = load_config(write(SMALL + "model = 'cuba'\nbias = 'per_neuron'\nbias_into = 'current'\n"))
+    assert config.blocks["lif_core"] == LifParams.create(neurons=16, axons=8, lanes=4, model="cuba",
+                                                         bias="per_neuron", bias_into="current")
+
+
 @pytest.mark.parametrize("override, key, value", [
     ("lanes=2", "lanes", 2),
     ("lif_core.lanes=8", "lanes", 8),
@@ -110,6 +116,9 @@ def test_parse_override_errors(text, message):
      "{path} line 6: [lif_core] Parameter 'saturate' must be true or false, not 1"),
     (SMALL + "threshold = 1.5\n", [],
      "{path} line 6: [lif_core] Parameter 'threshold' must be an integer, not 1.5"),
+    (SMALL + "model = 'lif'\nbias_into = 'current'\n", [],
+     "{path} line 7: [lif_core] Parameter 'bias_into' = 'current' needs model = 'cuba' (the only model with a "
+     "current), not 'lif'"),
     # unknown key, unknown table, key outside a table, missing table and key
     (SMALL + "colour = 'red'\n", [],
      "{path} line 6: [lif_core] Unknown parameter 'colour'; known parameters are " + ", ".join(LifParams.keys())),

@@ -45,6 +45,13 @@ CONFIGS = {
     # cuba, linear decays, long refractoriness, no reset, negative bias.
     "cuba_linear_l1": dict(neurons=6, axons=3, lanes=1, model="cuba", decay="linear", decay_v=2, decay_u=1,
                            threshold=30, reset="none", refractory=4, bias=-2),
+    # cuba with the bias into the current (snnTorch's Synaptic neuron): mult decays, gt, reset to 0, saturating.
+    "cuba_current_bias_l2": dict(neurons=10, axons=6, lanes=2, model="cuba", decay="mult", decay_v=512,
+                                 decay_u=1024, state_bits=13, threshold=90, bias=5, bias_into="current"),
+    # cuba, per-neuron bias into the current, shift decays, refractory, wrapping in a narrow state.
+    "cuba_current_bias_pn_l4": dict(neurons=16, axons=5, lanes=4, model="cuba", decay="shift", decay_v=3,
+                                    decay_u=2, state_bits=10, weight_bits=6, threshold=70, refractory=1,
+                                    bias="per_neuron", bias_into="current", saturate=False),
     # Loihi's bit-accurate LIF (Lava PyLifModelBitAcc).
     "loihi_l2": dict(preset="loihi", neurons=16, axons=10, lanes=2, du=410, dv=205, vth=12, bias_mant=3,
                      bias_exp=2),
@@ -77,6 +84,18 @@ def test_bench_reports_first_mismatch(build_dir):
     assert not result.ok
     assert re.fullmatch(r"check_random: step \d+: neuron \d+ spiked in the (model but not in the RTL|"
                         r"RTL but not in the model)", result.message), result.message
+
+
+@pytest.mark.parametrize("built_into, model_into", [("membrane", "current"), ("current", "membrane")])
+def test_bench_tells_where_the_bias_goes(built_into, model_into, build_dir):
+    """An RTL that adds the bias to the voltage fails against a model that adds it to the current, and back."""
+    config = CONFIGS["cuba_current_bias_l2"]
+    built = build_core(LifParams.create(**{**config, "bias_into": built_into}), sim="icarus", build_dir=build_dir)
+    model = LifParams.create(**{**config, "bias_into": model_into})
+    result = run(built, test_module=BENCH, tests=r"\.check_random$",
+                 config={"params": model.to_dict(), "seed": SEED, "steps": STEPS})
+    assert not result.ok
+    assert re.fullmatch(r"check_random: (after tick|step) \d+: .*", result.message), result.message
 
 
 def test_bench_checks_configuration_fields(build_dir):

@@ -88,6 +88,9 @@ CONFIGS = {
     "cuba-mult-p4-refractory": dict(neurons=8, axons=5, lanes=4, model="cuba", decay="mult", decay_u=1000,
                                     decay_v=300, refractory=2, threshold="per_neuron", bias="per_neuron",
                                     reset="none", state_bits=10),
+    "cuba-shift-p2-current-bias": dict(neurons=8, axons=5, lanes=2, model="cuba", decay="shift", decay_u=2,
+                                       decay_v=1, threshold="per_neuron", bias="per_neuron", bias_into="current",
+                                       state_bits=12),
     "lif-linear-p8-wrap": dict(neurons=8, axons=4, lanes=8, decay="linear", decay_v=3, state_bits=7,
                                acc_bits=8, saturate=False, threshold=30, v_reset=-5),
     # Every neuron spikes every step: the spike FIFO fills faster than the emitter drains it.

@@ -2,7 +2,8 @@
 
 - The Loihi preset against an independent implementation of Lava's PyLifModelBitAcc, written from the
   description in REFERENCES.md (shared/REFERENCES.md, "Loihi LIF as modelled bit for bit by Intel's Lava").
-- Every decay, compare, reset, refractory and overflow mode against values computed by hand.
+- Every decay, compare, reset, refractory and overflow mode, and the bias into the current (snnTorch's Synaptic
+  neuron), against values computed by hand.
 """
 
 import numpy as np
@@ -161,6 +162,39 @@ def test_cuba_current_feeds_voltage():
     assert us[:, 0].tolist() == [64, 32, 16, 8]
     assert vs[:, 0].tolist() == [64, 64, 48, 32]
     assert not spikes.any()
+
+
+@pytest.mark.parametrize("decay, k", [("shift", 1), ("mult", 2048)])
+def test_bias_into_current_is_snntorch_synaptic(decay, k):
+    """snnTorch's Synaptic neuron behind an Affine layer (shared/REFERENCES.md), written out by hand for
+    alpha = beta = 1/2 (both decays halve an even value exactly), weight 16, bias 8, threshold 40, reset to 0:
+    X = W s + b, I <- alpha I + X, V <- beta V + I, spike when V > 40, then V <- 0.
+
+        step  s  X    I              V
+        0     1  24   0 + 24 = 24    0 + 24 = 24
+        1     0   8  12 +  8 = 20   12 + 20 = 32
+        2     1  24  10 + 24 = 34   16 + 34 = 50 > 40: spike, V <- 0
+        3     0   8  17 +  8 = 25    0 + 25 = 25     (I is not reset)
+
+    With the bias in the voltage instead, V at step 1 would be 12 + 8 + 8 = 28.
+    """
+    params = single(model="cuba", decay=decay, decay_u=k, decay_v=k, threshold=40, bias=8, bias_into="current")
+    spikes, us, vs = run_model(params, np.array([[16], [0], [0], [0]]), [[0], [], [0], []])
+    assert us[:, 0].tolist() == [24, 20, 34, 25]
+    assert vs[:, 0].tolist() == [24, 32, 0, 25]
+    assert spikes[:, 0].tolist() == [False, False, True, False]
+
+
+def test_per_neuron_bias_into_current():
+    """Each neuron's own bias b enters its current: u = b, v = b; then u = b/2 + b, v = b/2 + u = 2b."""
+    params = LifParams.create(neurons=2, axons=1, model="cuba", decay="shift", decay_u=1, decay_v=1,
+                              threshold=HOLD, bias="per_neuron", bias_into="current")
+    model = LifModel(params)
+    model.bias[:] = [6, -4]
+    model.step([])
+    assert (model.u.tolist(), model.v.tolist()) == ([6, -4], [6, -4])
+    model.step([])
+    assert (model.u.tolist(), model.v.tolist()) == ([9, -6], [12, -8])
 
 
 @pytest.mark.parametrize("compare, spiked", [("gt", False), ("ge", True)])

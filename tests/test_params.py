@@ -25,7 +25,7 @@ INVALID = [
     ({"frequency": 100}, ValueError,
      "Unknown parameter 'frequency'; known parameters are neurons, axons, lanes, weight_bits, state_bits, "
      "acc_bits, model, decay, decay_v, decay_u, threshold, compare, reset, v_reset, refractory, bias, "
-     "saturate, preset, du, dv, vth, bias_mant, bias_exp"),
+     "bias_into, saturate, preset, du, dv, vth, bias_mant, bias_exp"),
     ({"preset": "truenorth"}, ValueError, "Parameter 'preset' must be one of 'loihi', not 'truenorth'"),
     ({"du": 3}, ValueError, "Parameter 'du' belongs to preset 'loihi' and needs preset = \"loihi\""),
     ({"neurons": 16.0}, TypeError, "Parameter 'neurons' must be an integer, not 16.0"),
@@ -78,12 +78,21 @@ INVALID = [
     ({"bias": -32769}, ValueError,
      "Parameter 'bias' must be \"per_neuron\" or in the range -32768..32767; -32769 is out of range"),
     ({"bias": 1.5}, TypeError, "Parameter 'bias' must be an integer, not 1.5"),
+    ({"model": "cuba", "bias_into": "synapse"}, ValueError,
+     "Parameter 'bias_into' must be one of 'membrane', 'current', not 'synapse'"),
+    ({"bias_into": "current"}, ValueError,
+     "Parameter 'bias_into' = 'current' needs model = 'cuba' (the only model with a current), not 'lif'"),
+    ({"model": "if", "bias": "per_neuron", "bias_into": "current"}, ValueError,
+     "Parameter 'bias_into' = 'current' needs model = 'cuba' (the only model with a current), not 'if'"),
     ({"saturate": 1}, TypeError, "Parameter 'saturate' must be true or false, not 1"),
 ]
 
 LOIHI_INVALID = [
     ({"model": "lif"}, ValueError,
      "Parameter 'model' is fixed by preset 'loihi'; it takes only neurons, axons, lanes, weight_bits, "
+     "du, dv, vth, bias_mant, bias_exp"),
+    ({"bias_into": "current"}, ValueError,
+     "Parameter 'bias_into' is fixed by preset 'loihi'; it takes only neurons, axons, lanes, weight_bits, "
      "du, dv, vth, bias_mant, bias_exp"),
     ({"neurons": None}, TypeError, "Parameter 'neurons' must be an integer, not None"),
     ({"lanes": 3}, ValueError, "Parameter 'lanes' must be a power of two; 3 is not"),
@@ -126,6 +135,8 @@ def test_defaults():
     assert (p.lanes, p.weight_bits, p.state_bits, p.acc_bits) == (1, 8, 16, 16)
     assert (p.model, p.decay, p.decay_v, p.decay_u) == ("lif", "shift", 4, 0)
     assert (p.threshold, p.compare, p.reset, p.v_reset, p.refractory, p.bias) == (64, "gt", "zero", 0, 0, 0)
+    assert p.bias_into == "membrane" and not p.bias_into_current
+    assert create(model="cuba", bias_into="current").bias_into_current
     assert p.saturate is True and p.preset is None
     assert create(model="if").decay_v == 0
     assert create(model="cuba", decay="mult").decay_u == 256
@@ -137,6 +148,7 @@ def test_defaults():
     {"lanes": 4, "model": "cuba", "decay": "mult", "decay_u": 4096, "threshold": "per_neuron",
      "bias": "per_neuron", "refractory": 3, "saturate": False},
     {"model": "if", "reset": "subtract", "compare": "ge", "acc_bits": 20},
+    {"model": "cuba", "bias": "per_neuron", "bias_into": "current"},
     {"preset": "loihi", "du": 4095, "dv": 0, "vth": 100, "bias_mant": -3, "bias_exp": 7, "lanes": 2},
 ])
 def test_to_dict_round_trip(kwargs):
@@ -177,8 +189,8 @@ def test_loihi_preset_fixes_the_neuron():
     p = create(preset="loihi", du=10, dv=20, vth=300, bias_mant=-5, bias_exp=3)
     assert p.loihi and p.preset == "loihi"
     assert (p.state_bits, p.acc_bits, p.u_bits) == (24, 18, 25)
-    assert (p.model, p.decay, p.compare, p.reset, p.v_reset, p.refractory, p.saturate) == \
-        ("cuba", "mult", "gt", "zero", 0, 0, True)
+    assert (p.model, p.decay, p.compare, p.reset, p.v_reset, p.refractory, p.saturate, p.bias_into) == \
+        ("cuba", "mult", "gt", "zero", 0, 0, True, "membrane")
     # u decays by (du + 1) / 4096 and v by dv / 4096 (Lava's ds_offset = 1, dm_offset = 0).
     assert (p.decay_u, p.decay_v) == (11, 20)
     assert p.threshold == 300 << 6

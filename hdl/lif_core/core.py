@@ -113,8 +113,9 @@ class NeuronPass(wiring.Component):
     """The neuron update of a tick (docs/lif_core.md, Semantics): the G state words pass, one per cycle, through a
     pipeline that writes each back updated and sends out its spike vector.
 
-    Stage 0 issues group g (``read``); stage 1 takes its word (``record``), updates u and decays v; stage 2 adds
-    the drive and the bias; stage 3 applies refractoriness, compares, resets and writes the word back
+    Stage 0 issues group g (``read``); stage 1 takes its word (``record``), updates u (with the bias when
+    ``bias_into = "current"``) and decays v; stage 2 adds the drive (and the bias when ``bias_into =
+    "membrane"``); stage 3 applies refractoriness, compares, resets and writes the word back
     (``write``); stage 4 sends the spike vector of a group in which a neuron spiked (``vectors``).
 
     Parameters
@@ -198,14 +199,21 @@ class NeuronPass(wiring.Component):
         ]
         return m
 
+    def _bias(self, rec):
+        """The bias of the neuron of record ``rec``."""
+        return rec.bias if self._p.per_neuron_bias else self._p.bias
+
     def _new_currents(self, word):
-        """Stage 1: u' = decay(u) + (acc << input_shift), with Lava's wrap (Loihi) or the overflow rule."""
+        """Stage 1: u' = decay(u) + (acc << input_shift) (+ bias when it goes into the current), with Lava's wrap
+        (Loihi) or the overflow rule."""
         p = self._p
         if not p.has_current:
             return []
         currents = []
         for rec in word:
             u = _decay(p, rec.u, p.decay_u) + (rec.acc << p.input_shift)
+            if p.bias_into_current:
+                u += self._bias(rec)
             currents.append(_lava_wrap(p, u) if p.loihi else _overflow(p, u, p.state_bits, *p.u_range))
         return currents
 
@@ -219,9 +227,10 @@ class NeuronPass(wiring.Component):
         p = self._p
         voltages = []
         for lane, rec in enumerate(word):
-            bias = rec.bias if p.per_neuron_bias else p.bias
-            drive = u[lane] if p.has_current else rec.acc
-            voltages.append(_overflow(p, vdec[lane] + drive + bias, p.state_bits, *p.v_range))
+            v = vdec[lane] + (u[lane] if p.has_current else rec.acc)
+            if not p.bias_into_current:
+                v += self._bias(rec)
+            voltages.append(_overflow(p, v, p.state_bits, *p.v_range))
         return voltages
 
     def _fire_and_reset(self, m, word, u, v):

@@ -12,7 +12,8 @@ import dataclasses
 from ..checks import check_bool, check_choice, check_int
 
 
-__all__ = ["LifParams", "MAX_WEIGHT_BITS", "PER_NEURON", "MODELS", "DECAYS", "COMPARES", "RESETS"]
+__all__ = ["LifParams", "MAX_WEIGHT_BITS", "PER_NEURON", "MODELS", "DECAYS", "COMPARES", "RESETS",
+           "BIAS_TARGETS"]
 
 
 PER_NEURON = "per_neuron"
@@ -20,6 +21,9 @@ MODELS = ("if", "lif", "cuba")
 DECAYS = ("shift", "mult", "linear")
 COMPARES = ("gt", "ge")
 RESETS = ("zero", "subtract", "none")
+# Where the bias enters: the membrane voltage v (Loihi) or the current u (snnTorch's Synaptic neuron, whose
+# input X = W s + b feeds I <- alpha I + X; shared/REFERENCES.md, "snnTorch 1.0 and its NIR export").
+BIAS_TARGETS = ("membrane", "current")
 
 #: The largest weight memory a core may have, in bits: more than the block RAM of any supported board (the
 #: ECP5-85F has 208 x 18 kbit, the iCE40UP5K 1 Mbit of SPRAM), so a larger core cannot be built anywhere.
@@ -90,7 +94,10 @@ class LifParams:
     refractory : int
         Steps a neuron holds its voltage and cannot fire after a spike, 0..255.
     bias : int or "per_neuron"
-        Constant added to v every step, global, or per neuron through the configuration port.
+        Constant added every step, global, or per neuron through the configuration port.
+    bias_into : str
+        Where the bias is added: ``"membrane"``, to the voltage v; ``"current"``, to the current u together
+        with the input (model ``"cuba"`` only), as snnTorch's Synaptic neuron adds an Affine layer's bias.
     saturate : bool
         Saturate (true) or wrap in two's complement (false) when the accumulator, u or v overflows.
     preset : str or None
@@ -121,6 +128,7 @@ class LifParams:
     v_reset: int
     refractory: int
     bias: object
+    bias_into: str
     saturate: bool
     preset: object
     # Loihi only (zero otherwise).
@@ -167,8 +175,8 @@ class LifParams:
     @classmethod
     def _create_generic(cls, *, neurons, axons, lanes=1, weight_bits=8, state_bits=16, acc_bits=None,
                         model="lif", decay="shift", decay_v=None, decay_u=None, threshold=64,
-                        compare="gt", reset="zero", v_reset=0, refractory=0, bias=0, saturate=True,
-                        preset=None, **loihi):
+                        compare="gt", reset="zero", v_reset=0, refractory=0, bias=0, bias_into="membrane",
+                        saturate=True, preset=None, **loihi):
         for key, value in loihi.items():
             if value:
                 raise ValueError(f"Parameter '{key}' belongs to preset 'loihi' and needs preset = \"loihi\"")
@@ -206,11 +214,15 @@ class LifParams:
         check_int("refractory", refractory, 0, 255)
         if bias != PER_NEURON:
             check_int("bias", bias, lo, hi, f"must be \"per_neuron\" or in the range {lo}..{hi}")
+        check_choice("bias_into", bias_into, BIAS_TARGETS)
+        if bias_into == "current" and model != "cuba":
+            raise ValueError(f"Parameter 'bias_into' = 'current' needs model = 'cuba' (the only model with a "
+                             f"current), not {model!r}")
         check_bool("saturate", saturate)
         return cls(neurons=neurons, axons=axons, lanes=lanes, weight_bits=weight_bits, state_bits=state_bits,
                    acc_bits=acc_bits, model=model, decay=decay, decay_v=decay_v, decay_u=decay_u,
                    threshold=threshold, compare=compare, reset=reset, v_reset=v_reset,
-                   refractory=refractory, bias=bias, saturate=saturate, preset=None)
+                   refractory=refractory, bias=bias, bias_into=bias_into, saturate=saturate, preset=None)
 
     @classmethod
     def _create_loihi(cls, **kwargs):
@@ -232,7 +244,7 @@ class LifParams:
                    acc_bits=_LOIHI_STATE_BITS - _LOIHI_INPUT_SHIFT,
                    model="cuba", decay="mult", decay_v=dv, decay_u=du + 1,
                    threshold=vth << _LOIHI_INPUT_SHIFT, compare="gt", reset="zero", v_reset=0,
-                   refractory=0, bias=bias_mant << bias_exp, saturate=True, preset="loihi",
+                   refractory=0, bias=bias_mant << bias_exp, bias_into="membrane", saturate=True, preset="loihi",
                    du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
 
     # Derived quantities, shared by the generator and the model.
@@ -310,6 +322,11 @@ class LifParams:
     @property
     def per_neuron_bias(self):
         return self.bias == PER_NEURON
+
+    @property
+    def bias_into_current(self):
+        """The bias is added to the current u, not to the voltage v."""
+        return self.bias_into == "current"
 
     def neuron_fields(self, stdp=None):
         """The fields of one neuron's record in the state memory, in their order: ``{name: (width, signed)}``.

@@ -7,7 +7,8 @@ Per timestep t (see docs/lif_core.md):
 
 - each input event of axon a adds W[a, n] to the accumulator ``acc[n]`` of every neuron n;
 - at tick t every neuron, in this order: (cuba) ``u <- ovf(decay_u(u) + (acc << input_shift))``;
-  ``v' <- ovf(decay_v(v) + (u if cuba else acc) + bias)``; a refractory neuron keeps v, counts its
+  ``v' <- ovf(decay_v(v) + (u if cuba else acc) + bias)``, or with ``bias_into = "current"``
+  ``u <- ovf(decay_u(u) + acc + bias)`` and ``v' <- ovf(decay_v(v) + u)``; a refractory neuron keeps v, counts its
   refractory counter down and cannot fire; otherwise ``v <- v'`` and it spikes when ``v' > th`` (``gt``) or
   ``v' >= th`` (``ge``), then resets (``zero``: v_reset, ``subtract``: ``ovf(v - th)``, ``none``) and starts
   ``refractory`` steps of refractoriness; finally ``acc <- 0``.
@@ -116,14 +117,15 @@ class LifModel:
     def tick(self):
         """End the timestep: update every neuron and return the indices of the neurons that spiked."""
         p = self.params
+        bias_u, bias_v = (self.bias, 0) if p.bias_into_current else (0, self.bias)
         if p.has_current:
-            u = decay(p.decay, self.u, p.decay_u) + (self.acc << p.input_shift)
+            u = decay(p.decay, self.u, p.decay_u) + (self.acc << p.input_shift) + bias_u
             self.u = _lava_wrap(u, p.state_bits) if p.loihi else self._overflow(u, p.state_bits, *p.u_range)
             drive = self.u
         else:
             drive = self.acc
         v = self.v if p.model == "if" else decay(p.decay, self.v, p.decay_v)
-        v = self._overflow(v + drive + self.bias, p.state_bits, *p.v_range)
+        v = self._overflow(v + drive + bias_v, p.state_bits, *p.v_range)
         active = self.refractory == 0
         if p.compare == "gt":
             spike = active & (v > self.threshold)
