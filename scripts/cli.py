@@ -311,6 +311,39 @@ def build(config, overrides, board, out_dir):
     click.echo(format_table(report))
 
 
+@main.command(name="compile")
+@click.argument("graph", metavar="NET.nir", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dt", type=float, help="Seconds per timestep the continuous-time neurons are discretized with; "
+                                       "required unless the graph's metadata states it (snnTorch: 1e-4).")
+@click.option("--integrator", type=click.Choice(("euler", "exact")), default="euler", show_default=True,
+              help="euler: beta = 1 - dt/tau (snnTorch, Norse); exact: beta = exp(-dt/tau).")
+@click.option("--weight-bits", type=click.IntRange(2, 16), default=8, show_default=True,
+              help="Bits of a signed weight.")
+@click.option("--core-neurons", type=click.IntRange(1, 65536),
+              help="The most neurons of one core; a larger layer is split (default: the board's largest core).")
+@click.option("--core-axons", type=click.IntRange(1, 65536),
+              help="The most axons of one core: a layer's fan-in (default: the board's largest core).")
+@click.option("--board", type=click.Choice(list(BOARDS)), help="Size the cores for this board and check that "
+                                                               "the chip fits it (default: any board).")
+@click.option("--calibrate", "calibration", metavar="IN.npz", type=click.Path(dir_okay=False, path_type=Path),
+              help="Input spikes (batch, steps, inputs): the float and the compiled network's activity per layer.")
+@_output_option
+def compile_command(graph, dt, integrator, weight_bits, core_neurons, core_axons, board, calibration, out_dir):
+    """Compile the NIR graph NET.nir into a chip: DIR/chip.toml (the [chip] format every command takes), its
+    weights.npz, and report.md and report.json (cores, layers, quantization, fit per board)."""
+    from .compile.command import CompileRequest, compile_file
+
+    request = CompileRequest(graph=graph, dt=dt, integrator=integrator, weight_bits=weight_bits,
+                             core_neurons=core_neurons, core_axons=core_axons, board=board, calibration=calibration)
+    _stage(f"compiling {graph}")
+    with _staged_output(out_dir) as stage:
+        try:
+            summary = compile_file(request, stage, _stage)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    click.echo(f"{summary} in {out_dir}")
+
+
 @main.command()
 @click.argument("space_path", metavar="SPACE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out_dir", metavar="DIR", required=True,

@@ -1,0 +1,86 @@
+"""Whether a compiled chip fits a board, estimated before any place and route.
+
+Memories are counted exactly as block RAMs of the board's family (the weight memory of a core is ``lanes x
+weight_bits`` wide and ``axons x neurons / lanes`` deep, its state memory one record per lane group; the iCE40
+flow puts a host-loaded weight memory above 64 kbit into SPRAM, boards/build.py). Logic is estimated per tile
+from the builds in docs/benchmarks_chip.md: a fixed part (router, tile, controller share) plus a part per lane
+that grows with the membrane width; the estimate is a guide to within about a third, and ``spikeforge build``
+gives the truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+
+__all__ = ["BoardFit", "fit", "BOARD_LIMITS"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Family:
+    logic: int                  # LUT4 (ECP5) or logic cells (iCE40)
+    bram: int                   # block RAMs
+    bram_modes: tuple           # (width, depth) of one block RAM
+    spram: int = 0              # iCE40UP5K 256-kbit single-port RAMs
+    spram_above_bits: int = 0   # a host-loaded weight memory larger than this goes to SPRAM
+    # Logic estimate: link (host link and controller), per tile, per lane per membrane bit.
+    link: int = 0
+    tile: int = 0
+    lane_bit: int = 0
+
+
+_FAMILIES = {
+    "icebreaker": _Family(logic=5280, bram=30, bram_modes=((16, 256), (8, 512), (4, 1024), (2, 2048)), spram=4,
+                          spram_above_bits=64 * 1024, link=900, tile=1300, lane_bit=12),
+    "ulx3s-85f": _Family(logic=83640, bram=208, bram_modes=((36, 512), (18, 1024), (9, 2048), (4, 4096),
+                                                             (2, 8192), (1, 16384)), link=900, tile=2300,
+                         lane_bit=12),
+}
+
+#: The largest core the compiler uses by default on each board: (neurons, axons).
+BOARD_LIMITS = {"icebreaker": (64, 128), "ulx3s-85f": (256, 256)}
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardFit:
+    board: str
+    logic: int
+    logic_available: int
+    bram: int
+    bram_available: int
+    spram: int
+    spram_available: int
+
+    @property
+    def fits(self):
+        return (self.logic <= self.logic_available and self.bram <= self.bram_available
+                and self.spram <= self.spram_available)
+
+
+def _blocks(family, width, depth):
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in family.bram_modes)
+
+
+def _core_memories(family, core):
+    """(block RAMs, SPRAMs) of one core."""
+    p = core.params
+    weight_bits = p.axons * p.neurons * p.weight_bits
+    record = sum(width for width, _ in p.neuron_fields(core.stdp).values())
+    state = _blocks(family, p.lanes * record, p.groups)
+    if family.spram and weight_bits > family.spram_above_bits:
+        return state, math.ceil(weight_bits / (256 * 1024))
+    return state + _blocks(family, p.lanes * p.weight_bits, p.axons * p.groups), 0
+
+
+def fit(chip, board):
+    """The :class:`BoardFit` of ``chip`` (a :class:`~spikeforge.hdl.chip.params.ChipParams`) on ``board``."""
+    family = _FAMILIES[board]
+    bram = spram = 0
+    logic = family.link
+    for core in chip.cores:
+        b, s = _core_memories(family, core)
+        bram, spram = bram + b, spram + s
+        logic += family.tile + family.lane_bit * core.params.lanes * core.params.state_bits
+    return BoardFit(board=board, logic=logic, logic_available=family.logic, bram=bram, bram_available=family.bram,
+                    spram=spram, spram_available=family.spram)
