@@ -130,6 +130,10 @@ def _read_graph(path):
     """``nir.read`` of ``path``, after checking (with h5py) that it is a NIR file of supported node types, so
     that an unknown type is named rather than failing inside nir."""
     try:
+        open(path, "rb").close()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error.strerror or error})") from None
+    try:
         with h5py.File(path, "r") as file:
             stored = file.get("node/nodes")
             if not isinstance(stored, h5py.Group):
@@ -141,8 +145,6 @@ def _read_graph(path):
                     _check_type(name, kind.decode() if isinstance(kind, bytes) else str(kind))
                 except ValueError as error:
                     raise ValueError(f"{path}: {error}") from None
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        raise ValueError(f"{path}: cannot read ({error.strerror or error})") from None
     except OSError:
         raise ValueError(f"{path}: not a NIR file (not HDF5)") from None
     try:
@@ -418,7 +420,7 @@ def _decay(tau, dt, integrator):
 def _time_constant(name, node, field, shape, dt, integrator, notes):
     tau = _parameter(name, node, field, shape)
     if np.any(tau <= 0):
-        raise ValueError(f"{_describe(name, node)}: {field} must be > 0 seconds, not {tau[tau <= 0].flat[0]!r}")
+        raise ValueError(f"{_describe(name, node)}: {field} must be > 0 seconds, not {float(tau[tau <= 0].flat[0])!r}")
     if integrator == "euler" and np.any(tau <= dt):
         notes.append(f"{_describe(name, node)}: {field} <= dt, so the Euler decay per step is <= 0 (unstable)")
     return _decay(tau, dt, integrator)
