@@ -108,11 +108,11 @@ def network_from_graph(graph, dt=None, integrator="euler"):
     weights, biases = _projections(layers, populations, gains)
     order, recurrent = _order(weights)
     rank = {name: index for index, name in enumerate((INPUT, *order))}
+    pairs = sorted(weights, key=lambda pair: (rank[pair[1]], rank[pair[0]]))
     return Network(
         inputs=math.prod(layers.out_shape[source]),
         populations=tuple(dataclasses.replace(populations[name], bias=biases[name]) for name in order),
-        projections=tuple(Projection(s, t, w, recurrent=(s, t) in recurrent)
-                          for (s, t), w in sorted(weights.items(), key=lambda item: (rank[item[0][1]], rank[item[0][0]]))),
+        projections=tuple(Projection(s, t, weights[s, t], recurrent=(s, t) in recurrent) for s, t in pairs),
         outputs=tuple(_output_population(name, nodes, edges) for name in outputs),
         dt=dt, integrator=integrator, notes=tuple(notes))
 
