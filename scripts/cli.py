@@ -216,6 +216,9 @@ _SIMULATE_OPTIONS = {
                                                                   "spikes and state after every timestep."),
     "plot": click.option("--plot", is_flag=True, help="[chip] also write chip.png: every core's spike raster and "
                                                       "the packets on every link."),
+    "dt": click.option("--dt", type=float, help="[NET.nir] seconds per timestep (see compile --help)."),
+    "integrator": click.option("--integrator", type=click.Choice(("euler", "exact")),
+                               help="[NET.nir] euler (default) or exact."),
     "dump_weights": click.option("--dump-weights", is_flag=True, help="[lif_core] with [stdp]: also write "
                                  "weights.npy, the learned weights at the end, shape (axons, neurons)."),
     "trace_weights": click.option("--trace-weights", is_flag=True, help="[lif_core] with [stdp]: write "
@@ -245,8 +248,14 @@ generated Verilog.
 @_output_option
 @_build_dir_option
 def simulate(config, overrides, input_path, backend, out_dir, build_dir, **options):
-    loaded, block = _load(config, overrides)
     given = {name: value for name, value in options.items() if value is not None and value is not False}
+    if config.suffix == ".nir":
+        _simulate_graph(config, overrides, input_path, backend, out_dir, given)
+        return
+    for name in ("dt", "integrator"):
+        if name in given:
+            raise InputError(f"--{name} applies to a NIR graph (NET.nir), not a configuration file")
+    loaded, block = _load(config, overrides)
     for name in given:
         if name not in block.simulation.options:
             raise InputError(f"--{name.replace('_', '-')} applies to a {_takers(name)} block, not [{block.name}]")
@@ -254,6 +263,23 @@ def simulate(config, overrides, input_path, backend, out_dir, build_dir, **optio
     with _staged_output(out_dir) as stage, _build_dir(build_dir) as build, _input_errors(), _tool_errors():
         summary = block.simulation.run(loaded, request, stage, build)
     click.echo(summary)
+
+
+def _simulate_graph(graph, overrides, input_path, backend, out_dir, given):
+    """``simulate NET.nir``: the float reference of the graph (docs/nir.md)."""
+    from .graph import simulate_graph
+
+    refused = (["--set"] if overrides else []) + ([f"--backend {backend}"] if backend != "model" else []) + \
+        [f"--{name.replace('_', '-')}" for name in sorted(set(given) - {"dt", "integrator"})]
+    if refused:
+        raise InputError(f"{refused[0]} does not apply to a NIR graph, which runs on its float reference only")
+    with _staged_output(out_dir) as stage:
+        try:
+            summary = simulate_graph(graph, input_path, stage, dt=given.get("dt"),
+                                     integrator=given.get("integrator", "euler"))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    click.echo(f"{summary}; wrote {out_dir / 'out.npz'}")
 
 
 @main.command()
