@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from spikeforge.sim.nir.graph import read_network
-from spikeforge.sim.nir.reference import read_spikes, run
+from spikeforge.sim.files import read_spikes
+from spikeforge.sim.nir.reference import run
 
 
 __all__ = ["simulate_graph"]

@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 
 
-__all__ = ["MAX_STEPS", "decimal", "load_npz"]
+__all__ = ["MAX_STEPS", "decimal", "load_npz", "read_spikes"]
 
 
 #: The most timesteps (LIF events) or cycles (packets) a file may reach: work grows with the latest time.
@@ -47,3 +47,20 @@ def load_npz(path, what):
         raise ValueError(f"{path}: not an .npz archive of {what}") from None
     except AttributeError:          # np.load gave a plain array: a .npy file
         raise ValueError(f"{path}: not an .npz archive of {what}") from None
+
+
+def read_spikes(path, inputs):
+    """The input spikes of the ``.npz`` file ``path``: its array ``spikes`` of 0 and 1, ``(batch, steps,
+    inputs)`` or ``(steps, inputs)``, as uint8; ValueError with one line naming the file otherwise."""
+    arrays = load_npz(path, "input spikes")
+    if "spikes" not in arrays:
+        raise ValueError(f"{path}: no array 'spikes' (it has {', '.join(sorted(arrays)) or 'none'})")
+    spikes = arrays["spikes"]
+    if spikes.ndim not in (2, 3) or spikes.shape[-1] != inputs or 0 in spikes.shape[:-1]:
+        raise ValueError(f"{path}: 'spikes' must be (batch, steps, {inputs}) or (steps, {inputs}) with at least "
+                         f"one step, not {spikes.shape}")
+    if spikes.shape[-2] > MAX_STEPS:
+        raise ValueError(f"{path}: 'spikes' has {spikes.shape[-2]} steps, more than {MAX_STEPS}")
+    if spikes.dtype.kind not in "biuf" or not np.all((spikes == 0) | (spikes == 1)):
+        raise ValueError(f"{path}: 'spikes' must hold only 0 and 1")
+    return spikes.astype(np.uint8)

@@ -114,8 +114,8 @@ def _one_line_error(result, message):
 def test_input_of_the_wrong_shape_is_refused(example, tmp_path, shape):
     np.savez(tmp_path / "bad.npz", spikes=np.zeros(shape, dtype=np.uint8))
     result = run("simulate", example, "--input", tmp_path / "bad.npz", "-o", tmp_path / "out")
-    _one_line_error(result, f"{tmp_path / 'bad.npz'}: 'spikes' must have shape (batch, steps, 16) or (steps, 16), "
-                            f"not {shape}")
+    _one_line_error(result, f"{tmp_path / 'bad.npz'}: 'spikes' must be (batch, steps, 16) or (steps, 16) with at "
+                            f"least one step, not {shape}")
     assert not (tmp_path / "out").exists()
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from spikeforge.sim.nir.network import INPUT, Network, Population, Projection
-from spikeforge.sim.nir.reference import read_spikes, run
+from spikeforge.sim.files import read_spikes
+from spikeforge.sim.nir.reference import run
 
 
 def population(name, model="lif", beta=1.0, alpha=0.0, threshold=1.0, v_reset=0.0, leak=0.0, bias=0.0, size=1):

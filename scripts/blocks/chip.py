@@ -16,7 +16,7 @@ import numpy as np
 from spikeforge.hdl.chip.params import ChipParams
 
 from spikeforge.sim.chip.load import neuron_arrays
-from spikeforge.sim.files import load_npz
+from spikeforge.sim.files import load_npz, read_spikes as read_input_spikes
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
@@ -65,16 +65,10 @@ def read_weights(path, params):
 
 def read_spikes(path, params):
     """The ``spikes`` array of an .npz file: 0/1 of shape (batch, steps, inputs) or (steps, inputs)."""
-    arrays = _load_npz(path, "arrays")
-    if "spikes" not in arrays:
-        raise InputError(f"{path}: no array 'spikes'; the file must hold spikes of shape (batch, steps, inputs)")
-    spikes = arrays["spikes"]
-    if spikes.ndim not in (2, 3) or spikes.shape[-1] != params.inputs or 0 in spikes.shape:
-        raise InputError(f"{path}: 'spikes' must have shape (batch, steps, {params.inputs}) or (steps, "
-                         f"{params.inputs}), not {spikes.shape}")
-    if not (np.issubdtype(spikes.dtype, np.integer) or spikes.dtype == bool) or not np.isin(spikes, (0, 1)).all():
-        raise InputError(f"{path}: 'spikes' must hold 0 and 1 only")
-    return spikes.astype(np.uint8)
+    try:
+        return read_input_spikes(path, params.inputs)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _weights(config, request):

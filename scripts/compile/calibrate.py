@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 
 from spikeforge.sim.chip.model import run_chip
-from spikeforge.sim.nir.reference import read_spikes, run
+from spikeforge.sim.files import read_spikes
+from spikeforge.sim.nir.reference import run
 
 
 __all__ = ["Calibration", "calibrate", "read_calibration"]

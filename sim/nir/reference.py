@@ -13,11 +13,10 @@ import dataclasses
 
 import numpy as np
 
-from ..files import MAX_STEPS, load_npz
 from .network import INPUT
 
 
-__all__ = ["Outputs", "run", "read_spikes"]
+__all__ = ["Outputs", "run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,20 +93,3 @@ def _stack(history, network, samples, dtype, single):
         array = (np.stack(steps, axis=1) if steps else np.zeros((samples, 0, population.size))).astype(dtype)
         stacked[population.name] = array[0] if single else array
     return stacked
-
-
-def read_spikes(path, inputs):
-    """The input spikes of the ``.npz`` file ``path``: its array ``spikes`` of 0 and 1, ``(batch, steps,
-    inputs)`` or ``(steps, inputs)``, as uint8; ValueError with one line naming the file otherwise."""
-    arrays = load_npz(path, "input spikes")
-    if "spikes" not in arrays:
-        raise ValueError(f"{path}: no array 'spikes' (it has {', '.join(sorted(arrays)) or 'none'})")
-    spikes = arrays["spikes"]
-    if spikes.ndim not in (2, 3) or spikes.shape[-1] != inputs or 0 in spikes.shape[:-1]:
-        raise ValueError(f"{path}: 'spikes' must be (batch, steps, {inputs}) or (steps, {inputs}) with at least "
-                         f"one step, not {spikes.shape}")
-    if spikes.shape[-2] > MAX_STEPS:
-        raise ValueError(f"{path}: 'spikes' has {spikes.shape[-2]} steps, more than {MAX_STEPS}")
-    if spikes.dtype.kind not in "biuf" or not np.all((spikes == 0) | (spikes == 1)):
-        raise ValueError(f"{path}: 'spikes' must hold only 0 and 1")
-    return spikes.astype(np.uint8)
