@@ -8,7 +8,7 @@ import pytest
 
 from chips import CHIPS, CORE, network, random_steps, weights_for
 from spikeforge.hdl.chip.chip import Chip
-from spikeforge.sim.chip.load import load_commands
+from spikeforge.sim.chip.load import load_commands, rest_commands
 from spikeforge.sim.chip.model import ChipModel
 from spikeforge.sim.chip.pysim import run_chip_pysim
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
@@ -70,6 +70,45 @@ def test_learning_changes_the_weights_as_the_model_does():
         learned = model.cores["h"].weights.reshape(-1).tolist()
         assert answers == learned, f"after step {t}: the learned weights differ"
     assert not np.array_equal(model.cores["h"].weights, weights["h"])
+
+
+LEARNING = {"a_plus": 40, "a_minus": 30, "lr_shift": 4}
+
+
+@pytest.mark.parametrize("stdp, recurrent, field", [
+    # The first sample's updates step the LFSRs: the second sample's learned weights show their state (with rates
+    # whose products are not multiples of 2 ** lr_shift, so the rounding offset matters).
+    ({"a_plus": 37, "a_minus": 29, "lr_shift": 6, "stochastic": True, "seed": 77}, False, "WEIGHT"),
+    # The first sample's last spikes reach the core after its last tick and mark their axons as fired: the second
+    # sample's presynaptic traces show the marks.
+    (LEARNING, True, "X_TRACE"),
+], ids=["lfsr", "fired"])
+def test_a_learning_core_starts_every_sample_from_rest(stdp, recurrent, field):
+    """docs/chip.md: the samples of a batch are independent. After the loader's rest and load commands, a learning
+    core's second sample equals the model started from reset: outputs, and the weights or the traces."""
+    connections = [{"source": "input", "target": "h"}]
+    if recurrent:
+        connections.append({"source": "h", "target": "h", "axon": 8, "recurrent": True})
+    params = network(2, 1, {"h": dict(CORE, axons=16, node=1, stdp=stdp)}, connections)
+    weights = weights_for(params, 7)
+    first, second = random_steps(params, 5, 8, rate=0.6), random_steps(params, 5, 9, rate=0.6)
+    model = ChipModel(params, weights)
+    for inputs in first:
+        model.step(inputs)
+    assert model.spikes["h"], "the first sample's last step should spike"
+    core = params.cores[0].params
+    neurons = core.neurons if field == "WEIGHT" else 1      # a presynaptic trace is addressed by its axon only
+    reads = [{"op": "READ", "unit": "CORE", "node": 1, "field": field, "axon": a, "neuron": n}
+             for a in range(core.axons) for n in range(neurons)]
+    load = load_commands(params, weights)
+    results = run_chip_pysim(Chip(params), load, first + second, reads=reads,
+                             before={len(first): rest_commands(params) + load})
+    model = ChipModel(params, weights)
+    h = model.cores["h"]
+    for t, (inputs, (outputs, answers, _)) in enumerate(zip(second, results[len(first):])):
+        assert sorted(outputs) == model.step(inputs), f"step {t} of the second sample"
+        want = h.weights if field == "WEIGHT" else h.x
+        assert answers == want.reshape(-1).tolist(), f"after step {t} of the second sample: {field} differs"
 
 
 def test_a_second_network_runs_on_the_same_hardware():

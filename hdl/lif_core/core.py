@@ -45,8 +45,8 @@ __all__ = ["LifCore", "CfgOp", "CfgField", "neuron_layout", "NeuronPass", "Spike
 
 class CfgField(enum.Enum, shape=4):
     """What a configuration command addresses. ``WEIGHT`` and ``ELIGIBILITY`` use ``axon`` and ``neuron``,
-    ``X_TRACE`` uses ``axon``, ``LEARNING`` neither, the rest ``neuron``. Fields 7..11 exist only with an STDP
-    engine."""
+    ``X_TRACE`` and ``FIRED`` use ``axon``, ``LEARNING`` neither, the rest ``neuron`` (``LFSR``: the LFSR of the
+    neuron's lane). Fields 7..13 exist only with an STDP engine."""
     WEIGHT = 0
     V = 1
     U = 2
@@ -59,6 +59,8 @@ class CfgField(enum.Enum, shape=4):
     PLASTIC = 9
     LEARNING = 10
     ELIGIBILITY = 11
+    FIRED = 12
+    LFSR = 13
 
 
 # Neuron-record fields reachable through the configuration port.
@@ -453,6 +455,9 @@ class LifCore(wiring.Component):
             widths[CfgField.LEARNING] = (1, False)
             if s.reward:
                 widths[CfgField.ELIGIBILITY] = (s.eligibility_bits, True)
+            widths[CfgField.FIRED] = (1, False)
+            if s.has_lfsr:
+                widths[CfgField.LFSR] = (16, False)
         return widths
 
     def elaborate(self, platform):
@@ -669,9 +674,9 @@ class LifCore(wiring.Component):
         checks = {}
         for fld, (width, is_signed) in self.field_widths().items():
             ok = Const(1)
-            if fld not in (CfgField.X_TRACE, CfgField.LEARNING):
+            if fld not in (CfgField.X_TRACE, CfgField.FIRED, CfgField.LEARNING):
                 ok &= cmd.neuron < self._p.neurons
-            if fld in (CfgField.WEIGHT, CfgField.ELIGIBILITY, CfgField.X_TRACE):
+            if fld in (CfgField.WEIGHT, CfgField.ELIGIBILITY, CfgField.X_TRACE, CfgField.FIRED):
                 ok &= cmd.axon < self._p.axons
             checks[fld] = ok & ((cmd.op == CfgOp.READ) | fits(cmd.data, width, is_signed))
         return checks
@@ -685,6 +690,10 @@ class LifCore(wiring.Component):
             return engine.configure_eligibility(m, lane, cmd.data, write)
         if fld == CfgField.X_TRACE:
             return engine.configure_x_trace(m, cmd.axon, cmd.data, write)
+        if fld == CfgField.FIRED:
+            return engine.configure_fired(m, cmd.axon, cmd.data, write)
+        if fld == CfgField.LFSR:
+            return engine.configure_lfsr(m, lane, cmd.data, write)
         if fld == CfgField.LEARNING:
             return engine.configure_learning(m, cmd.data, write)
         name = _RECORD_FIELDS[fld]

@@ -16,6 +16,7 @@ _ADDRESSES = {
     CfgField.WEIGHT: ("axon", "neuron"),
     CfgField.ELIGIBILITY: ("axon", "neuron"),
     CfgField.X_TRACE: ("axon",),
+    CfgField.FIRED: ("axon",),
     CfgField.LEARNING: (),
 }
 

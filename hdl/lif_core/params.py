@@ -356,6 +356,8 @@ class LifParams:
         widths = [self.weight_bits, self.acc_bits, self.u_bits, self.state_bits, self.refractory_bits + 1]
         if _learning(stdp):
             widths += [stdp.trace_bits + 1, stdp.eligibility_bits]
+            if stdp.has_lfsr:
+                widths.append(16 + 1)       # an LFSR's state
         return max(widths)
 
     def to_dict(self):

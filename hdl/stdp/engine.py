@@ -12,7 +12,8 @@ core's phases meet learning:
   records which neurons learn from their spike;
 - after the neuron pass :meth:`~StdpEngine.start_tick`, and for a reward command :meth:`~StdpEngine.start_reward`,
   run the engine's passes; ``done`` is high in the cycle they end;
-- configuration: :meth:`~StdpEngine.address_axon` and the ``configure_*`` methods read and write its state.
+- configuration: :meth:`~StdpEngine.address_axon` and the ``configure_*`` methods read and write its state
+  (traces, fired bits, learning switch, eligibilities, LFSRs).
 
 The passes, run by the engine's own FSM, issue one address per cycle and write the updated word back a cycle
 later:
@@ -97,6 +98,9 @@ class LfsrBank(wiring.Component):
     -------
     step : In(lanes)
         The lanes whose LFSR steps at the end of this cycle.
+    load : In(lanes)
+        The lanes whose LFSR takes ``value`` at the end of this cycle instead (the configuration port).
+    value : In(16)
     state : Out(data.ArrayLayout(16, lanes))
         The LFSRs' states.
     """
@@ -105,6 +109,8 @@ class LfsrBank(wiring.Component):
         self._lanes = lanes
         super().__init__({
             "step": In(lanes),
+            "load": In(lanes),
+            "value": In(16),
             "state": Out(data.ArrayLayout(16, lanes), init=list(lfsr_seeds(seed, lanes))),
         })
 
@@ -112,7 +118,9 @@ class LfsrBank(wiring.Component):
         m = Module()
         for lane in range(self._lanes):
             state = self.state[lane]
-            with m.If(self.step[lane]):
+            with m.If(self.load[lane]):
+                m.d.sync += state.eq(self.value)
+            with m.Elif(self.step[lane]):
                 m.d.sync += state.eq((state >> 1) ^ Mux(state[0], LFSR_TAPS, 0))
         return m
 
@@ -255,7 +263,7 @@ class StdpEngine:
             # The eligibilities are read with the weights, at the same address.
             self._e = synapse_ports(m, self._e_mem, weights.read_addr, single=self._single)
         self._lfsrs = None
-        if s.stochastic and s.lr_shift:
+        if s.has_lfsr:
             m.submodules.lfsrs = self._lfsrs = LfsrBank(lanes=self._p.lanes, seed=s.seed)
         m.submodules.write_back = self._write_back = PlasticWriteBack(self._p, s, addr_bits=len(weights.read_addr))
         self._connect_write_back(m)
@@ -302,13 +310,25 @@ class StdpEngine:
     # Configuration of the engine's state (the core decodes the command).
 
     def address_axon(self, m, axon):
-        """Read the state of ``axon`` (its presynaptic trace), for :meth:`configure_x_trace` in the next cycle."""
-        m.d.comb += self._x_rd.addr.eq(axon)
+        """Read the state of ``axon`` (its presynaptic trace and fired bit), for :meth:`configure_x_trace` and
+        :meth:`configure_fired` in the next cycle."""
+        m.d.comb += [self._x_rd.addr.eq(axon), self._fired_rd.addr.eq(axon)]
 
     def configure_x_trace(self, m, axon, value, write):
         """Answer the trace of ``axon`` (addressed a cycle ago) and, when ``write``, set it to ``value``."""
         m.d.comb += [self._x_wr.addr.eq(axon), self._x_wr.data.eq(value), self._x_wr.en.eq(write)]
         return self._x_rd.data
+
+    def configure_fired(self, m, axon, value, write):
+        """Answer whether ``axon`` (addressed a cycle ago) fired since the last tick and, when ``write``, set that
+        bit to ``value``."""
+        m.d.comb += [self._fired_wr.addr.eq(axon), self._fired_wr.data.eq(value), self._fired_wr.en.eq(write)]
+        return self._fired_rd.data
+
+    def configure_lfsr(self, m, lane, value, write):
+        """Answer the LFSR state of ``lane`` and, when ``write``, set it to ``value`` (0 stops it)."""
+        m.d.comb += [self._lfsrs.value.eq(value), self._lfsrs.load.eq(Mux(write, Const(1, self._p.lanes) << lane, 0))]
+        return self._lfsrs.state[lane]
 
     def configure_eligibility(self, m, lane, value, write):
         """Answer lane ``lane`` of the eligibility word read with the weights a cycle ago and, when ``write``,

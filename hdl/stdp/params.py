@@ -149,6 +149,11 @@ class StdpParams:
         return -(1 << (self.reward_bits - 1)), (1 << (self.reward_bits - 1)) - 1
 
     @property
+    def has_lfsr(self):
+        """Stochastic rounding of a nonzero ``lr_shift`` draws from per-lane LFSRs (:mod:`.lfsr`)."""
+        return self.stochastic and self.lr_shift > 0
+
+    @property
     def delta_bits(self):
         """Signed width that holds any single change: -depression, potentiation or a reward's change."""
         rounding = (1 << self.lr_shift) - 1

@@ -26,7 +26,7 @@ from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, reset, start_clock,
 from spikeforge.sim.harness.streams import StreamPorts
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
-from .load import load_commands
+from .load import load_commands, rest_commands
 from .model import ChipModel
 
 
@@ -39,20 +39,6 @@ def _flat(fields, prefix=""):
         else:
             flat[f"{prefix}{name}"] = value
     return flat
-
-
-def zero_state(params):
-    """WRITE commands that return every neuron's state, and a learning core's traces, to rest (a reset clears
-    registers, not memories)."""
-    commands = []
-    for c in params.cores:
-        fields = ("acc", *state_names(c.params)) + (("y",) if c.stdp else ())
-        commands += [{"op": "WRITE", "unit": "CORE", "node": c.node, "field": NEURON_FIELDS[field], "neuron": n,
-                      "data": 0} for field in fields for n in range(c.params.neurons)]
-        if c.stdp:
-            commands += [{"op": "WRITE", "unit": "CORE", "node": c.node, "field": "X_TRACE", "axon": a, "data": 0}
-                         for a in range(c.params.axons)]
-    return commands
 
 
 class ChipDriver:
@@ -89,7 +75,7 @@ class ChipDriver:
 
     async def load(self, weights):
         """Reset the neurons and load the network with ``weights``."""
-        for fields in zero_state(self.params) + load_commands(self.params, weights):
+        for fields in rest_commands(self.params) + load_commands(self.params, weights):
             await self.command(fields)
 
     async def step(self, inputs, what):

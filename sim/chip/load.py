@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikeforge.hdl.stdp.lfsr import lfsr_seeds
+from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
-__all__ = ["load_commands", "state_reads", "neuron_arrays", "NEURON_ARRAYS"]
+
+__all__ = ["load_commands", "rest_commands", "state_reads", "neuron_arrays", "NEURON_ARRAYS"]
 
 
 #: The per-neuron parameters a network may give a core whose ``[lif_core]`` sets them ``"per_neuron"``: the name
@@ -68,6 +71,25 @@ def load_commands(params, weights=None):
     commands.append(_write("PHASES", data=params.phases))
     for index, entry in enumerate(params.output_map()):
         commands.append(_write("OUTPUT", index=index, entry=_entry(entry)))
+    return commands
+
+
+def rest_commands(params):
+    """WRITE commands that return every core to the state a reset chip starts from, as between the samples of a
+    batch: every neuron's state, and a learning core's traces, fired bits (an axon whose event came after the
+    last tick) and LFSRs (their seeds). The state in memories survives a reset; the LFSRs are registers, but a
+    chip is reset once, not between samples."""
+    commands = []
+    for c in params.cores:
+        fields = ("acc", *state_names(c.params)) + (("y",) if c.stdp else ())
+        commands += [_write("CORE", node=c.node, field=NEURON_FIELDS[field], neuron=n, data=0)
+                     for field in fields for n in range(c.params.neurons)]
+        if c.stdp:
+            commands += [_write("CORE", node=c.node, field=field, axon=a, data=0)
+                         for field in ("X_TRACE", "FIRED") for a in range(c.params.axons)]
+            if c.stdp.has_lfsr:
+                commands += [_write("CORE", node=c.node, field="LFSR", neuron=lane, data=seed)
+                             for lane, seed in enumerate(lfsr_seeds(c.stdp.seed, c.params.lanes))]
     return commands
 
 

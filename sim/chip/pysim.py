@@ -26,9 +26,11 @@ def _command(fields):
     return {name: _ENUMS[name][value] if name in _ENUMS else value for name, value in fields.items()}
 
 
-def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed=0, timeout=100_000):
+def run_chip_pysim(chip, commands, steps, *, reads=(), before=None, idle=0.0, stall=0.0, seed=0,
+                   timeout=100_000):
     """Load ``commands`` into ``chip`` (a :class:`~spikeforge.hdl.chip.chip.Chip`), then run ``steps`` (a list of
-    input index lists), after each step issuing the READ commands ``reads``.
+    input index lists), after each step issuing the READ commands ``reads``. ``before``: step index -> commands
+    issued just before that step (e.g. those that start the next sample of a batch).
 
     Returns
     -------
@@ -54,7 +56,9 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), idle=0.0, stall=0.0, seed
     async def testbench(ctx):
         for fields in commands:
             await cfg(ctx, fields)
-        for inputs in steps:
+        for t, inputs in enumerate(steps):
+            for fields in (before or {}).get(t, ()):
+                await cfg(ctx, fields)
             outputs, cycles = await step(ctx, inputs)
             answers = [await cfg(ctx, fields) for fields in reads]
             results.append((outputs, answers, cycles))

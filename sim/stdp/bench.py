@@ -43,7 +43,7 @@ __all__ = ["Reward", "StdpBench", "expected_stdp_fields"]
 
 # The addresses a configuration field uses; the fields not named here use the neuron only.
 _ADDRESSES = {"WEIGHT": ("axon", "neuron"), "ELIGIBILITY": ("axon", "neuron"), "X_TRACE": ("axon",),
-              "LEARNING": ()}
+              "FIRED": ("axon",), "LEARNING": ()}
 
 
 def _addresses(field):
@@ -53,11 +53,14 @@ def _addresses(field):
 def expected_stdp_fields(params, stdp):
     """``{field name: (width, signed)}`` of the configuration fields a learning core must store: those of
     :func:`~spikeforge.sim.lif_core.bench.expected_fields` (the record holds the postsynaptic trace and the
-    plastic bit) and the engine's presynaptic traces, learning switch and eligibilities (docs/stdp.md)."""
+    plastic bit) and the engine's presynaptic traces, fired bits, learning switch, eligibilities and LFSRs
+    (docs/stdp.md)."""
     fields = expected_fields(params, stdp)
-    fields.update({"X_TRACE": (stdp.trace_bits, False), "LEARNING": (1, False)})
+    fields.update({"X_TRACE": (stdp.trace_bits, False), "FIRED": (1, False), "LEARNING": (1, False)})
     if stdp.reward:
         fields["ELIGIBILITY"] = (stdp.eligibility_bits, True)
+    if stdp.has_lfsr:
+        fields["LFSR"] = (16, False)
     return fields
 
 
@@ -133,8 +136,9 @@ class StdpBench(LifBench):
 
     def _model_value(self, field, neuron, axon):
         m = self.model
-        values = {"X_TRACE": lambda: m.x[axon], "LEARNING": lambda: m.learning,
-                  "ELIGIBILITY": lambda: m.eligibility[axon, neuron]}
+        values = {"X_TRACE": lambda: m.x[axon], "FIRED": lambda: m.fired[axon], "LEARNING": lambda: m.learning,
+                  "ELIGIBILITY": lambda: m.eligibility[axon, neuron],
+                  "LFSR": lambda: m.lfsr[neuron % self.params.lanes]}
         if field in values:
             return int(values[field]())
         return super()._model_value(field, neuron, axon)
@@ -143,6 +147,10 @@ class StdpBench(LifBench):
         m = self.model
         if field == "X_TRACE":
             m.x[axon] = data
+        elif field == "FIRED":
+            m.fired[axon] = bool(data)
+        elif field == "LFSR":
+            m.lfsr[neuron % self.params.lanes] = data
         elif field == "LEARNING":
             m.learning = bool(data)
         elif field == "ELIGIBILITY":
@@ -346,8 +354,8 @@ async def check_learning_config(dut):
     neuron_top = bench.driver.neuron_field.range[1]
     axon_top = bench.driver.axon_field.range[1]
     data_lo, data_hi = bench.driver.data_field.range
-    learning_fields = [name for name in ("X_TRACE", "Y_TRACE", "PLASTIC", "LEARNING", "ELIGIBILITY")
-                       if name in bench.fields]
+    learning_fields = [name for name in ("X_TRACE", "Y_TRACE", "PLASTIC", "FIRED", "LEARNING", "ELIGIBILITY",
+                                         "LFSR") if name in bench.fields]
     good = []
     for name in learning_fields:
         for _ in range(3):

@@ -76,6 +76,8 @@ class StdpModel(LifModel):
         Per-neuron run-time switch of learning.
     lfsr : numpy.ndarray
         The per-lane LFSR states.
+    fired : numpy.ndarray of bool
+        Per axon: an event of it arrived since the last tick (its trace takes the impulse at the next tick).
     """
 
     def __init__(self, params, stdp, weights=None):
@@ -89,7 +91,7 @@ class StdpModel(LifModel):
         self.learning = stdp.enabled
         self.plastic = np.ones(params.neurons, dtype=bool)
         self.lfsr = lfsr_seeds(stdp.seed, params.lanes)
-        self._fired = np.zeros(params.axons, dtype=bool)
+        self.fired = np.zeros(params.axons, dtype=bool)
 
     # Rounding offsets, drawn lane by lane in hardware order.
 
@@ -125,7 +127,7 @@ class StdpModel(LifModel):
             self.bad_events += 1
             return
         super().event(axon)
-        self._fired[axon] = True
+        self.fired[axon] = True
         if not self.learning:
             return
         mask = self.plastic
@@ -159,9 +161,9 @@ class StdpModel(LifModel):
         spikes = super().tick()
         spiked = np.zeros(p.neurons, dtype=bool)
         spiked[spikes] = True
-        self.x = self._bump(self.x, self._fired, s.tau_pre_shift)
+        self.x = self._bump(self.x, self.fired, s.tau_pre_shift)
         self.y = self._bump(self.y, spiked, s.tau_post_shift)
-        self._fired[:] = False
+        self.fired[:] = False
         if s.reward:
             self.eligibility = self.eligibility - (self.eligibility >> s.eligibility_shift)
         if self.learning:
