@@ -126,3 +126,11 @@ def test_a_fan_in_larger_than_a_core_is_refused():
 def test_a_network_of_too_many_cores_is_refused():
     with pytest.raises(CompileError, match=r"needs 300 cores, more than a 16 x 16 mesh holds"):
         compile_network(_network(np.ones((300, 4))), core_neurons=1)
+
+
+def test_a_decay_of_one_minus_a_power_of_two_is_a_shift():
+    layer = compile_network(_network(np.eye(2), model="cuba", beta=0.875, alpha=0.5)).layers["p"]
+    assert (layer.lif["decay"], layer.lif["decay_v"], layer.lif["decay_u"]) == ("shift", 3, 1)
+    assert (layer.beta, layer.alpha) == (0.875, 0.5)
+    mixed = compile_network(_network(np.eye(2), model="cuba", beta=0.875, alpha=0.8)).layers["p"]
+    assert (mixed.lif["decay"], mixed.lif["decay_v"], mixed.lif["decay_u"]) == ("mult", 512, 819)

@@ -4,8 +4,9 @@ core's integers.
 Each population gets one scale ``s`` (integer units per float unit): its incoming weights' largest magnitude
 becomes the largest B-bit weight, and its threshold, reset voltage, bias and leak are multiplied by the same
 ``s``, so a float step ``v <- beta v + W x + b`` becomes the core's integer step with every term ``s`` times
-larger. The decays become the core's multiplicative decay (``x * (4096 - d) >> 12``, ``d = round((1 - beta) *
-4096)``). The membrane (and current) width is the narrowest that no input can overflow, from a bound on the
+larger. The decays become the core's shift decay (``x - (x >> k)``) when
+every factor is exactly 1 - 2**-k, which needs no multiplier, else its multiplicative decay (``x * (4096 - d) >>
+12``, ``d = round((1 - beta) * 4096)``). The membrane (and current) width is the narrowest that no input can overflow, from a bound on the
 largest step input; where that bound needs more than :data:`MAX_STATE_BITS`, the core saturates and the report
 says so.
 """
@@ -72,10 +73,24 @@ def _uniform(values, what, name, notes):
     return median
 
 
-def _decay(factor):
-    """The core's multiplicative decay constant for a per-step factor, and the factor it applies."""
-    d = int(np.clip(round((1.0 - factor) * DECAY_ONE), 0, DECAY_ONE))
-    return d, 1.0 - d / DECAY_ONE
+def _shift(factor):
+    """k when ``factor`` is exactly 1 - 2**-k (the core's shift decay ``x - (x >> k)``, no multiplier), else
+    None."""
+    if not 0.0 <= factor < 1.0:
+        return None
+    k = round(-np.log2(1.0 - factor))
+    return k if 0 <= k <= MIN_STATE_BITS - 1 and 1.0 - 2.0 ** -k == factor else None
+
+
+def _decays(factors):
+    """The core's decay kind, its constants and the factors it applies, for the per-step factors ``{"decay_v":
+    beta, "decay_u": alpha}``: shifts when every factor is 1 - 2**-k, else multiplicative (d = round((1 - f)
+    4096))."""
+    shifts = {key: _shift(f) for key, f in factors.items()}
+    if None not in shifts.values():
+        return "shift", shifts, {key: 1.0 - 2.0 ** -k for key, k in shifts.items()}
+    constants = {key: int(np.clip(round((1.0 - f) * DECAY_ONE), 0, DECAY_ONE)) for key, f in factors.items()}
+    return "mult", constants, {key: 1.0 - d / DECAY_ONE for key, d in constants.items()}
 
 
 def _bits(bound):
@@ -126,13 +141,18 @@ def quantize(network, population, weight_bits):
         notes.append(f"'{pop.name}': v_leak is dropped (the core's cuba bias enters the current)")
     bias = np.rint(constant * scale).astype(np.int64)
     lif = {"model": pop.model, "weight_bits": weight_bits, "compare": "gt", "reset": "zero", "v_reset": int(v_reset)}
-    beta_q = alpha_q = 1.0
+    factors = {}
     if pop.model != "if":
-        lif["decay"] = "mult"
-        lif["decay_v"], beta_q = _decay(_uniform(pop.beta, "beta", pop.name, notes))
+        factors["decay_v"] = _uniform(pop.beta, "beta", pop.name, notes)
     if pop.model == "cuba":
-        lif["decay_u"], alpha_q = _decay(_uniform(pop.alpha, "alpha", pop.name, notes))
+        factors["decay_u"] = _uniform(pop.alpha, "alpha", pop.name, notes)
         lif["bias_into"] = "current"
+    if factors:
+        lif["decay"], constants, applied = _decays(factors)
+        lif.update(constants)
+    else:
+        applied = {}
+    beta_q, alpha_q = applied.get("decay_v", 1.0), applied.get("decay_u", 1.0)
     stacked = np.concatenate(weights, axis=1) if weights else np.zeros((pop.size, 0), dtype=np.int64)
     lif["state_bits"] = _state_bits(pop, stacked, bias, threshold, beta_q, alpha_q, notes)
     lif["threshold"], per_threshold = _per_neuron_or_one(threshold)

@@ -1,0 +1,145 @@
+"""Benchmark the network compiler on the digits network (examples/digits/) and a larger one.
+
+- Compile time (reading the NIR graph, discretizing, quantizing, mapping; medians of 5 runs) for the digits
+  network (64-64-10) and for a 784-256-10 network of random weights (the size of an MNIST classifier; its
+  accuracy is not the point).
+- Accuracy on the 360 test digits: the float network (the NIR reference), and the compiled chip's golden model
+  with 8-bit and 4-bit weights.
+- On-chip latency per test digit: the chip's cycles from a sample's first input to its last step's ``done`` on the
+  RTL (Verilator), over the first test digits, and that time in microseconds at the iCEBreaker's 12 MHz clock.
+
+Writes docs/benchmarks_compile.md (``--out``).
+
+Usage: python -m spikeforge.scripts.bench.compile [--build-dir build/bench_compile] [--out docs/benchmarks_compile.md]
+"""
+
+import statistics
+import time
+from pathlib import Path
+
+import click
+import nir
+import numpy as np
+
+from spikeforge.scripts.bench.report import machine_line, verdict
+from spikeforge.scripts.compile import compile_network
+from spikeforge.sim.chip.model import run_chip
+from spikeforge.sim.nir.graph import network_from_graph, read_network
+from spikeforge.sim.nir.reference import run
+
+
+__all__ = ["main"]
+
+
+DIGITS = Path(__file__).resolve().parent.parent.parent / "examples" / "digits"
+DT = 1e-4
+REPEATS = 5
+RTL_SAMPLES = 10
+CLOCK_MHZ = 12.0            # the iCEBreaker's oscillator, the clock the chip's build runs at
+ACCURACY_GOAL = 1.0         # points between the float and the 8-bit network
+ICEBREAKER_CORE = (64, 128)
+
+
+def _echo(message):
+    click.echo(f"bench_compile: {message}", err=True)
+
+
+def _dense_graph(sizes, seed=0):
+    """A feed-forward graph of LIF layers ``sizes[1:]`` fed by ``sizes[0]`` inputs, random weights."""
+    rng = np.random.default_rng(seed)
+    nodes, edges, previous = {"input": nir.Input({"input": np.array([sizes[0]])})}, [], "input"
+    for k, (fan_in, size) in enumerate(zip(sizes, sizes[1:])):
+        tau = np.full(size, DT / (1 - 0.9))
+        nodes[f"fc{k}"] = nir.Affine(rng.normal(0, fan_in ** -0.5, (size, fan_in)), np.zeros(size))
+        nodes[f"lif{k}"] = nir.LIF(tau=tau, r=tau / DT, v_leak=np.zeros(size), v_threshold=np.ones(size),
+                                   v_reset=np.zeros(size))
+        edges += [(previous, f"fc{k}"), (f"fc{k}", f"lif{k}")]
+        previous = f"lif{k}"
+    nodes["output"] = nir.Output({"output": np.array([sizes[-1]])})
+    return nir.NIRGraph(nodes=nodes, edges=edges + [(previous, "output")])
+
+
+def _median_seconds(work):
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compile_times():
+    digits = _median_seconds(lambda: compile_network(read_network(DIGITS / "digits.nir", dt=DT),
+                                                     core_neurons=ICEBREAKER_CORE[0], core_axons=ICEBREAKER_CORE[1]))
+    graph = _dense_graph((784, 256, 10))
+    mnist = _median_seconds(lambda: compile_network(network_from_graph(graph, dt=DT), core_axons=1024))
+    return {"digits 64-64-10 (iCEBreaker cores)": digits, "784-256-10 (cores of 256 neurons x 1024 axons)": mnist}
+
+
+def _predictions(spikes):
+    return np.argmax(spikes.sum(axis=1), axis=1)
+
+
+def accuracies(spikes, labels):
+    network = read_network(DIGITS / "digits.nir", dt=DT)
+    rows = {"float (NIR reference)": float(np.mean(_predictions(run(network, spikes).spikes) == labels))}
+    for bits in (8, 4):
+        placement = compile_network(network, weight_bits=bits, core_neurons=ICEBREAKER_CORE[0],
+                                    core_axons=ICEBREAKER_CORE[1]).placement
+        out = run_chip(placement.chip, spikes, placement.arrays)
+        rows[f"{bits}-bit weights (chip golden model)"] = float(np.mean(_predictions(out) == labels))
+    return rows
+
+
+def latency(spikes, build_dir):
+    """Median cycles per sample on the RTL, and whether the RTL equalled the golden model."""
+    from spikeforge.sim.chip.rtl import simulate_rtl
+
+    placement = compile_network(read_network(DIGITS / "digits.nir", dt=DT), core_neurons=ICEBREAKER_CORE[0],
+                                core_axons=ICEBREAKER_CORE[1]).placement
+    subset = spikes[:RTL_SAMPLES]
+    _echo(f"RTL run of {RTL_SAMPLES} test digits in Verilator")
+    out, cycles = simulate_rtl(placement.chip, subset, placement.arrays, sim="verilator", build_dir=build_dir)
+    same = bool(np.array_equal(out, run_chip(placement.chip, subset, placement.arrays)))
+    return statistics.median(cycles.sum(axis=1).tolist()), statistics.median(cycles.ravel().tolist()), same
+
+
+def render(times, accuracy, cycles, step_cycles, same):
+    float_accuracy = accuracy["float (NIR reference)"]
+    eight = accuracy["8-bit weights (chip golden model)"]
+    lines = ["## Network compiler", "",
+             f"Generated by `python -m spikeforge.scripts.bench.compile` (scripts/bench/compile.py). {machine_line()}",
+             "", f"Compile time (read the NIR graph, discretize, quantize, map; median of {REPEATS}):", "",
+             "| network | milliseconds |", "|---|---:|"]
+    lines += [f"| {name} | {seconds * 1000:.1f} |" for name, seconds in times.items()]
+    lines += ["", "Accuracy on the 360 test digits of examples/digits/ (64-64-10, 16 steps, iCEBreaker cores of at "
+              "most 64 neurons x 128 axons):", "", "| network | accuracy |", "|---|---:|"]
+    lines += [f"| {name} | {value:.2%} |" for name, value in accuracy.items()]
+    gap = abs(eight - float_accuracy) * 100
+    lines += ["", f"Goal: 8-bit within {ACCURACY_GOAL:g} point of float: {verdict(gap <= ACCURACY_GOAL)} "
+              f"({gap:.1f} points).", "",
+              f"On-chip latency per test digit (RTL in Verilator, the first {RTL_SAMPLES} digits, 16 steps each, "
+              f"from the first input to the last step's `done`; the RTL {'equalled' if same else 'DIFFERED from'} "
+              f"the golden model on every output spike): median {cycles:.0f} cycles per digit ({step_cycles:.0f} "
+              f"per step), {cycles / CLOCK_MHZ:.0f} us at the iCEBreaker's {CLOCK_MHZ:g} MHz. For reference, as "
+              f"published on larger images: Spiker+ 780 us per MNIST image, Flexi-NeurA 1.1 ms, snn-fpga 0.52 ms. "
+              f"The time to send the inputs over the UART is not included (docs/benchmarks_host.md).", ""]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("build/bench_compile"),
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks_compile.md"),
+              show_default=True)
+def main(build_dir, out):
+    """Measure the compiler and write its benchmark report."""
+    test = np.load(DIGITS / "test_set.npz")
+    times = compile_times()
+    accuracy = accuracies(test["spikes"], test["labels"])
+    out.write_text(render(times, accuracy, *latency(test["spikes"], build_dir)))
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
