@@ -134,3 +134,27 @@ def test_a_decay_of_one_minus_a_power_of_two_is_a_shift():
     assert (layer.beta, layer.alpha) == (0.875, 0.5)
     mixed = compile_network(_network(np.eye(2), model="cuba", beta=0.875, alpha=0.8)).layers["p"]
     assert (mixed.lif["decay"], mixed.lif["decay_v"], mixed.lif["decay_u"]) == ("mult", 512, 819)
+
+
+def _digits():
+    from pathlib import Path
+
+    from spikeforge.sim.nir.graph import read_network
+    return read_network(Path(__file__).parent.parent / "examples" / "digits" / "digits.nir", dt=1e-4)
+
+
+def test_the_block_ram_estimate_is_what_the_icebreaker_build_used():
+    # nextpnr placed this chip's memories in 31 EBRs (the UP5K has 30): its state and weight memories, the first
+    # tile's event and spike FIFOs, the second tile's event FIFO, and the host link's receive FIFO.
+    from spikeforge.scripts.compile.fit import fit
+    chip = compile_network(_digits(), core_neurons=64, core_axons=128).placement.chip
+    assert [c.params.lanes for c in chip.cores] == [4, 2]
+    assert fit(chip, "icebreaker").bram == 31
+
+
+def test_with_a_board_cores_give_up_lanes_until_the_chip_fits():
+    from spikeforge.scripts.compile.fit import fit
+    chip = compile_network(_digits(), core_neurons=64, core_axons=128, board="icebreaker").placement.chip
+    # Halving the first core's lanes saves 5 EBRs (its state memory is 168 bits wide at 4 lanes, 84 at 2).
+    assert [c.params.lanes for c in chip.cores] == [2, 2]
+    assert fit(chip, "icebreaker").fits

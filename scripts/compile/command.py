@@ -55,7 +55,8 @@ def compile_file(request, stage, say):
     network = read_network(request.graph, dt=request.dt, integrator=request.integrator)
     calibration = read_calibration(request.calibration, network) if request.calibration else None
     neurons, axons = _limits(request)
-    compiled = compile_network(network, weight_bits=request.weight_bits, core_neurons=neurons, core_axons=axons)
+    compiled = compile_network(network, weight_bits=request.weight_bits, core_neurons=neurons, core_axons=axons,
+                               board=request.board)
     chip = compiled.placement.chip
     _check_fit(chip, request)
     measured = calibrate(compiled, calibration) if calibration is not None else None

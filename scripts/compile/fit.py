@@ -14,7 +14,7 @@ import dataclasses
 import math
 
 
-__all__ = ["BoardFit", "fit", "BOARD_LIMITS"]
+__all__ = ["BoardFit", "fit", "core_blocks", "BOARD_LIMITS"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,7 @@ class _Family:
     bram_modes: tuple           # (width, depth) of one block RAM
     spram: int = 0              # iCE40UP5K 256-kbit single-port RAMs
     spram_above_bits: int = 0   # a host-loaded weight memory larger than this goes to SPRAM
+    fifo_bram_depth: int = 0    # a FIFO of at least this many entries takes block RAM (0: never, LUT RAM)
     # Logic estimate: link (host link and controller), per tile, per lane per membrane bit.
     link: int = 0
     tile: int = 0
@@ -32,11 +33,13 @@ class _Family:
 
 _FAMILIES = {
     "icebreaker": _Family(logic=5280, bram=30, bram_modes=((16, 256), (8, 512), (4, 1024), (2, 2048)), spram=4,
-                          spram_above_bits=64 * 1024, link=900, tile=1300, lane_bit=12),
+                          spram_above_bits=64 * 1024, fifo_bram_depth=16, link=900, tile=1300, lane_bit=12),
     "ulx3s-85f": _Family(logic=83640, bram=208, bram_modes=((36, 512), (18, 1024), (9, 2048), (4, 4096),
                                                              (2, 8192), (1, 16384)), link=900, tile=2300,
                          lane_bit=12),
 }
+
+_HOST_RX_ENTRIES = 31          # the host link's receive FIFO (boards/host_link.py)
 
 #: The largest core the compiler uses by default on each board: (neurons, axons).
 BOARD_LIMITS = {"icebreaker": (64, 128), "ulx3s-85f": (256, 256)}
@@ -62,24 +65,35 @@ def _blocks(family, width, depth):
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in family.bram_modes)
 
 
-def _core_memories(family, core):
-    """(block RAMs, SPRAMs) of one core."""
-    p = core.params
+def _fifo_blocks(family, width, entries):
+    return _blocks(family, width, entries) if family.fifo_bram_depth and entries >= family.fifo_bram_depth else 0
+
+
+def _core_memories(family, params, stdp=None):
+    """(block RAMs, SPRAMs) of one core of :class:`LifParams` ``params`` and its tile: the state and weight
+    memories, the tile's event FIFO (an entry per axon) and the core's spike FIFO (an entry per lane group)."""
+    p = params
     weight_bits = p.axons * p.neurons * p.weight_bits
-    record = sum(width for width, _ in p.neuron_fields(core.stdp).values())
-    state = _blocks(family, p.lanes * record, p.groups)
+    record = sum(width for width, _ in p.neuron_fields(stdp).values())
+    fifos = _fifo_blocks(family, p.axon_bits, p.axons - 1) + _fifo_blocks(family, p.group_bits + p.lanes, p.groups)
+    blocks = _blocks(family, p.lanes * record, p.groups) + fifos
     if family.spram and weight_bits > family.spram_above_bits:
-        return state, math.ceil(weight_bits / (256 * 1024))
-    return state + _blocks(family, p.lanes * p.weight_bits, p.axons * p.groups), 0
+        return blocks, math.ceil(weight_bits / (256 * 1024))
+    return blocks + _blocks(family, p.lanes * p.weight_bits, p.axons * p.groups), 0
+
+
+def core_blocks(board, params, stdp=None):
+    """The block RAMs (and SPRAMs) one core and its tile take on ``board``."""
+    return _core_memories(_FAMILIES[board], params, stdp)
 
 
 def fit(chip, board):
     """The :class:`BoardFit` of ``chip`` (a :class:`~spikeforge.hdl.chip.params.ChipParams`) on ``board``."""
     family = _FAMILIES[board]
-    bram = spram = 0
+    bram, spram = _fifo_blocks(family, 8, _HOST_RX_ENTRIES), 0
     logic = family.link
     for core in chip.cores:
-        b, s = _core_memories(family, core)
+        b, s = _core_memories(family, core.params, core.stdp)
         bram, spram = bram + b, spram + s
         logic += family.tile + family.lane_bit * core.params.lanes * core.params.state_bits
     return BoardFit(board=board, logic=logic, logic_available=family.logic, bram=bram, bram_available=family.bram,

@@ -103,8 +103,10 @@ def _mesh(cores):
     return width, math.ceil(cores / width)
 
 
-def place(network, layers, *, core_neurons, core_axons, fifo_depth=4):
-    """The :class:`Placement` of ``network`` with its :class:`QuantizedLayer` ``layers`` (by population name)."""
+def place(network, layers, *, core_neurons, core_axons, lanes=None, fifo_depth=4):
+    """The :class:`Placement` of ``network`` with its :class:`QuantizedLayer` ``layers`` (by population name);
+    ``lanes`` maps core names to their lanes where they should have fewer than :func:`_lanes` gives."""
+    lanes = lanes or {}
     slices = _slices(network, core_neurons)
     width, height = _mesh(len(slices))
     cores, arrays, connections = {}, {}, []
@@ -114,7 +116,8 @@ def place(network, layers, *, core_neurons, core_axons, fifo_depth=4):
     for node, s in enumerate(slices):
         layer = layers[s.population]
         offsets, axons = _axon_offsets(network, s.population, core_axons)
-        cores[s.name] = {"node": node, "neurons": s.count, "axons": axons, "lanes": _lanes(s.count), **layer.lif}
+        cores[s.name] = {"node": node, "neurons": s.count, "axons": axons, "lanes": lanes.get(s.name, _lanes(s.count)),
+                         **layer.lif}
         w = np.zeros((axons, s.count), dtype=np.int64)
         for j, offset, q in zip(network.projections_into(s.population), offsets, layer.weights):
             w[offset:offset + q.shape[1]] = q[s.first:s.first + s.count].T
