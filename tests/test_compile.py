@@ -155,6 +155,8 @@ def test_the_block_ram_estimate_is_what_the_icebreaker_build_used():
 def test_with_a_board_cores_give_up_lanes_until_the_chip_fits():
     from spikeforge.scripts.compile.fit import fit
     chip = compile_network(_digits(), core_neurons=64, core_axons=128, board="icebreaker").placement.chip
-    # Halving the first core's lanes saves 5 EBRs (its state memory is 168 bits wide at 4 lanes, 84 at 2).
-    assert [c.params.lanes for c in chip.cores] == [2, 2]
+    # Halving the first core's lanes saves 5 EBRs (its state memory is 168 bits wide at 4 lanes, 84 at 2); then
+    # halving either saves 3, and the second, smaller one gives up its lanes, which leaves the logic estimate
+    # within 90% of the device.
+    assert [c.params.lanes for c in chip.cores] == [2, 1]
     assert fit(chip, "icebreaker").fits

@@ -48,7 +48,8 @@ def compile_network(network, *, weight_bits=8, core_neurons=256, core_axons=256,
 
 def fewer_lanes(chip, board, lanes):
     """Halve the lanes of the core of ``chip`` whose halving saves the most block RAM on ``board`` (the most
-    lanes, to save logic, when none saves any), recording it in ``lanes``; False when every core has one lane."""
+    lanes, to save logic, when none saves any; the smaller core, which slows the step least, between equals),
+    recording it in ``lanes``; False when every core has one lane."""
     def saving(core):
         fewer = dataclasses.replace(core.params, lanes=core.params.lanes // 2)
         return sum(core_blocks(board, core.params, core.stdp)) - sum(core_blocks(board, fewer, core.stdp))
@@ -56,6 +57,6 @@ def fewer_lanes(chip, board, lanes):
     candidates = [core for core in chip.cores if core.params.lanes > 1]
     if not candidates:
         return False
-    core = max(candidates, key=lambda c: (saving(c), c.params.lanes, c.params.neurons))
+    core = max(candidates, key=lambda c: (saving(c), c.params.lanes, -c.params.neurons))
     lanes[core.name] = core.params.lanes // 2
     return True

@@ -7,7 +7,7 @@ import numpy as np
 
 from spikeforge.boards.platforms import BOARDS
 
-from .fit import fit
+from .fit import ROUTING_MARGIN, fit
 
 
 __all__ = ["report", "markdown"]
@@ -103,7 +103,9 @@ def markdown(data):
         lines += _table(["layer", "float", "compiled"],
                         [[r["layer"], f"{r['float']:.4f}", f"{r['compiled']:.4f}"] for r in data["activity"]])
         lines += ["", f"Output spikes equal to the float network's: {data['output_agreement']:.2%}."]
-    lines += ["", "## Boards (estimated before place and route)", ""]
+    lines += ["", "## Boards (estimated before place and route)", "",
+              f"A chip fits when its memories do and its estimated logic leaves {ROUTING_MARGIN:.0%} of the device "
+              f"for place and route (scripts/compile/fit.py).", ""]
     lines += _table(["board", "logic (estimate)", "block RAM", "SPRAM", "fits"],
                     [[board, f"{f['logic_estimate']}/{f['logic_available']}", f"{f['bram']}/{f['bram_available']}",
                       f"{f['spram']}/{f['spram_available']}", "yes" if f["fits"] else "no"]
