@@ -8,7 +8,7 @@ from ..manifest import describe_block
 
 from .mesh import Mesh
 from .packet import CfgOp
-from .params import LATENCY, PORT_NAMES
+from .params import PORT_NAMES
 from .router import Router
 
 
@@ -36,7 +36,7 @@ def aer_manifest(dut):
         port_names = list(PORT_NAMES)
     else:
         port_names = [f"port {i}" for i in range(p.ports)]
-    derived = {"packet": describe_shape(dut.packet_layout), "port_names": port_names, "latency": LATENCY}
+    derived = {"packet": describe_shape(dut.packet_layout), "port_names": port_names, "latency": p.latency}
     if mesh:
         derived["nodes"] = {"count": p.nodes, "index": "y * width + x"}
     memory_map = None

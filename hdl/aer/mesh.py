@@ -114,6 +114,7 @@ class Mesh(wiring.Component):
         busy = Signal()
         m.d.comb += busy.eq(Cat(refused_answer, *(r.cfg_rsp.valid for r in routers)).any())
         answer = 0
+        taken = 0                              # the addressed router takes the command (it may be busy)
         for n, router in enumerate(routers):
             m.d.comb += [getattr(router.cfg.payload, name).eq(getattr(cmd, name))
                          for name, _ in router.cfg_layout]
@@ -121,10 +122,10 @@ class Mesh(wiring.Component):
                 router.cfg.valid.eq(self.cfg.valid & good & (cmd.node == n) & ~busy),
                 router.cfg_rsp.ready.eq(self.cfg_rsp.ready),
             ]
+            taken = taken | ((cmd.node == n) & router.cfg.ready)
             answer = answer | Mux(router.cfg_rsp.valid, router.cfg_rsp.payload.as_value(), 0)
-        # Routers take a command whenever no answer is waiting, so ``busy`` alone holds the port.
         m.d.comb += [
-            self.cfg.ready.eq(~busy),
+            self.cfg.ready.eq(~busy & (~good | taken)),
             self.cfg_rsp.valid.eq(busy),
             self.cfg_rsp.payload.eq(answer),
         ]

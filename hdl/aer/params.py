@@ -19,15 +19,19 @@ from ..checks import check_choice, check_int
 
 __all__ = [
     "RouterParams", "MeshParams", "PacketFormat", "RouteTable", "TableEntry",
-    "ROUTINGS", "MISSES", "LATENCY", "NORTH", "EAST", "SOUTH", "WEST", "LOCAL", "MESH_PORTS", "PORT_NAMES",
+    "ROUTINGS", "MISSES", "LATENCY", "TABLE_LATENCY", "NORTH", "EAST", "SOUTH", "WEST", "LOCAL", "MESH_PORTS", "PORT_NAMES",
 ]
 
 
 ROUTINGS = ("xy", "table")
 
-#: Zero-load latency of one router in cycles: a packet accepted at an input in cycle t is valid at its output
-#: in cycle t + LATENCY (input FIFO, then output register), so also the per-hop latency of a mesh.
+#: Zero-load latency of one ``xy`` router in cycles: a packet accepted at an input in cycle t is valid at its
+#: output in cycle t + LATENCY (input FIFO, then output register), so also the per-hop latency of a mesh.
 LATENCY = 2
+#: The same for a ``table`` router: input buffer in memory (2 cycles), the shared lookup, the holding register.
+TABLE_LATENCY = 4
+#: Widest slice of a key that one match memory of a ``table`` router looks up (2 ** 8 words: one block RAM).
+KEY_SLICE_BITS = 8
 MISSES = ("drop", "default")
 
 NORTH, EAST, SOUTH, WEST, LOCAL = range(5)
@@ -38,6 +42,18 @@ PORT_NAMES = ("north", "east", "south", "west", "local")
 def bits_for(count):
     """Width of an index into ``count`` items (at least 1 bit)."""
     return max(1, (count - 1).bit_length())
+
+
+def key_slices(key_bits):
+    """[(lsb, width)] of the slices a ``table`` router splits a key into, one match memory each: as few as
+    :data:`KEY_SLICE_BITS` allows, as even as possible."""
+    count = -(-key_bits // KEY_SLICE_BITS)
+    slices, lsb = [], 0
+    for s in range(count):
+        width = key_bits // count + (s < key_bits % count)
+        slices.append((lsb, width))
+        lsb += width
+    return slices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +142,11 @@ class _Common:
     @property
     def uses_table(self):
         return self.routing == "table"
+
+    @property
+    def latency(self):
+        """Zero-load cycles per router: :data:`LATENCY` (``xy``) or :data:`TABLE_LATENCY` (``table``)."""
+        return TABLE_LATENCY if self.uses_table else LATENCY
 
     @property
     def index_bits(self):

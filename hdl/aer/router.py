@@ -1,30 +1,38 @@
-"""The address-event router generator.
+"""The address-event router generator (see docs/aer.md).
 
-Datapath of each of the P ports (see docs/aer.md):
+``xy`` mode, per port: the XY route of an arriving packet is decided as it enters, a one-hot mask of output ports
+(empty when the destination is off the mesh: dropped and counted in ``dropped`` of its input port). The packet
+queues in the port's input buffer of ``fifo_depth`` packets: a head register in front of an
+:class:`amaranth.lib.fifo.SyncFIFO` of the rest, which an arriving packet bypasses when both are empty. The head
+register holds the packet and the mask of outputs it still owes a copy to, so the arbiters start from flip-flops.
+A round-robin arbiter per output port picks, among the heads that owe it a copy, the first after the last winner,
+and loads it into the output register. A packet accepted in cycle t is valid at its output in cycle t + 2; every
+input and output moves one packet per cycle in steady state.
 
-- input: the route of an arriving packet is decided as it enters (XY on its destination, or the first matching
-  entry of the key/mask table), a mask of output ports. A packet with an empty route is dropped and counted in
-  ``dropped`` of its input port. The others queue in the port's input buffer of ``fifo_depth`` packets: a head
-  register in front of an :class:`amaranth.lib.fifo.SyncFIFO` of the rest, which an arriving packet bypasses
-  when both are empty. The head register holds the packet and the mask of outputs it still owes a copy to, so
-  the arbiters start from flip-flops.
-- output: a round-robin arbiter per output port picks, among the heads that still owe it a copy, the first after
-  the last winner, and loads it into the output register. A multicast head stays until every output of its
-  route has taken its copy (each output takes it once, as soon as it can), then the next packet moves up:
-  nothing is lost or duplicated, and each (input, output) pair keeps its order.
+``table`` mode, one lookup shared by the ports (SpiNNaker's router also looks up one packet at a time): each
+linked input has a buffer of ``fifo_depth`` packets in memory (:class:`amaranth.lib.fifo.SyncFIFOBuffered`); a
+round-robin arbiter picks one buffered packet per cycle and looks its key up in a ternary match memory, which
+holds, for each slice of the key and each value of that slice, the entries that value matches (the RAM-based
+TCAM of Jiang, "Scalable ternary content addressable memory implementation using FPGAs", ANCS 2013): one read per
+slice and an AND give every entry's match at once, with no comparator. The first match's route (or the miss
+route) loads the packet into the one holding register that drives every output; each output takes its copy when
+it is ready, and when the last copy has left the next packet moves up. A write of an entry rewrites its column of
+the match memory, one word per cycle (``2 ** slice bits`` cycles, the configuration port is busy meanwhile).
+A packet accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``); the router moves one
+packet per cycle.
 
-Zero-load latency: a packet accepted at an input in cycle t is valid at the output in cycle t + 2, which is also
-the per-hop latency of a mesh. With input buffers of depth 2 or more, every input and every output moves one
-packet per cycle in steady state (a packet that arrives while the head is still waiting goes through the FIFO,
-so a stream that starts behind a waiting packet loses one cycle once).
+Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
+and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
+taken its copy.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .packet import CfgOp, cfg_layout, cfg_rsp_layout, packet_layout
-from .params import EAST, LOCAL, NORTH, SOUTH, WEST, RouterParams
+from .params import EAST, LOCAL, NORTH, SOUTH, WEST, RouterParams, key_slices
 
 
 __all__ = ["Router", "round_robin"]
@@ -65,8 +73,9 @@ class Router(wiring.Component):
     params : RouterParams
         Validated parameters (see :class:`spikeforge.hdl.aer.params.RouterParams`).
     links : int or None
-        ``table`` mode: mask of the output ports that lead somewhere (a mesh router at an edge); route bits of
-        other ports are ignored. None: all ports.
+        ``table`` mode: mask of the ports that lead somewhere (a mesh router at an edge or corner): only those
+        have an input buffer and an output, the others never take a packet, and route bits of them are ignored.
+        None: all ports.
 
     Members
     -------
@@ -81,7 +90,8 @@ class Router(wiring.Component):
     idle : Out(1)
         No packet is held anywhere in the router (for a chip's quiescence detection).
     cfg : In(stream.Signature(cfg_layout))
-        ``table`` mode only: reads and writes of table entries, accepted one at a time.
+        ``table`` mode only: reads and writes of table entries, accepted one at a time (a WRITE keeps the port
+        busy while the entry's column of the match memories is rewritten).
     cfg_rsp : Out(stream.Signature(cfg_rsp_layout))
         ``table`` mode only: one answer per READ.
     bad_config : Out(counter_bits)
@@ -148,66 +158,161 @@ class Router(wiring.Component):
                 m.d.comb += route.eq(1 << LOCAL)
         return route
 
-    def _route_table(self, m, packet, table, name):
-        """Route mask of the first table entry matching the packet's key, or the miss route."""
-        p = self._p
-        match = Signal(p.table_size, name=f"{name}_match")
-        m.d.comb += match.eq(Cat(entry.enable & ((packet.key & entry.mask) == entry.key) for entry in table))
-        first = _lowest(m, match, f"{name}_first")
-        hit = Signal(p.ports, name=f"{name}_hit")
-        chosen = 0
-        for e, entry in enumerate(table):
-            chosen = chosen | (entry.route & first[e].replicate(p.ports))
-        m.d.comb += hit.eq(chosen)
-        miss_route = p.default_route if p.miss == "default" else 0
-        route = Signal(p.ports, name=name)
-        m.d.comb += route.eq(Mux(match.any(), hit, miss_route) & self._links)
-        return route
-
-    def _table(self, m):
-        """The table registers and the configuration port that reads and writes them."""
+    def _configuration(self, m, slices):
+        """The configuration port, the entries it reads back, the routes the lookup uses and the writes of the
+        match memories. Returns (match memories' read ports, route registers, busy: a column is being
+        rewritten)."""
         p = self._p
         entry_layout = self.cfg_rsp_layout
-        table = [Signal(entry_layout, name=f"entry{e}") for e in range(p.table_size)]
+        entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[])
+        entry_write, entry_read = entries.write_port(), entries.read_port()
+        routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
+
         rsp_valid = Signal()
-        rsp_data = Signal(entry_layout)
+        rsp_zero = Signal()                      # the answer to a READ beyond the table is 0
         cmd = self.cfg.payload
         in_range = cmd.index < p.table_size
+        # The rewrite of one entry's column: the entry, and the slice value written this cycle.
+        sweep = Signal(max(width for _, width in slices))
+        sweeping = Signal()
+        column = Signal(range(p.table_size))
+        written = Signal(entry_layout)
         m.d.comb += [
-            self.cfg.ready.eq(~rsp_valid),
+            self.cfg.ready.eq(~rsp_valid & ~sweeping),
             self.cfg_rsp.valid.eq(rsp_valid),
-            self.cfg_rsp.payload.eq(rsp_data),
+            self.cfg_rsp.payload.eq(Mux(rsp_zero, 0, entry_read.data)),
+            entry_read.addr.eq(cmd.index),
+            entry_write.addr.eq(cmd.index),
+            entry_write.data.eq(Cat(getattr(cmd, name) for name, _ in entry_layout)),
         ]
         with m.If(self.cfg_rsp.ready):
             m.d.sync += rsp_valid.eq(0)
         accept = self.cfg.valid & self.cfg.ready
         self._count(m, self.bad_config, accept & ~in_range)
-        with m.If(accept):
-            with m.If(cmd.op == CfgOp.WRITE):
-                for e, entry in enumerate(table):
-                    with m.If(cmd.index == e):
-                        m.d.sync += [getattr(entry, name).eq(getattr(cmd, name)) for name, _ in entry_layout]
-            with m.Else():
-                m.d.sync += [rsp_valid.eq(1), rsp_data.eq(0)]
-                for e, entry in enumerate(table):
-                    with m.If(cmd.index == e):
-                        m.d.sync += rsp_data.eq(entry)
-        return table
+        with m.If(accept & in_range & (cmd.op == CfgOp.WRITE)):
+            m.d.comb += entry_write.en.eq(1)
+            m.d.sync += [sweeping.eq(1), sweep.eq(0), column.eq(cmd.index), written.eq(entry_write.data)]
+            for e, route in enumerate(routes):
+                with m.If(cmd.index == e):
+                    m.d.sync += route.eq(cmd.route)
+        with m.If(accept & (cmd.op == CfgOp.READ)):
+            m.d.comb += entry_read.en.eq(in_range)
+            m.d.sync += [rsp_valid.eq(1), rsp_zero.eq(~in_range)]
 
-    def elaborate(self, platform):
+        # Bit ``column`` of word v of slice s's memory: the entry matches a key whose slice s is v.
+        ports = []
+        last = (1 << len(sweep)) - 1
+        for s, (lsb, width) in enumerate(slices):
+            memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[])
+            write = memory.write_port(granularity=1)
+            value = sweep[:width]
+            key, mask = written.key[lsb:lsb + width], written.mask[lsb:lsb + width]
+            m.d.comb += [
+                write.addr.eq(value),
+                write.data.eq(((value & mask) == key).replicate(p.table_size) & written.enable.replicate(
+                    p.table_size)),
+                write.en.eq(Mux(sweeping, Const(1) << column, 0)),
+            ]
+            ports.append(memory.read_port())
+        with m.If(sweeping):
+            m.d.sync += sweep.eq(sweep + 1)
+            with m.If(sweep == last):
+                m.d.sync += sweeping.eq(0)
+        return ports, routes, sweeping
+
+    def _elaborate_table(self):
         p = self._p
         m = Module()
         N = p.ports
         pkt_bits = self.packet_layout.size
-        table = self._table(m) if p.uses_table else None
+        slices = key_slices(p.key_bits)
+        matches, routes, busy = self._configuration(m, slices)
+        linked = [i for i in range(N) if self._links >> i & 1]
+
+        # Input buffers of the linked ports; the others never take a packet.
+        buffers = {}
+        for i in range(N):
+            port = self.inputs[i]
+            if i not in linked:
+                m.d.comb += port.ready.eq(0)
+                continue
+            buffer = buffers[i] = m.submodules[f"buffer{i}"] = fifo.SyncFIFOBuffered(width=pkt_bits,
+                                                                                    depth=p.fifo_depth)
+            m.d.comb += [buffer.w_data.eq(port.payload), buffer.w_en.eq(port.valid), port.ready.eq(buffer.w_rdy)]
+
+        # The holding register: the packet and the outputs it still owes a copy to. It drives every output.
+        held = Signal(pkt_bits)
+        owed = Signal(N)
+        taken = Signal(N)
+        for o in range(N):
+            port = self.outputs[o]
+            if o in linked:
+                m.d.comb += [port.valid.eq(owed[o]), port.payload.eq(held), taken[o].eq(owed[o] & port.ready)]
+                self._count(m, self.forwarded[o], port.valid & port.ready)
+        left = Signal(N)
+        m.d.comb += left.eq(owed & ~taken)
+        advance = Signal()                     # the lookup stage moves on: the holding register is free
+        m.d.comb += advance.eq(~left.any())
+
+        # Arbitration: one buffered packet per cycle goes to the lookup stage and its key to the match memories.
+        requests = Signal(N)
+        m.d.comb += requests.eq(Cat((buffers[i].r_rdy & ~busy) if i in buffers else 0 for i in range(N)))
+        pointer = Signal(N, init=(1 << N) - 1)
+        grant, after = round_robin(m, requests, pointer, "lookup")
+        chosen = 0
+        for i, buffer in buffers.items():
+            chosen = chosen | (buffer.r_data & grant[i].replicate(pkt_bits))
+            m.d.comb += buffer.r_en.eq(advance & grant[i])
+        chosen_packet = Signal(self.packet_layout)
+        m.d.comb += chosen_packet.eq(chosen)
+        for port, (lsb, width) in zip(matches, slices):
+            m.d.comb += [port.addr.eq(chosen_packet.key[lsb:lsb + width]), port.en.eq(advance)]
+        looked = Signal(pkt_bits)              # the packet whose key the match memories answer for
+        looked_valid = Signal()
+        looked_input = Signal(N)
+        with m.If(advance):
+            m.d.sync += [looked.eq(chosen), looked_valid.eq(requests.any()), looked_input.eq(grant)]
+            with m.If(requests.any()):
+                m.d.sync += pointer.eq(after)
+
+        # Lookup: every entry's match is the AND of its slices' bits; the first match wins.
+        match = Signal(p.table_size)
+        every = matches[0].data
+        for port in matches[1:]:
+            every = every & port.data
+        m.d.comb += match.eq(every)
+        first = _lowest(m, match, "first")
+        hit = 0
+        for e, route in enumerate(routes):
+            hit = hit | (route & first[e].replicate(N))
+        miss_route = p.default_route if p.miss == "default" else 0
+        route = Signal(N)
+        m.d.comb += route.eq(Mux(match.any(), hit, miss_route) & self._links)
+        for i in linked:
+            self._count(m, self.dropped[i], advance & looked_valid & looked_input[i] & ~route.any())
+        with m.If(advance):
+            m.d.sync += [held.eq(looked), owed.eq(Mux(looked_valid, route, 0))]
+        with m.Else():
+            m.d.sync += owed.eq(left)
+
+        # Idle: no packet in a buffer, the lookup stage or the holding register.
+        held_anywhere = [buffer.level.any() for buffer in buffers.values()] + [looked_valid, owed.any()]
+        m.d.comb += self.idle.eq(~Cat(*held_anywhere).any())
+        return m
+
+    def elaborate(self, platform):
+        return self._elaborate_table() if self._p.uses_table else self._elaborate_xy()
+
+    def _elaborate_xy(self):
+        p = self._p
+        m = Module()
+        N = p.ports
+        pkt_bits = self.packet_layout.size
 
         heads, owed, arrivals, routes, tails = [], [], [], [], []
         for i in range(N):
             port = self.inputs[i]
-            if p.uses_table:
-                route = self._route_table(m, port.payload, table, f"route{i}")
-            else:
-                route = self._route_xy(m, port.payload, f"route{i}")
+            route = self._route_xy(m, port.payload, f"route{i}")
             head = Signal(pkt_bits, name=f"head{i}")
             remaining = Signal(N, name=f"owed{i}")     # outputs the head still owes a copy to; 0: no head
             tail = None

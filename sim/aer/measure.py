@@ -2,7 +2,7 @@
 
 - Zero-load latency: single packets, one in flight at a time, from every source to uniformly random
   destinations; the mean of delivery cycle minus injection cycle. The golden model gives the zero-load bound
-  (``LATENCY`` cycles per router traversed); the RTL back ends measure it.
+  (``params.latency`` cycles per router traversed); the RTL back ends measure it.
 - Saturation throughput: every source offers packets every cycle to uniformly random destinations; packets
   accepted per source per cycle over the window where every source still has packets waiting (from
   :data:`WARMUP` to the first cycle in which some source has none left). Only the RTL can say: the golden model
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from spikeforge.hdl.aer.params import LATENCY, MeshParams, RouterParams
+from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
 from .model import AerModel
 from .traffic import random_routes, uniform_random
@@ -49,7 +49,7 @@ def _run(params, packets, sim, build_dir, name):
 def _spacing(params):
     """Cycles between single packets: longer than any path at zero load, so one is in flight at a time."""
     routers = params.width + params.height - 1 if isinstance(params, MeshParams) else 1
-    return LATENCY * routers + 8
+    return params.latency * routers + 8
 
 
 def zero_load_latency(params, *, backend, build_dir=None, packets=4, seed=0):

@@ -13,7 +13,7 @@ interleaving, so :func:`compare` checks
   destinations may take different paths and overtake each other.
 
 An injection order is the order of the packet list after a stable sort on ``t``. The delivery time the model
-reports is the zero-load bound ``t + LATENCY * routers traversed``; the RTL back ends report measured cycles.
+reports is the zero-load bound ``t + params.latency * routers traversed``; the RTL back ends report measured cycles.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from spikeforge.hdl.aer.params import (EAST, LATENCY, LOCAL, MESH_PORTS, NORTH, SOUTH, WEST, MeshParams,
-                                       RouterParams)
+from spikeforge.hdl.aer.params import EAST, LOCAL, MESH_PORTS, NORTH, SOUTH, WEST, MeshParams, RouterParams
 
 
 __all__ = ["Packet", "Delivery", "Traffic", "AerModel", "compare", "describe_packet"]
@@ -213,9 +212,8 @@ class AerModel:
                 else:
                     frontier.append((p.neighbour(node, port), _OPPOSITE[port], routers + 1))
 
-    @staticmethod
-    def _delivery(packet, node, *, routers):
-        return Delivery(t=packet.t + LATENCY * routers, node=node, src=packet.src, dest=packet.dest,
+    def _delivery(self, packet, node, *, routers):
+        return Delivery(t=packet.t + self._p.latency * routers, node=node, src=packet.src, dest=packet.dest,
                         payload=packet.payload, tag=packet.tag)
 
 

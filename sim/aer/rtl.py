@@ -11,7 +11,7 @@ import numpy as np
 
 from spikeforge.hdl.aer.manifest import aer_manifest
 from spikeforge.hdl.aer.mesh import Mesh
-from spikeforge.hdl.aer.params import LATENCY, MeshParams, RouterParams
+from spikeforge.hdl.aer.params import MeshParams, RouterParams
 from spikeforge.hdl.aer.router import Router
 from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run
@@ -108,7 +108,7 @@ def run_rtl(params, packets, *, sim, build_dir, idle=0.0, stall=0.0, seed=0, che
     """
     mesh = isinstance(params, MeshParams)
     if settle is None:
-        settle = LATENCY * ((params.width + params.height) if mesh else 1) + 8
+        settle = params.latency * ((params.width + params.height) if mesh else 1) + 8
     build_dir = Path(build_dir)
     verilog, manifest = export_network(params, build_dir)
     built = build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir)
