@@ -2,15 +2,15 @@
 
 Every port of the network is reachable from the host, so a board build keeps all of its logic:
 
-- commands: INJECT (0x02: ``source``, then the packet) offers a packet at one input (a router's input port, a
-  mesh node's local port), through a holding register of that input; COUNTERS (0x03: ``router``, ``port``)
-  asks for one router port's forwarded and dropped counters; in table mode CFG (0x04) is the network's
+- commands: INJECT (0x04: ``source``, then the packet) offers a packet at one input (a router's input port, a
+  mesh node's local port), through a holding register of that input; COUNTERS (0x05: ``router``, ``port``)
+  asks for one router port's forwarded and dropped counters; in table mode CFG (0x06) is the network's
   routing-table command;
-- replies: DELIVER (0x02: ``output``, then the packet) for every packet an output delivers, the outputs served
-  round-robin; COUNTS (0x03: ``forwarded``, ``dropped``); in table mode CFG_DATA (0x04) answers a table read;
+- replies: DELIVER (0x04: ``output``, then the packet) for every packet an output delivers, the outputs served
+  round-robin; COUNTS (0x05: ``forwarded``, ``dropped``); in table mode CFG_DATA (0x06) answers a table read;
 - STATUS: ``bad_frames``, ``link_errors`` and, in table mode, ``bad_config``.
 
-INFO: 0x52 ("R") for a router or 0x4D ("M") for a mesh, the protocol version, then sources, routers and ports
+INFO: 0x52 ("R") for a router or 0x4D ("M") for a mesh, the protocol version, the manifest digest, then sources, routers and ports
 per router (one byte each) and the packet width in bits (one byte).
 """
 
@@ -20,7 +20,8 @@ from amaranth.lib import data, wiring
 from spikeforge.hdl.aer.mesh import Mesh
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 from spikeforge.hdl.aer.router import Router, round_robin
-from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge
+from spikeforge.hdl.aer.manifest import aer_manifest
+from spikeforge.hdl.host_bridge import HostBridge, info_header
 
 from .host_link import add_uart_link, check_baud
 
@@ -92,12 +93,13 @@ class NetworkTop(Elaboratable):
             replies["cfg_data"] = net.cfg_rsp_layout
             status["bad_config"] = unsigned(counter_bits)
         magic = MESH_INFO_MAGIC if isinstance(p, MeshParams) else ROUTER_INFO_MAGIC
-        info = bytes([magic, PROTOCOL_VERSION, sources, routers, ports, net.packet_layout.size])
+        info = info_header(magic, aer_manifest(net)) + bytes([sources, routers, ports, net.packet_layout.size])
         m.submodules.host = host = HostBridge(commands=commands, replies=replies,
-                                              status=data.StructLayout(status), info=info,
-                                              timeout=int(platform.default_clk_frequency // 10))
-        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
-        m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(uart_rx.errors)]
+                                              status=data.StructLayout(status), info=info)
+        link = add_uart_link(m, platform, baud=self._baud)
+        wiring.connect(m, link.rx, host.rx)
+        wiring.connect(m, host.tx, link.tx)
+        m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(link.errors)]
         if p.uses_table:
             wiring.connect(m, host.cfg, net.cfg)
             wiring.connect(m, net.cfg_rsp, host.cfg_data)

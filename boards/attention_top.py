@@ -1,9 +1,9 @@
 """Board top-level of an attention unit: the unit behind the UART host link (see docs/host_protocol.md).
 
-Host to device, opcode 0x02 QKV: one token row, the fields q, k, v of ``ceil(channels / 8)`` bytes each,
-little-endian, bit c of a field being channel c. Device to host, code 0x02 O: one output row, ``ceil(channels /
-8)`` bytes. INFO: 0x41 ("A"), protocol version, variant (1 or 2), then tokens - 1, channels - 1, heads - 1 (two
-bytes each), timesteps, lanes - 1 (two bytes). STATUS: bad_frames (2), link_errors (2).
+Host to device, code 0x04 QKV: one token row, the bits of the row layout (q, k, v; bit c of a field being
+channel c), little-endian in whole bytes. Device to host, code 0x04 O: one output row. INFO: 0x41 ("A"),
+protocol version, the manifest digest, variant (1 or 2), then tokens - 1, channels - 1, heads - 1 (two bytes
+each), timesteps, lanes - 1 (two bytes). STATUS: bad_frames (2), link_errors (2).
 """
 
 from amaranth.hdl import Elaboratable, Module, unsigned
@@ -11,7 +11,8 @@ from amaranth.lib import data, wiring
 
 from spikeforge.hdl.attention.params import AttentionParams
 from spikeforge.hdl.attention.unit import AttentionUnit
-from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge
+from spikeforge.hdl.attention.manifest import attention_manifest
+from spikeforge.hdl.host_bridge import HostBridge, info_header
 
 from .host_link import add_uart_link, check_baud
 
@@ -23,10 +24,10 @@ ATTENTION_INFO_MAGIC = 0x41   # "A"
 _STATUS = data.StructLayout({"bad_frames": unsigned(16), "link_errors": unsigned(16)})
 
 
-def attention_info(params):
-    """The INFO payload of a board build of ``params``."""
-    p = params
-    return bytes([ATTENTION_INFO_MAGIC, PROTOCOL_VERSION, int(p.variant[1])]) + b"".join(
+def attention_info(unit):
+    """The INFO payload of a board build of the attention ``unit``."""
+    p = unit.params
+    return info_header(ATTENTION_INFO_MAGIC, attention_manifest(unit)) + bytes([int(p.variant[1])]) + b"".join(
         (value - 1).to_bytes(2, "little") for value in (p.tokens, p.channels, p.heads)) + \
         bytes([p.timesteps]) + (p.lanes - 1).to_bytes(2, "little")
 
@@ -64,9 +65,11 @@ class AttentionBoardTop(Elaboratable):
         m.submodules.unit = unit = self._unit
         m.submodules.host = host = HostBridge(
             commands={"qkv": unit.row_layout}, replies={"o": unit.out_layout}, status=_STATUS,
-            info=attention_info(self._params), timeout=int(platform.default_clk_frequency // 10))
-        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
+            info=attention_info(unit))
+        link = add_uart_link(m, platform, baud=self._baud)
+        wiring.connect(m, link.rx, host.rx)
+        wiring.connect(m, host.tx, link.tx)
         wiring.connect(m, host.qkv, unit.qkv)
         wiring.connect(m, unit.o, host.o)
-        m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(uart_rx.errors)]
+        m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(link.errors)]
         return m

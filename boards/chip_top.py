@@ -1,10 +1,10 @@
 """Board top-level of a chip: the chip behind the UART host link (docs/host_protocol.md, docs/chip.md).
 
-Commands: INPUT (0x02: an input index), STEP (0x03, no payload: run the step), CFG (0x04: a chip configuration
-command). Replies: OUTPUT (0x02: an output index), CFG_DATA (0x03: a READ's answer), DONE (0x04, no payload: the
+Commands: INPUT (0x04: an input index), STEP (0x05, no payload: run the step), CFG (0x06: a chip configuration
+command). Replies: OUTPUT (0x04: an output index), CFG_DATA (0x05: a READ's answer), DONE (0x06, no payload: the
 step is over, after its outputs). STATUS: ``timestep`` (4), ``unmapped`` (2), ``bad_config`` (2),
-``bad_frames`` (2), ``link_errors`` (2). INFO: 0x43 ("C"), the protocol version, width, height, cores, then
-inputs and outputs (two bytes each).
+``bad_frames`` (2), ``link_errors`` (2). INFO: 0x43 ("C"), the protocol version, the manifest digest, width,
+height, cores, then inputs and outputs (two bytes each).
 """
 
 from amaranth.hdl import Elaboratable, Module, unsigned
@@ -12,7 +12,8 @@ from amaranth.lib import data, wiring
 
 from spikeforge.hdl.chip.chip import Chip
 from spikeforge.hdl.chip.params import ChipParams
-from spikeforge.hdl.host_bridge import PROTOCOL_VERSION, HostBridge, hold_pulse
+from spikeforge.hdl.chip.manifest import chip_manifest
+from spikeforge.hdl.host_bridge import HostBridge, hold_pulse, info_header
 
 from .host_link import add_uart_link, check_baud
 
@@ -51,19 +52,25 @@ class ChipTop(Elaboratable):
         """The :class:`~spikeforge.hdl.chip.chip.Chip` inside."""
         return self._chip
 
+    @property
+    def baud(self):
+        return self._baud
+
     def _info(self):
         p = self._params
-        return bytes([CHIP_INFO_MAGIC, PROTOCOL_VERSION, p.width, p.height, len(p.cores)]) + \
+        return info_header(CHIP_INFO_MAGIC, chip_manifest(self._chip)) + bytes([p.width, p.height, len(p.cores)]) + \
             p.inputs.to_bytes(2, "little") + p.output_count.to_bytes(2, "little")
 
-    def elaborate(self, platform):
-        m = Module()
+    def attach(self, m, link):
+        """Add the chip and its host bridge to module ``m`` behind ``link``: its ``rx`` (bytes from the host),
+        ``tx`` (bytes to the host) and ``errors`` (bytes the link lost), as :class:`~spikeforge.boards.host_link.UartLink` has them."""
         m.submodules.chip = chip = self._chip
         m.submodules.host = host = HostBridge(
             commands={"input": chip.inputs.payload.shape(), "step": unsigned(0), "cfg": chip.cfg_layout},
             replies={"output": chip.outputs.payload.shape(), "cfg_data": chip.cfg_rsp_layout, "done": unsigned(0)},
-            status=_STATUS, info=self._info(), timeout=int(platform.default_clk_frequency // 10))
-        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
+            status=_STATUS, info=self._info())
+        wiring.connect(m, link.rx, host.rx)
+        wiring.connect(m, host.tx, link.tx)
         wiring.connect(m, host.input, chip.inputs)
         wiring.connect(m, host.cfg, chip.cfg)
         wiring.connect(m, chip.outputs, host.output)
@@ -72,8 +79,12 @@ class ChipTop(Elaboratable):
             chip.step.valid.eq(host.step.valid), host.step.ready.eq(chip.step.ready),
             host.status.timestep.eq(chip.timestep), host.status.unmapped.eq(chip.unmapped),
             host.status.bad_config.eq(chip.bad_config), host.status.bad_frames.eq(host.bad_frames),
-            host.status.link_errors.eq(uart_rx.errors),
+            host.status.link_errors.eq(link.errors),
         ]
-        # `done` is a pulse; hold it until its frame is sent. The chip takes no step until then.
+        # `done` is a pulse; hold it until its frame is acknowledged. The chip takes no step until then.
         hold_pulse(m, chip.done, host.done)
+
+    def elaborate(self, platform):
+        m = Module()
+        self.attach(m, add_uart_link(m, platform, baud=self._baud))
         return m

@@ -1,21 +1,22 @@
 """The UART side of every board top-level: pins, receiver and transmitter, the receive FIFO and the link LED.
 
-:func:`add_uart_link` connects a host bridge's byte streams (``rx``, ``tx``, as
-:class:`spikeforge.hdl.host_bridge.HostBridge` has them) to the board's UART, whose pins and clock come from
-the platform; the protocol is docs/host_protocol.md.
+:func:`add_uart_link` puts a :class:`UartLink` on the board's UART pins, whose clock comes from the platform; a
+board top-level attaches its host bridge's byte streams (``rx``, ``tx``, as
+:class:`spikeforge.hdl.host_bridge.HostBridge` has them) to the link's. The protocol is docs/host_protocol.md.
 """
 
-from amaranth.hdl import Signal
-from amaranth.lib import fifo, io, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import fifo, io, stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from spikeforge.hdl.uart import UartRx, UartTx
 
 
-__all__ = ["add_uart_link", "check_baud"]
+__all__ = ["UartLink", "add_uart_link", "check_baud"]
 
 
 # Bytes from the host wait here while the block is busy; the host protocol keeps the backlog under this.
-_RX_FIFO_DEPTH = 32
+RX_FIFO_DEPTH = 32
 
 
 def check_baud(baud):
@@ -25,32 +26,78 @@ def check_baud(baud):
     return baud
 
 
-def add_uart_link(m, platform, bridge, *, baud):
-    """Connect ``bridge.rx`` and ``bridge.tx`` to the board's UART in module ``m``; return the
-    :class:`~spikeforge.hdl.uart.UartRx`, whose ``errors`` count the bytes the link lost.
+class UartLink(wiring.Component):
+    """A UART receiver with its receive FIFO and a transmitter: serial lines on one side, byte streams on the other.
 
-    The ``sync`` domain is the board's default clock. A byte that finds the receive FIFO full is lost (the line
-    has no flow control) and counted by the receiver. The first LED, when the board has one, lights for about
+    A byte that finds the receive FIFO full is lost (the line has no flow control) and counted by the receiver.
+
+    Parameters
+    ----------
+    clk_freq : int or float
+        Frequency of the ``sync`` clock in Hz.
+    baud : int
+        Bit rate.
+
+    Members
+    -------
+    rx_line : In(1)
+        Serial line from the host, idle high.
+    tx_line : Out(1)
+        Serial line to the host, idle high.
+    rx : Out(stream.Signature(8))
+        Bytes from the host.
+    tx : In(stream.Signature(8))
+        Bytes to the host.
+    errors : Out(16)
+        Bytes lost: :attr:`spikeforge.hdl.uart.UartRx.errors`.
+    activity : Out(1)
+        A byte arrived or left in this cycle.
+    """
+
+    rx_line: In(1, init=1)
+    tx_line: Out(1, init=1)
+    rx: Out(stream.Signature(8))
+    tx: In(stream.Signature(8))
+    errors: Out(16)
+    activity: Out(1)
+
+    def __init__(self, *, clk_freq, baud):
+        self._clk_freq = clk_freq
+        self._baud = check_baud(baud)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = uart_rx = UartRx(clk_freq=self._clk_freq, baud=self._baud)
+        m.submodules.uart_tx = uart_tx = UartTx(clk_freq=self._clk_freq, baud=self._baud)
+        m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=RX_FIFO_DEPTH)
+        m.d.comb += [uart_rx.rx.eq(self.rx_line), self.tx_line.eq(uart_tx.tx), self.errors.eq(uart_rx.errors),
+                     self.activity.eq(uart_rx.data.valid | (uart_tx.data.valid & uart_tx.data.ready))]
+        wiring.connect(m, uart_rx.data, rx_fifo.w_stream)
+        wiring.connect(m, rx_fifo.r_stream, wiring.flipped(self.rx))
+        wiring.connect(m, wiring.flipped(self.tx), uart_tx.data)
+        return m
+
+
+def add_uart_link(m, platform, *, baud):
+    """Put a :class:`UartLink` on the board's UART pins in module ``m`` and return it.
+
+    The ``sync`` domain is the board's default clock. The first LED, when the board has one, lights for about
     50 ms after each byte to or from the host.
     """
     clk_freq = platform.default_clk_frequency
     uart = platform.request("uart", dir="-")
     m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
     m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
-    m.submodules.uart_rx = uart_rx = UartRx(clk_freq=clk_freq, baud=baud)
-    m.submodules.uart_tx = uart_tx = UartTx(clk_freq=clk_freq, baud=baud)
-    m.submodules.rx_fifo = rx_fifo = fifo.SyncFIFOBuffered(width=8, depth=_RX_FIFO_DEPTH)
-    m.d.comb += [uart_rx.rx.eq(rx_buf.i), tx_buf.o.eq(uart_tx.tx)]
-    wiring.connect(m, uart_rx.data, rx_fifo.w_stream)
-    wiring.connect(m, rx_fifo.r_stream, bridge.rx)
-    wiring.connect(m, bridge.tx, uart_tx.data)
+    m.submodules.link = link = UartLink(clk_freq=clk_freq, baud=baud)
+    m.d.comb += [link.rx_line.eq(rx_buf.i), tx_buf.o.eq(link.tx_line)]
 
     if any(name == "led" for name, _ in platform.resources):
         m.submodules.led_buf = led = io.Buffer("o", platform.request("led", 0, dir="-"))
         hold = Signal(range(int(clk_freq // 20) + 1))
-        with m.If(uart_rx.data.valid | (uart_tx.data.valid & uart_tx.data.ready)):
+        with m.If(link.activity):
             m.d.sync += hold.eq(int(clk_freq // 20))
         with m.Elif(hold != 0):
             m.d.sync += hold.eq(hold - 1)
         m.d.comb += led.o.eq(hold != 0)
-    return uart_rx
+    return link

@@ -64,11 +64,17 @@ class LifTop(Elaboratable):
         """The :class:`~spikeforge.hdl.lif_core.core.LifCore` inside."""
         return self._core
 
+    def attach(self, m, link):
+        """Add the core and its host bridge to module ``m`` behind ``link``: its ``rx`` (bytes from the host),
+        ``tx`` (bytes to the host) and ``errors`` (bytes the link lost), as :class:`~spikeforge.boards.host_link.UartLink` has them."""
+        m.submodules.core = core = self._core
+        m.submodules.host = host = LifHostBridge(core)
+        wiring.connect(m, host.core, core)
+        wiring.connect(m, link.rx, host.rx)
+        wiring.connect(m, host.tx, link.tx)
+        m.d.comb += host.link_errors.eq(link.errors)
+
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self._core
-        m.submodules.host = host = LifHostBridge(core, timeout=int(platform.default_clk_frequency // 10))
-        wiring.connect(m, host.core, core)
-        uart_rx = add_uart_link(m, platform, host, baud=self._baud)
-        m.d.comb += host.link_errors.eq(uart_rx.errors)
+        self.attach(m, add_uart_link(m, platform, baud=self._baud))
         return m

@@ -17,6 +17,7 @@ side reads the file with :class:`spikeforge.sim.harness.manifest.Manifest`.
 
 import hashlib
 import importlib.metadata
+import json
 import platform
 from pathlib import Path
 
@@ -62,6 +63,13 @@ def source_digest():
             digest.update(path.relative_to(_SOURCE_ROOT).as_posix().encode() + b"\0")
             digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
+
+
+def manifest_digest(manifest):
+    """The digest of a manifest a board's INFO reports (docs/host_protocol.md): the first 4 bytes of the SHA-256
+    of its ``block`` and ``parameters`` as canonical JSON (tool versions and port layouts left out)."""
+    text = json.dumps({"block": manifest["block"], "parameters": manifest["parameters"]}, sort_keys=True)
+    return hashlib.sha256(text.encode()).digest()[:4]
 
 
 def describe_block(block, parameters, *, derived=None, memory_map=None):
