@@ -88,3 +88,24 @@ def test_simulate_refuses_options_of_a_configuration_for_a_graph(graph, tmp_path
                        tmp_path / "out"),
                    "--backend icarus does not apply to a NIR graph, which runs on its float reference only")
     assert not (tmp_path / "out").exists()
+
+
+def _graph_with(tmp_path, node):
+    nodes = {"input": nir.Input({"input": np.array([2])}), "fc": nir.Linear(np.ones((2, 2))), "h": node,
+             "output": nir.Output({"output": np.array([2])})}
+    path = tmp_path / "bad.nir"
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "h"), ("h", "output")],
+                                 type_check=False))
+    return path
+
+
+@pytest.mark.parametrize("node, rule", [
+    (nir.IF(r=np.ones(2), v_threshold=np.array([1.0, np.nan]), v_reset=np.zeros(2)), "NaN"),
+    (nir.LI(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2)), "LI"),
+])
+def test_bad_nodes_are_one_line_naming_the_node(tmp_path, node, rule):
+    result = run("compile", _graph_with(tmp_path, node), "--dt", 1e-4, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: {tmp_path / 'bad.nir'}: ") and "'h'" in line and rule in line, line
+    assert not (tmp_path / "out").exists()
