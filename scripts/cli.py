@@ -351,16 +351,20 @@ def build(config, overrides, board, out_dir):
               help="The most axons of one core: a layer's fan-in (default: the board's largest core).")
 @click.option("--board", type=click.Choice(list(BOARDS)), help="Size the cores for this board and check that "
                                                                "the chip fits it (default: any board).")
+@click.option("--uniform", is_flag=True, help="One core shape everywhere (the largest layer's), thresholds and "
+                                             "biases per neuron: one bitstream for many networks.")
 @click.option("--calibrate", "calibration", metavar="IN.npz", type=click.Path(dir_okay=False, path_type=Path),
               help="Input spikes (batch, steps, inputs): the float and the compiled network's activity per layer.")
 @_output_option
-def compile_command(graph, dt, integrator, weight_bits, core_neurons, core_axons, board, calibration, out_dir):
+def compile_command(graph, dt, integrator, weight_bits, core_neurons, core_axons, board, uniform, calibration,
+                    out_dir):
     """Compile the NIR graph NET.nir into a chip: DIR/chip.toml (the [chip] format every command takes), its
     weights.npz, and report.md and report.json (cores, layers, quantization, fit per board)."""
     from .compile.command import CompileRequest, compile_file
 
     request = CompileRequest(graph=graph, dt=dt, integrator=integrator, weight_bits=weight_bits,
-                             core_neurons=core_neurons, core_axons=core_axons, board=board, calibration=calibration)
+                             core_neurons=core_neurons, core_axons=core_axons, board=board, uniform=uniform,
+                             calibration=calibration)
     _stage(f"compiling {graph}")
     with _staged_output(out_dir) as stage:
         try:

@@ -4,7 +4,7 @@
 is 1), thresholds and biases are integers, and the time constants are so long that the decay is 1 (in float64 and in the core), so the
 compiled chip must equal the float reference spike for spike. It has every structure the compiler maps: a layer
 feeding two others (branching), two projections into one layer (a merge, with a skip from the input), a
-recurrent connection, per-neuron thresholds and biases, a CubaLIF layer whose bias enters the current, and
+recurrent connection, per-neuron thresholds and biases, a CubaLIF layer whose bias enters the current (or a LIF one), and
 layers larger than a small core (split).
 """
 
@@ -26,20 +26,23 @@ def _weights(rng, shape, low=-60, high=100, largest=True):
     return w
 
 
-def exact_graph(seed=0, inputs=6, hidden=10, out=5):
+def _lif(size, threshold):
+    tau = np.full(size, LONG)
+    return nir.LIF(tau=tau, r=tau / DT, v_leak=np.zeros(size), v_threshold=threshold, v_reset=np.zeros(size))
+
+
+def exact_graph(seed=0, inputs=6, hidden=10, out=5, out_model="cuba"):
     rng = np.random.default_rng(seed)
-    tau = np.full(hidden, LONG)
     nodes = {
         "input": nir.Input({"input": np.array([inputs])}),
         "fc1": nir.Affine(_weights(rng, (hidden, inputs)), rng.integers(-3, 4, size=hidden).astype(np.float64)),
-        "h": nir.LIF(tau=tau, r=tau / DT, v_leak=np.zeros(hidden),
-                     v_threshold=rng.integers(100, 200, size=hidden).astype(np.float64), v_reset=np.zeros(hidden)),
+        "h": _lif(hidden, rng.integers(100, 200, size=hidden).astype(np.float64)),
         "rec": nir.Linear(_weights(rng, (hidden, hidden), low=-100, high=60, largest=False)),
         "fc2": nir.Affine(_weights(rng, (out, hidden)), rng.integers(-3, 4, size=out).astype(np.float64)),
         "skip": nir.Linear(_weights(rng, (out, inputs), largest=False)),
         "o": nir.CubaLIF(tau_syn=np.full(out, LONG), tau_mem=np.full(out, LONG), r=np.full(out, LONG / DT),
                          v_leak=np.zeros(out), v_threshold=np.full(out, 300.0), v_reset=np.zeros(out),
-                         w_in=np.full(out, LONG / DT)),
+                         w_in=np.full(out, LONG / DT)) if out_model == "cuba" else _lif(out, np.full(out, 300.0)),
         "output": nir.Output({"output": np.array([out])}),
     }
     edges = [("input", "fc1"), ("fc1", "h"), ("h", "rec"), ("rec", "h"), ("h", "fc2"), ("fc2", "o"),

@@ -160,3 +160,19 @@ def test_with_a_board_cores_give_up_lanes_until_the_chip_fits():
     # within 90% of the device.
     assert [c.params.lanes for c in chip.cores] == [2, 1]
     assert fit(chip, "icebreaker").fits
+
+
+def test_uniform_cores_share_one_shape_and_run_as_the_float_reference():
+    network = network_from_graph(exact_graph(1, out_model="lif"), dt=DT)
+    placement = compile_network(network, core_neurons=4, core_axons=64, uniform=True).placement
+    shapes = {(c.params.neurons, c.params.axons, c.params.lanes, c.params.state_bits, c.params.threshold,
+               c.params.bias) for c in placement.chip.cores}
+    assert shapes == {(4, 16, 1, 24, "per_neuron", "per_neuron")}
+    spikes = random_inputs(exact_graph(1), 2, 20, 3)
+    np.testing.assert_array_equal(run_chip(placement.chip, spikes, placement.arrays), run(network, spikes).spikes)
+
+
+def test_uniform_cores_need_one_neuron_model():
+    with pytest.raises(CompileError, match=r"^--uniform needs one neuron model and one decay for every core: 'h_0' "
+                                           r"has model = 'lif', 'o_0' 'cuba'$"):
+        compile_network(network_from_graph(exact_graph(), dt=DT), core_neurons=4, uniform=True)

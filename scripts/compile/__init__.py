@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 from .fit import core_blocks, fit
-from .mapping import CompileError, place
+from .errors import CompileError
+from .mapping import place
 from .quantize import quantize
 
 
@@ -33,12 +34,12 @@ class Compiled:
         return tuple(self.network.notes) + tuple(n for layer in self.layers.values() for n in layer.notes)
 
 
-def compile_network(network, *, weight_bits=8, core_neurons=256, core_axons=256, board=None):
+def compile_network(network, *, weight_bits=8, core_neurons=256, core_axons=256, board=None, uniform=False):
     """Compile a :class:`~spikeforge.sim.nir.network.Network`; raises :class:`CompileError` (one line) when it
     cannot be mapped with these limits. With a ``board``, cores give up lanes until the chip fits it
-    (:func:`fewer_lanes`)."""
+    (:func:`fewer_lanes`); ``uniform`` gives every core one shape (:mod:`.uniform`)."""
     layers = {pop.name: quantize(network, pop, weight_bits) for pop in network.populations}
-    limits = dict(core_neurons=core_neurons, core_axons=core_axons)
+    limits = dict(core_neurons=core_neurons, core_axons=core_axons, uniform=uniform)
     placement = place(network, layers, **limits)
     lanes = {}
     while board is not None and not fit(placement.chip, board).fits and fewer_lanes(placement.chip, board, lanes):

@@ -10,7 +10,7 @@ from . import compile_network
 from .calibrate import calibrate, read_calibration
 from .files import CHIP_FILE, write
 from .fit import BOARD_LIMITS, fit
-from .mapping import CompileError
+from .errors import CompileError
 from .report import report
 
 
@@ -28,6 +28,7 @@ class CompileRequest:
     core_neurons: object
     core_axons: object
     board: object
+    uniform: bool
     calibration: object
 
 
@@ -56,7 +57,7 @@ def compile_file(request, stage, say):
     calibration = read_calibration(request.calibration, network) if request.calibration else None
     neurons, axons = _limits(request)
     compiled = compile_network(network, weight_bits=request.weight_bits, core_neurons=neurons, core_axons=axons,
-                               board=request.board)
+                               board=request.board, uniform=request.uniform)
     chip = compiled.placement.chip
     _check_fit(chip, request)
     measured = calibrate(compiled, calibration) if calibration is not None else None

@@ -18,17 +18,16 @@ import numpy as np
 from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.sim.nir.network import INPUT
 
+from .errors import CompileError
+from .uniform import uniform as one_shape
 
-__all__ = ["Placement", "CompileError", "place", "MAX_LANES"]
+
+__all__ = ["Placement", "place", "MAX_LANES"]
 
 
 #: The most neurons a core updates per cycle (more lanes are faster and larger).
 MAX_LANES = 4
 _MAX_MESH = 16
-
-
-class CompileError(ValueError):
-    """The network cannot be compiled with the options given (one line naming the node and the rule)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,9 +102,10 @@ def _mesh(cores):
     return width, math.ceil(cores / width)
 
 
-def place(network, layers, *, core_neurons, core_axons, lanes=None, fifo_depth=4):
+def place(network, layers, *, core_neurons, core_axons, lanes=None, uniform=False, fifo_depth=4):
     """The :class:`Placement` of ``network`` with its :class:`QuantizedLayer` ``layers`` (by population name);
-    ``lanes`` maps core names to their lanes where they should have fewer than :func:`_lanes` gives."""
+    ``lanes`` maps core names to their lanes where they should have fewer than :func:`_lanes` gives;
+    ``uniform`` gives every core one shape (:mod:`.uniform`)."""
     lanes = lanes or {}
     slices = _slices(network, core_neurons)
     width, height = _mesh(len(slices))
@@ -128,7 +128,9 @@ def place(network, layers, *, core_neurons, core_axons, lanes=None, fifo_depth=4
         for name, values in (("threshold", layer.threshold), ("bias", layer.bias)):
             if values is not None:
                 arrays[f"{s.name}.{name}"] = values[s.first:s.first + s.count]
-    outputs = [{"core": s.name} for name in network.outputs for s in sources[name]]
+    if uniform:
+        cores, arrays = one_shape(cores, arrays)
+    outputs = [{"core": s.name, "first": 0, "count": s.count} for name in network.outputs for s in sources[name]]
     chip = _sized_chip(width=width, height=height, inputs=network.inputs, cores=cores, connections=connections,
                        outputs=outputs, fifo_depth=fifo_depth)
     return Placement(chip=chip, arrays=arrays, slices=tuple(slices))
