@@ -6,6 +6,7 @@ is injected with random idle cycles and random backpressure at every sink, the n
 and every output's deliveries (no loss, no duplication, order per flow) and every counter must equal the model's.
 """
 
+import random
 import re
 import tomllib
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
-from spikeforge.sim.aer.model import AerModel
+from spikeforge.sim.aer.model import AerModel, Packet
 from spikeforge.sim.aer.rtl import run_rtl
 from spikeforge.sim.aer.simulate import read_packets, simulate
 from spikeforge.sim.aer.traffic import multicast_tree_routes, random_routes, uniform_random
@@ -70,6 +71,20 @@ def _mesh_3x2_table():
     return params, packets, dict(idle=0.2, stall=0.3)
 
 
+def _mesh_4x4_table():
+    # Saturating traffic (everything ready at cycle 0) on a 4 x 4 mesh of table routers with every node on up to
+    # 16 random XY multicast trees (its own key to a random set of nodes); one packet in eight has a key no table
+    # holds (dropped at its first router).
+    params = MeshParams.create(width=4, height=4, routing="table", key_bits=5, table_size=16, payload_bits=8,
+                               fifo_depth=4)
+    rng = random.Random(12)
+    targets = {k: rng.sample(range(16), rng.randrange(1, 9)) for k in range(16)}
+    params = MeshParams.create(**{**params.to_dict(), "routes": multicast_tree_routes(params, targets)})
+    packets = [Packet(t=0, src=p.src, dest=31 if p.payload % 8 == 0 else p.src, payload=p.payload)
+               for p in uniform_random(params, count=40, seed=13)]
+    return params, packets, dict(idle=0.0, stall=0.2)
+
+
 CONFIGS = {
     "router_xy": _router_xy,
     "router_table_multicast": _router_table_multicast,
@@ -77,6 +92,7 @@ CONFIGS = {
     "mesh_2x2_xy": _mesh_2x2_xy,
     "mesh_4x4_xy": _mesh_4x4_xy,
     "mesh_3x2_table": _mesh_3x2_table,
+    "mesh_4x4_table": _mesh_4x4_table,
 }
 
 
@@ -103,6 +119,10 @@ def test_stimulus_covers_the_corners():
     params, packets, _ = _mesh_3x2_table()
     traffic = AerModel(params).run(packets)
     assert traffic.dropped.sum() > 0 and max(map(len, traffic.delivered.values())) > 30
+    params, packets, _ = _mesh_4x4_table()
+    model = AerModel(params)
+    traffic = model.run(packets)
+    assert traffic.dropped.sum() > 0 and max(len(model.reach(k, src=k)) for k in range(16)) > 4
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

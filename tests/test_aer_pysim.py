@@ -17,7 +17,11 @@ from spikeforge.sim.harness.layout import Layout
 
 
 def run_pysim(params, packets, *, idle=0.0, stall=0.0, seed=0, settle=12):
-    """Configure the tables, inject ``packets`` and drain; return (driver, forwarded, dropped, bad_config)."""
+    """Configure the tables, inject ``packets`` and drain; return the driver.
+
+    Every cycle also checks the ``idle`` output against what went in and came out: it may be high only when
+    every packet accepted so far has left on every output of its route or been dropped (the deliveries and the
+    dropped counters say so), and it must be high at the end."""
     mesh = isinstance(params, MeshParams)
     dut = Mesh(params) if mesh else Router(params)
     inputs = list(dut.inject if mesh else dut.inputs)
@@ -29,6 +33,18 @@ def run_pysim(params, packets, *, idle=0.0, stall=0.0, seed=0, settle=12):
                            outputs=len(outputs), idle=idle, stall=stall, seed=seed)
     want = sum(len(rows) for rows in expected.delivered.values())
     out = {}
+    outcomes = {}                           # (src, dest) -> (copies delivered, drops) of one such packet
+
+    def outcome(packet):
+        key = packet.src, packet.dest
+        if key not in outcomes:
+            alone = model.run([Packet(t=0, src=packet.src, dest=packet.dest, payload=0)])
+            outcomes[key] = (sum(map(len, alone.delivered.values())), int(alone.dropped.sum()))
+        return outcomes[key]
+
+    def dropped_now(ctx):
+        rows = dut.dropped if mesh else [dut.dropped]
+        return sum(ctx.get(c) for row in rows for c in row)
 
     async def configure(ctx):
         commands, refused = config_commands(params)
@@ -50,7 +66,14 @@ def run_pysim(params, packets, *, idle=0.0, stall=0.0, seed=0, settle=12):
         if params.uses_table:
             await configure(ctx)
         cycle = 0
+        counters_saturate = params.counter_max < len(packets) * max(1, params.ports)
         while not driver.finished(cycle, want, settle=settle, quiet=500):
+            if ctx.get(dut.idle):
+                copies = sum(outcome(p)[0] for _, p in driver.injected)
+                drops = sum(outcome(p)[1] for _, p in driver.injected)
+                assert driver.delivered_count == copies, f"cycle {cycle}: idle with a packet still inside"
+                assert counters_saturate or dropped_now(ctx) == drops, \
+                    f"cycle {cycle}: idle before a dropped packet was counted"
             bits, readies = driver.drive(cycle)
             for port, value in zip(inputs, bits):
                 ctx.set(port.valid, value is not None)
@@ -65,6 +88,7 @@ def run_pysim(params, packets, *, idle=0.0, stall=0.0, seed=0, settle=12):
             payloads = sampled[len(inputs) + len(outputs):]
             driver.sample(cycle, accepted, [int(p) if v else None for v, p in zip(valids, payloads)])
             cycle += 1
+        assert ctx.get(dut.idle), "not idle after the network drained"
         if mesh:
             out["forwarded"] = [[ctx.get(c) for c in row] for row in dut.forwarded]
             out["dropped"] = [[ctx.get(c) for c in row] for row in dut.dropped]

@@ -10,16 +10,19 @@ and loads it into the output register. A packet accepted in cycle t is valid at 
 input and output moves one packet per cycle in steady state.
 
 ``table`` mode, one lookup shared by the ports (SpiNNaker's router also looks up one packet at a time): each
-linked input has a buffer of ``fifo_depth`` packets in memory (:class:`amaranth.lib.fifo.SyncFIFOBuffered`); a
-round-robin arbiter picks one buffered packet per cycle and looks its key up in a ternary match memory, which
-holds, for each slice of the key and each value of that slice, the entries that value matches (the RAM-based
-TCAM of Jiang, "Scalable ternary content addressable memory implementation using FPGAs", ANCS 2013): one read per
-slice and an AND give every entry's match at once, with no comparator. The first match's route (or the miss
-route) loads the packet into the one holding register that drives every output; each output takes its copy when
-it is ready, and when the last copy has left the next packet moves up. A write of an entry rewrites its column of
-the match memory, one word per cycle (``2 ** slice bits`` cycles, the configuration port is busy meanwhile).
-A packet accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``); the router moves one
-packet per cycle.
+linked input has a buffer of ``fifo_depth`` packets in memory (:class:`amaranth.lib.fifo.SyncFIFOBuffered`, its
+output register the head). A round-robin arbiter picks one head per cycle that has no route yet and looks its key
+up in a ternary match memory, which holds, for each slice of the key and each value of that slice, the entries
+that value matches (the RAM-based TCAM of Jiang, "Scalable ternary content addressable memory implementation
+using FPGAs", ANCS 2013): one read per slice and an AND give every entry's match at once, with no comparator.
+The next cycle the first match's route (or the miss route) becomes the mask of outputs the head owes a copy to,
+and from there the outputs' round-robin arbiters serve the heads as in ``xy`` mode (without output registers).
+Since only the lookup is shared and it never waits for an output, a head waits only for the outputs of its own
+route, as in ``xy`` mode: the shared lookup adds no dependency between the ports (a holding register shared by
+the ports would, and deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word
+per cycle (``2 ** slice bits`` cycles; the configuration port is busy and no lookup starts meanwhile). A packet
+accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``); the router looks up one packet
+per cycle.
 
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
@@ -63,6 +66,25 @@ def round_robin(m, requests, pointer, name):
     for i in range(1, width):
         m.d.comb += after[i].eq(grant[:i].any())
     return grant, after
+
+
+# Yosys attributes of the table router's memories. ``no_rw_check``: none of them is read where it is written in
+# the same cycle with the answer used (a buffer reads only words written before; a lookup is held off while its
+# match memory is rewritten; the configuration port takes one command a cycle), so Yosys need not add the
+# bypass logic that gives a block RAM Amaranth's read-before-write behaviour.
+_NO_RW_CHECK = {"no_rw_check": 1}
+
+
+class _PacketBuffer(fifo.SyncFIFOBuffered):
+    """A :class:`~amaranth.lib.fifo.SyncFIFOBuffered` whose storage asks Yosys for block RAM
+    (``ram_style = "block"``; left to itself, Yosys keeps a few packets in flip-flops, which on the iCE40 cost a
+    logic cell per bit), without the read-during-write bypass."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        if self.depth > 1:                     # depth 1 is a register, no memory
+            m.submodules.storage.attrs.update({"ram_style": "block", **_NO_RW_CHECK})
+        return m
 
 
 class Router(wiring.Component):
@@ -164,7 +186,8 @@ class Router(wiring.Component):
         rewritten)."""
         p = self._p
         entry_layout = self.cfg_rsp_layout
-        entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[])
+        entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
+                                                attrs=_NO_RW_CHECK)
         entry_write, entry_read = entries.write_port(), entries.read_port()
         routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
 
@@ -203,7 +226,8 @@ class Router(wiring.Component):
         ports = []
         last = (1 << len(sweep)) - 1
         for s, (lsb, width) in enumerate(slices):
-            memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[])
+            memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[],
+                                                       attrs=_NO_RW_CHECK)
             write = memory.write_port(granularity=1)
             value = sweep[:width]
             key, mask = written.key[lsb:lsb + width], written.mask[lsb:lsb + width]
@@ -220,6 +244,9 @@ class Router(wiring.Component):
                 m.d.sync += sweeping.eq(0)
         return ports, routes, sweeping
 
+    def elaborate(self, platform):
+        return self._elaborate_table() if self._p.uses_table else self._elaborate_xy()
+
     def _elaborate_table(self):
         p = self._p
         m = Module()
@@ -229,57 +256,44 @@ class Router(wiring.Component):
         matches, routes, busy = self._configuration(m, slices)
         linked = [i for i in range(N) if self._links >> i & 1]
 
-        # Input buffers of the linked ports; the others never take a packet.
-        buffers = {}
+        # Input buffers of the linked ports (the others never take a packet). A buffer's head is its output
+        # register; ``owed`` is the mask of outputs the head still owes a copy to once it has been looked up.
+        buffers, owed, routed = {}, {}, {}
         for i in range(N):
             port = self.inputs[i]
             if i not in linked:
                 m.d.comb += port.ready.eq(0)
                 continue
-            buffer = buffers[i] = m.submodules[f"buffer{i}"] = fifo.SyncFIFOBuffered(width=pkt_bits,
-                                                                                    depth=p.fifo_depth)
+            buffer = buffers[i] = m.submodules[f"buffer{i}"] = _PacketBuffer(width=pkt_bits, depth=p.fifo_depth)
             m.d.comb += [buffer.w_data.eq(port.payload), buffer.w_en.eq(port.valid), port.ready.eq(buffer.w_rdy)]
+            owed[i] = Signal(N, name=f"owed{i}")
+            routed[i] = Signal(name=f"routed{i}")
 
-        # The holding register: the packet and the outputs it still owes a copy to. It drives every output.
-        held = Signal(pkt_bits)
-        owed = Signal(N)
-        taken = Signal(N)
-        for o in range(N):
-            port = self.outputs[o]
-            if o in linked:
-                m.d.comb += [port.valid.eq(owed[o]), port.payload.eq(held), taken[o].eq(owed[o] & port.ready)]
-                self._count(m, self.forwarded[o], port.valid & port.ready)
-        left = Signal(N)
-        m.d.comb += left.eq(owed & ~taken)
-        advance = Signal()                     # the lookup stage moves on: the holding register is free
-        m.d.comb += advance.eq(~left.any())
-
-        # Arbitration: one buffered packet per cycle goes to the lookup stage and its key to the match memories.
-        requests = Signal(N)
-        m.d.comb += requests.eq(Cat((buffers[i].r_rdy & ~busy) if i in buffers else 0 for i in range(N)))
-        pointer = Signal(N, init=(1 << N) - 1)
-        grant, after = round_robin(m, requests, pointer, "lookup")
-        chosen = 0
-        for i, buffer in buffers.items():
-            chosen = chosen | (buffer.r_data & grant[i].replicate(pkt_bits))
-            m.d.comb += buffer.r_en.eq(advance & grant[i])
-        chosen_packet = Signal(self.packet_layout)
-        m.d.comb += chosen_packet.eq(chosen)
-        for port, (lsb, width) in zip(matches, slices):
-            m.d.comb += [port.addr.eq(chosen_packet.key[lsb:lsb + width]), port.en.eq(advance)]
-        looked = Signal(pkt_bits)              # the packet whose key the match memories answer for
+        # The shared lookup: one head that has no route yet per cycle, round-robin; its key goes to the match
+        # memories, and the next cycle the first match's route becomes its ``owed`` mask.
         looked_valid = Signal()
         looked_input = Signal(N)
-        with m.If(advance):
-            m.d.sync += [looked.eq(chosen), looked_valid.eq(requests.any()), looked_input.eq(grant)]
-            with m.If(requests.any()):
-                m.d.sync += pointer.eq(after)
+        requests = Signal(N)
+        m.d.comb += requests.eq(Cat((buffers[i].r_rdy & ~routed[i] & ~(looked_valid & looked_input[i]) & ~busy)
+                                    if i in buffers else 0 for i in range(N)))
+        pointer = Signal(N, name="lookup_pointer", init=(1 << N) - 1)
+        grant, after = round_robin(m, requests, pointer, "lookup")
+        key = 0
+        for i, buffer in buffers.items():
+            key = key | (buffer.r_data & grant[i].replicate(pkt_bits))
+        chosen = Signal(self.packet_layout)
+        m.d.comb += chosen.eq(key)
+        for port, (lsb, width) in zip(matches, slices):
+            m.d.comb += [port.addr.eq(chosen.key[lsb:lsb + width]), port.en.eq(1)]
+        m.d.sync += [looked_valid.eq(requests.any()), looked_input.eq(grant)]
+        with m.If(requests.any()):
+            m.d.sync += pointer.eq(after)
 
-        # Lookup: every entry's match is the AND of its slices' bits; the first match wins.
-        match = Signal(p.table_size)
+        # Every entry's match is the AND of its slices' bits; the first match wins.
         every = matches[0].data
         for port in matches[1:]:
             every = every & port.data
+        match = Signal(p.table_size)
         m.d.comb += match.eq(every)
         first = _lowest(m, match, "first")
         hit = 0
@@ -288,20 +302,46 @@ class Router(wiring.Component):
         miss_route = p.default_route if p.miss == "default" else 0
         route = Signal(N)
         m.d.comb += route.eq(Mux(match.any(), hit, miss_route) & self._links)
-        for i in linked:
-            self._count(m, self.dropped[i], advance & looked_valid & looked_input[i] & ~route.any())
-        with m.If(advance):
-            m.d.sync += [held.eq(looked), owed.eq(Mux(looked_valid, route, 0))]
-        with m.Else():
-            m.d.sync += owed.eq(left)
 
-        # Idle: no packet in a buffer, the lookup stage or the holding register.
-        held_anywhere = [buffer.level.any() for buffer in buffers.values()] + [looked_valid, owed.any()]
-        m.d.comb += self.idle.eq(~Cat(*held_anywhere).any())
+        # Outputs: a round-robin arbiter over the heads that owe the output a copy (as in xy mode), no output
+        # register: valid and the arbitration start from the ``owed`` flip-flops.
+        taken = {i: Signal(N, name=f"taken{i}") for i in buffers}
+        for o in range(N):
+            port = self.outputs[o]
+            if o not in linked:
+                continue
+            requests_o = Signal(N, name=f"out{o}_requests")
+            m.d.comb += requests_o.eq(Cat(owed[i][o] if i in owed else 0 for i in range(N)))
+            pointer_o = Signal(N, name=f"out{o}_pointer", init=(1 << N) - 1)
+            grant_o, after_o = round_robin(m, requests_o, pointer_o, f"out{o}")
+            payload = 0
+            for i, buffer in buffers.items():
+                payload = payload | (buffer.r_data & grant_o[i].replicate(pkt_bits))
+                m.d.comb += taken[i][o].eq(grant_o[i] & port.ready)
+            m.d.comb += [port.valid.eq(requests_o.any()), port.payload.eq(payload)]
+            with m.If(port.valid & port.ready):
+                m.d.sync += pointer_o.eq(after_o)
+            self._count(m, self.forwarded[o], port.valid & port.ready)
+
+        for i, buffer in buffers.items():
+            looked = looked_valid & looked_input[i]
+            left = Signal(N, name=f"left{i}")
+            m.d.comb += left.eq(owed[i] & ~taken[i])
+            self._count(m, self.dropped[i], looked & ~route.any())
+            with m.If(looked):
+                # Looked up: a packet with an empty route is dropped, the others owe their route.
+                m.d.sync += [owed[i].eq(route), routed[i].eq(route.any())]
+                m.d.comb += buffer.r_en.eq(~route.any())
+            with m.Elif(routed[i]):
+                m.d.sync += owed[i].eq(left)
+                with m.If(~left.any()):
+                    # The last copy leaves: the next packet moves up.
+                    m.d.comb += buffer.r_en.eq(1)
+                    m.d.sync += routed[i].eq(0)
+
+        # Idle: no packet in a buffer (heads included) or the lookup stage.
+        m.d.comb += self.idle.eq(~Cat(*(b.level.any() for b in buffers.values()), looked_valid).any())
         return m
-
-    def elaborate(self, platform):
-        return self._elaborate_table() if self._p.uses_table else self._elaborate_xy()
 
     def _elaborate_xy(self):
         p = self._p
