@@ -24,6 +24,7 @@ from spikeforge.hdl.aer.manifest import aer_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
 from .host_link import add_uart_link, check_baud
+from .platforms import DEFAULT_BAUD
 
 
 __all__ = ["NetworkTop", "ROUTER_INFO_MAGIC", "MESH_INFO_MAGIC"]
@@ -48,7 +49,7 @@ class NetworkTop(Elaboratable):
         UART bit rate; checked against the board clock at elaboration.
     """
 
-    def __init__(self, params, *, baud=115200):
+    def __init__(self, params, *, baud=DEFAULT_BAUD):
         if not isinstance(params, (RouterParams, MeshParams)):
             raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
         self._params = params

@@ -15,6 +15,7 @@ from spikeforge.hdl.attention.manifest import attention_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
 from .host_link import add_uart_link, check_baud
+from .platforms import DEFAULT_BAUD
 
 
 __all__ = ["AttentionBoardTop", "ATTENTION_INFO_MAGIC", "attention_info"]
@@ -44,7 +45,7 @@ class AttentionBoardTop(Elaboratable):
         UART bit rate; checked against the board clock at elaboration.
     """
 
-    def __init__(self, params, *, baud=115200):
+    def __init__(self, params, *, baud=DEFAULT_BAUD):
         if not isinstance(params, AttentionParams):
             raise TypeError(f"params must be an AttentionParams, not {params!r}")
         self._params = params

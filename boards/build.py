@@ -35,7 +35,7 @@ from pathlib import Path
 
 from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
 
-from .platforms import board_family, board_platform
+from .platforms import board_family, board_platform, board_uart_divisor
 
 
 __all__ = ["build", "BuildError", "BuildInterrupted", "DoesNotFit", "select_tools", "TOOLCHAINS"]
@@ -300,7 +300,7 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     Parameters
     ----------
     top : Elaboratable
-        The design; it takes its pins and clock from the platform.
+        The design (a board top-level with a ``baud``); it takes its pins and clock from the platform.
     board : str
         A key of :data:`spikeforge.boards.platforms.BOARDS`.
     out_dir : str or Path
@@ -323,13 +323,14 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     dict
         The contents of ``report.json``: ``board``, ``device``, ``resources`` (``logic_cells``, ``ffs``,
         ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``, ``clock_constraint_mhz``,
-        ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}), ``seconds``, ``inputs`` (digest
+        ``baud`` (the UART's bit rate), ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}), ``seconds``, ``inputs`` (digest
         of the build files and tools), and ``describe``'s entries.
 
     Raises
     ------
     TypeError, ValueError
-        If a parameter is invalid.
+        If a parameter is invalid, or the board's clock cannot make the top's baud rate
+        (:func:`~spikeforge.boards.platforms.board_uart_divisor`).
     DoesNotFit
         If the design needs more of a resource than the device has.
     BuildError
@@ -338,6 +339,7 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TypeError(f"Seed must be a non-negative integer, not {seed!r}")
     family = board_family(board)
+    board_uart_divisor(board, top.baud)
     start = time.monotonic()
     tools = select_tools(family, toolchain)
     platform, plan = _plan(top, board, seed)
@@ -381,6 +383,7 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
         "available": available,
         "fmax_mhz": fmax,
         "clock_constraint_mhz": constraint or platform.default_clk_frequency / 1e6,
+        "baud": top.baud,
         "seed": seed,
         "tools": {tool: info["version"] for tool, info in tools.items()},
         "toolchain": {tool: info["source"] for tool, info in tools.items()},

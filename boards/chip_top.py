@@ -16,6 +16,7 @@ from spikeforge.hdl.chip.manifest import chip_manifest
 from spikeforge.hdl.host_bridge import HostBridge, hold_pulse, info_header
 
 from .host_link import add_uart_link, check_baud
+from .platforms import DEFAULT_BAUD
 
 
 __all__ = ["ChipTop", "CHIP_INFO_MAGIC"]
@@ -36,7 +37,7 @@ class ChipTop(Elaboratable):
         UART bit rate; checked against the board clock at elaboration.
     """
 
-    def __init__(self, params, *, baud=115200):
+    def __init__(self, params, *, baud=DEFAULT_BAUD):
         if not isinstance(params, ChipParams):
             raise TypeError(f"params must be a ChipParams, not {params!r}")
         self._params = params

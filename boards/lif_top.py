@@ -9,6 +9,7 @@ from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 
 from .host_link import add_uart_link, check_baud
+from .platforms import DEFAULT_BAUD
 
 
 __all__ = ["LifTop"]
@@ -37,7 +38,7 @@ class LifTop(Elaboratable):
         integer.
     """
 
-    def __init__(self, params, *, stdp=None, baud=115200):
+    def __init__(self, params, *, stdp=None, baud=DEFAULT_BAUD):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if stdp is not None and not isinstance(stdp, StdpParams):

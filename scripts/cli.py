@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from spikeforge.boards.platforms import BOARDS
+from spikeforge.boards.platforms import BOARDS, DEFAULT_BAUD, board_uart_divisor
 
 from .blocks import BLOCKS, block_of, build_block, export_block
 from .config import load_config
@@ -161,6 +161,8 @@ _set_option = click.option("--set", "overrides", metavar="KEY=VALUE", multiple=T
                                 "--set lif_core.model=cuba (repeatable).")
 _build_dir_option = click.option("--build-dir", type=click.Path(file_okay=False, path_type=Path),
                                  help="Keep simulator build products here (default: a temporary directory).")
+_baud_option = click.option("--baud", type=click.IntRange(min=1), default=DEFAULT_BAUD, show_default=True,
+                            help="The UART's bit rate (the FTDI parts of both boards run up to 3000000).")
 _output_option = click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
                               type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 
@@ -318,20 +320,25 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
 @click.option("-o", "--output", "out_dir", metavar="DIR", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the bitstream, logs, report.json and the block's manifest.")
-def build(config, overrides, board, out_dir):
+@_baud_option
+def build(config, overrides, board, out_dir, baud):
     """Synthesize, place and route the block described by CONFIG on its board top-level (the block behind the
     board's UART host link) for BOARD and print the resource report.
 
     Logs are written to DIR as the build goes, so a failed build leaves them there to read.
     """
     loaded, block = _load(config, overrides)
+    try:
+        board_uart_divisor(board, baud)
+    except ValueError as exc:
+        raise InputError(f"--baud {baud}: {exc}") from None
     from spikeforge.boards.build import BuildError
     from spikeforge.boards.report import format_table
 
     _writable(out_dir)
     _stage(f"building the [{block.name}] block {block.design(loaded)} for {board} in {out_dir}")
     try:
-        report = build_block(loaded, board, out_dir)
+        report = build_block(loaded, board, out_dir, baud=baud)
     except BuildError as exc:           # a tool failed, or the design does not fit the device
         raise ToolError(str(exc)) from None
     click.echo(format_table(report))

@@ -13,6 +13,8 @@ configuration stays quick.
 
 from __future__ import annotations
 
+from spikeforge.boards.platforms import DEFAULT_BAUD
+
 from . import aer, attention, chip, lif_core
 from .description import Block, Simulation, SweepWorkload, Verdict
 
@@ -53,8 +55,8 @@ def export_block(config, out_dir):
     return export(component, name=block.toplevel(config), build_dir=out_dir, description=block.describe(component))
 
 
-def build_block(config, board, out_dir, **options):
-    """Build the configuration's block on its board top-level for ``board`` in ``out_dir``
+def build_block(config, board, out_dir, *, baud=DEFAULT_BAUD, **options):
+    """Build the configuration's block on its board top-level, its UART at ``baud``, for ``board`` in ``out_dir``
     (:func:`spikeforge.boards.build.build`, whose ``options`` it takes) and write the block's manifest there too,
     as ``generate`` writes it. Returns the report: the flow's, with ``block``, ``design`` (a short label) and
     ``parameters`` (the configuration tables, as the manifest has them)."""
@@ -65,7 +67,7 @@ def build_block(config, board, out_dir, **options):
     from spikeforge.hdl.export import manifest_of
 
     block = block_of(config)
-    top = block.board_top(config)
+    top = block.board_top(config, baud=baud)
     component = top.block
     name = block.toplevel(config)
     description = block.describe(component)

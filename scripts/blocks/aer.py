@@ -47,10 +47,10 @@ def _design(config):
     return f"router {p.ports} ports {p.routing}"
 
 
-def _board_top(config):
+def _board_top(config, *, baud):
     from spikeforge.boards.aer_top import NetworkTop
 
-    return NetworkTop(_params(config))
+    return NetworkTop(_params(config), baud=baud)
 
 
 def _simulate(config, request, stage, build_dir):

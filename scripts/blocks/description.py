@@ -42,8 +42,8 @@ def fmax_hz(reports):
 
 def of_table(table, function):
     """``function`` applied to the parameters of ``table`` of a configuration."""
-    def call(config):
-        return function(config.blocks[table])
+    def call(config, **options):
+        return function(config.blocks[table], **options)
     return call
 
 
@@ -153,8 +153,8 @@ class Block:
     design : callable
         ``design(config) -> str``: a short label of the configuration for report tables.
     board_top : callable
-        ``board_top(config) -> Elaboratable``: the component (the top's ``block``) behind the board's UART host
-        link, every port reachable from the host.
+        ``board_top(config, *, baud) -> Elaboratable``: the component (the top's ``block``) behind the board's
+        UART host link at ``baud``, every port reachable from the host.
     simulation : Simulation
     verify : callable
         ``verify(config, *, sim, steps, seed, build_dir, echo) -> Verdict``: the cocotb bench's randomized

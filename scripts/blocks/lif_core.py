@@ -49,10 +49,10 @@ def _design(config):
     return f"{p.neurons}x{p.axons}x{p.weight_bits} P={p.lanes}" + (" STDP" if learning(config) else "")
 
 
-def _board_top(config):
+def _board_top(config, *, baud):
     from spikeforge.boards.lif_top import LifTop
 
-    return LifTop(config.blocks["lif_core"], stdp=learning(config))
+    return LifTop(config.blocks["lif_core"], stdp=learning(config), baud=baud)
 
 
 # --- simulate ------------------------------------------------------------------------------------------------
