@@ -33,6 +33,7 @@ class SimulatedBoard(wiring.Component):
 
     def __init__(self, top, *, clk_freq, uart):
         self._top = top
+        top._MustUse__silence = True        # it is elaborated here, through attach(), never on its own
         self._clk_freq = clk_freq
         self._uart = uart
         if uart:

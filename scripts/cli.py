@@ -344,6 +344,60 @@ def build(config, overrides, board, out_dir, baud):
     click.echo(format_table(report))
 
 
+@main.command(help=f"""Run an input through the block described by CONFIG on its board: a board on serial port
+DEVICE (built with spikeforge build at the same --baud), or the board top-level's Verilog in a simulator; reads
+and writes what simulate does and prints the link's summary (docs/board_bringup.md).
+
+\b
+{_block_help(lambda b: f"{b.simulation.input} in, {b.board_run.outputs} out" if b.board_run
+            else "not run on a board")}""")
+@_config_argument
+@_set_option
+@click.option("--port", metavar="DEVICE", help="The board's serial port, e.g. /dev/ttyUSB1.")
+@_baud_option
+@click.option("--sim", type=click.Choice(RTL_BACKENDS), help="A simulated board: the board top-level's Verilog in "
+                                                             "this simulator, behind the same link.")
+@click.option("--input", "input_path", metavar="FILE", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The input, as simulate's.")
+@_SIMULATE_OPTIONS["weights"]
+@_SIMULATE_OPTIONS["steps"]
+@click.option("--link-errors", type=click.FloatRange(0, 1, max_open=True), metavar="RATE",
+              help="With --sim: damage this fraction of the link's bytes in both directions (flip, drop, insert).")
+@click.option("--seed", type=int, help="With --sim: the seed of --link-errors (default 0).")
+@_output_option
+@_build_dir_option
+def run(config, overrides, port, baud, sim, input_path, weights, steps, link_errors, seed, out_dir, build_dir):
+    from .host.command import RunRequest, run_on_board
+
+    if (port is None) == (sim is None):
+        raise InputError("give the board as --port DEVICE or as --sim icarus|verilator, one of the two")
+    for name, value in (("--link-errors", link_errors), ("--seed", seed)):
+        if value is not None and sim is None:
+            raise InputError(f"{name} applies to a simulated board (--sim), not to --port {port}")
+    loaded, block = _load(config, overrides)
+    given = {name: value for name, value in (("weights", weights), ("steps", steps)) if value is not None}
+    for name in given:
+        if name not in block.simulation.options:
+            raise InputError(f"--{name} applies to a {_takers(name)} block, not [{block.name}]")
+    with _staged_output(out_dir) as stage, _build_dir(build_dir) as build, _input_errors(), _tool_errors():
+        request = RunRequest(input=input_path, out_dir=out_dir, options=given, port=port, sim=sim, baud=baud,
+                             link_errors=link_errors or 0.0, seed=seed or 0, build_dir=build)
+        summary = run_on_board(loaded, block, request, stage, _stage)
+    click.echo(summary)
+
+
+@main.command()
+@click.option("--port", metavar="DEVICE", required=True, help="The board's serial port, e.g. /dev/ttyUSB1.")
+@_baud_option
+def probe(port, baud):
+    """Print what the board on serial port DEVICE holds: its block, protocol version and manifest digest, the
+    parameters it tells, its counters and the link's statistics."""
+    from .host.command import probe as probe_board
+
+    for line in probe_board(port, baud):
+        click.echo(line)
+
+
 @main.command(name="compile")
 @click.argument("graph", metavar="NET.nir", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dt", type=float, help="Seconds per timestep the continuous-time neurons are discretized with; "

@@ -20,8 +20,8 @@ from spikeforge.sim.files import load_npz, read_spikes as read_input_spikes
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
-from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, fmax_hz,
-                          lazy, of_table)
+from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
+                          check_workload, fmax_hz, lazy, of_table)
 
 
 __all__ = ["BLOCK", "read_spikes", "read_weights"]
@@ -151,6 +151,16 @@ def _simulate(config, request, stage, build_dir):
     return f"{int(out.sum())} output spikes of shape {out.shape}; wrote {paths}"
 
 
+def _run_on_board(config, inputs, board, stage, out_dir):
+    from spikeforge.scripts.host.run import run_chip
+
+    spikes, weights = inputs
+    out = run_chip(board, config.blocks["chip"], weights, spikes)
+    np.savez(stage / "out.npz", spikes=out)
+    return BoardRunDone(timesteps=int(np.prod(spikes.shape[:-1])), events=int(spikes.sum()),
+                        wrote=f"{int(out.sum())} output spikes of shape {out.shape}; wrote {out_dir / 'out.npz'}")
+
+
 def _verify(config, *, sim, steps, seed, build_dir, echo):
     from spikeforge.sim.chip.rtl import verify
 
@@ -212,4 +222,8 @@ BLOCK = Block(
         objectives={"logic_cells": "minimize", "cycles_per_step": "minimize"},
         metrics=("cycles_per_step", "steps_per_s", "output_spikes", "steps"),
     ),
+    board_run=BoardRun(outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs))",
+                       read=lambda config, request: (read_spikes(request.input, config.blocks["chip"]),
+                                                     _weights(config, request)),
+                       run=_run_on_board),
 )

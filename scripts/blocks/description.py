@@ -9,8 +9,8 @@ from typing import Callable
 from spikeforge.hdl.checks import check_choice, check_fraction, check_int
 
 
-__all__ = ["BACKEND_NAMES", "Block", "MismatchError", "Simulation", "SweepWorkload", "Verdict", "check_workload",
-           "counted", "fmax_hz", "lazy", "of_table"]
+__all__ = ["BACKEND_NAMES", "Block", "BoardRun", "BoardRunDone", "MismatchError", "Simulation", "SweepWorkload",
+           "Verdict", "check_workload", "counted", "fmax_hz", "lazy", "of_table"]
 
 
 _SEEDS = (-(1 << 63), (1 << 63) - 1)
@@ -98,6 +98,38 @@ class Simulation:
 
 
 @dataclasses.dataclass(frozen=True)
+class BoardRunDone:
+    """What ``run`` did on a board: the timesteps and input events it ran and what it wrote, in words."""
+
+    timesteps: int
+    events: int
+    wrote: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BoardRun:
+    """What ``run`` does for a block on a board (:mod:`spikeforge.scripts.host.command`): ``simulate``'s input
+    in, ``simulate``'s outputs out.
+
+    Attributes
+    ----------
+    outputs : str
+        What it writes (for the help text).
+    read : callable
+        ``read(config, request) -> inputs``: read and check the input and weights of ``request`` (with ``input``
+        and ``options`` as :class:`~spikeforge.scripts.cli.SimulateRequest` has them), before the board is
+        opened; bad input raises :class:`~spikeforge.scripts.errors.InputError`.
+    run : callable
+        ``run(config, inputs, board, stage, out_dir) -> BoardRunDone``: run them on the
+        :class:`~spikeforge.scripts.host.board.Board` and write the outputs into the directory ``stage``.
+    """
+
+    outputs: str
+    read: Callable
+    run: Callable
+
+
+@dataclasses.dataclass(frozen=True)
 class SweepWorkload:
     """What a sweep measures on every point of a block.
 
@@ -163,6 +195,8 @@ class Block:
         ``verify_steps(config) -> int``: the default timesteps of ``verify`` for a block that runs in
         timesteps; None for a block that does not take ``--steps``.
     sweep : SweepWorkload
+    board_run : BoardRun or None
+        What ``run`` does on a board; None for a block the host runtime does not run.
     """
 
     name: str
@@ -178,3 +212,4 @@ class Block:
     verify_steps: Callable
     sweep: SweepWorkload
     extensions: dict = dataclasses.field(default_factory=dict)
+    board_run: BoardRun = None

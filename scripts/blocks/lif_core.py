@@ -19,8 +19,8 @@ from spikeforge.sim.files import MAX_STEPS
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
-from .description import (Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload, counted,
-                          fmax_hz, lazy)
+from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
+                          check_workload, counted, fmax_hz, lazy)
 
 
 __all__ = ["BLOCK", "learning"]
@@ -176,6 +176,26 @@ def _simulate(config, request, stage, build_dir):
     return f"{counted(len(spikes), 'spike')} in {counted(steps, 'timestep')}{rewarded}; wrote {listed}"
 
 
+# --- run on a board ------------------------------------------------------------------------------------------
+
+def _read_for_board(config, request):
+    if learning(config) is not None:
+        raise InputError(f"{config.path}: run drives inference cores; a core with [stdp] enabled runs in simulate "
+                         f"(the host runtime sends no rewards yet)")
+    events, _, weights, steps = _read_input(config, request)
+    return weights, _by_step(events, steps)
+
+
+def _run_on_board(config, inputs, board, stage, out_dir):
+    from spikeforge.scripts.host.run import run_lif_core
+
+    weights, by_step = inputs
+    spikes = run_lif_core(board, config.blocks["lif_core"], weights, by_step)
+    write_spikes(stage / "spikes.csv", spikes)
+    return BoardRunDone(timesteps=len(by_step), events=sum(map(len, by_step)),
+                        wrote=f"{counted(len(spikes), 'spike')}; wrote {out_dir / 'spikes.csv'}")
+
+
 # --- verify --------------------------------------------------------------------------------------------------
 
 def _verify_steps(config):
@@ -282,4 +302,5 @@ BLOCK = Block(
                  "energy_per_synop_pj", "steps", "events", "spikes", "synaptic_ops"),
         refuse=_refuse,
     ),
+    board_run=BoardRun(outputs="DIR/spikes.csv (t,addr; addr = neuron)", read=_read_for_board, run=_run_on_board),
 )

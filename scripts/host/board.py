@@ -11,7 +11,8 @@ from spikeforge.sim.harness.layout import Layout
 from .link import FIRST_CODE, INFO, STATUS, LinkError
 
 
-__all__ = ["Board", "BINDINGS", "MAGICS", "PROTOCOL_VERSION", "describe_info"]
+__all__ = ["Board", "BINDINGS", "INFO_FIELDS", "MAGICS", "PROTOCOL_VERSION", "STATUS_FIELDS", "describe_info",
+           "info_parameters", "read_fields"]
 
 
 PROTOCOL_VERSION = 2
@@ -24,7 +25,7 @@ MAGICS = {0x4C: "lif_core", 0x43: "chip", 0x52: "router", 0x4D: "mesh", 0x41: "a
 @dataclasses.dataclass(frozen=True)
 class Binding:
     """How a block's ports are numbered on the link (its board top-level's bridge): the command and reply ports
-    of its manifest in code order (a port the block lacks is skipped), the timestep's ports and its STATUS."""
+    of its manifest in code order (a port the block lacks is skipped) and the timestep's ports."""
 
     commands: tuple
     replies: tuple
@@ -33,18 +34,47 @@ class Binding:
     step: str
     output: str         # the spikes a timestep sends back, and their field
     output_field: str
-    status: tuple       # (name, bytes) in order
 
 
-_COUNTERS = (("bad_config", 2), ("bad_frames", 2), ("link_errors", 2))
 BINDINGS = {
     "lif_core": Binding(commands=("events", "tick", "cfg", "reward"), replies=("spikes", "cfg_rsp", "done"),
-                        event="events", event_field="axon", step="tick", output="spikes", output_field="neuron",
-                        status=(("timestep", 4), ("bad_events", 2), *_COUNTERS)),
+                        event="events", event_field="axon", step="tick", output="spikes", output_field="neuron"),
     "chip": Binding(commands=("inputs", "step", "cfg"), replies=("outputs", "cfg_rsp", "done"),
-                    event="inputs", event_field="neuron", step="step", output="outputs", output_field="neuron",
-                    status=(("timestep", 4), ("unmapped", 2), *_COUNTERS)),
+                    event="inputs", event_field="neuron", step="step", output="outputs", output_field="neuron"),
 }
+
+
+#: The fields of each block's INFO after its header, (name, bytes, offset): the link carries value - offset.
+INFO_FIELDS = {
+    "lif_core": (("axon_bits", 1, 0), ("neuron_bits", 1, 0), ("data_bits", 1, 0), ("lanes", 1, 0),
+                 ("weight_bits", 1, 0), ("neurons", 2, 1), ("axons", 2, 1)),
+    "chip": (("width", 1, 0), ("height", 1, 0), ("cores", 1, 0), ("inputs", 2, 0), ("outputs", 2, 0)),
+    "router": (("sources", 1, 0), ("routers", 1, 0), ("ports", 1, 0), ("packet_bits", 1, 0)),
+    "mesh": (("sources", 1, 0), ("routers", 1, 0), ("ports", 1, 0), ("packet_bits", 1, 0)),
+    "attention": (("variant", 1, 0), ("tokens", 2, 1), ("channels", 2, 1), ("heads", 2, 1), ("timesteps", 1, 0),
+                  ("lanes", 2, 1)),
+}
+
+_LINK_COUNTERS = (("bad_frames", 2, 0), ("link_errors", 2, 0))
+#: The fields of each block's STATUS, as INFO_FIELDS; a table-mode router's or mesh's ``bad_config`` (sized by
+#: its counters) is left out.
+STATUS_FIELDS = {
+    "lif_core": (("timestep", 4, 0), ("bad_events", 2, 0), ("bad_config", 2, 0), *_LINK_COUNTERS),
+    "chip": (("timestep", 4, 0), ("unmapped", 2, 0), ("bad_config", 2, 0), *_LINK_COUNTERS),
+    **dict.fromkeys(("router", "mesh", "attention"), _LINK_COUNTERS),
+}
+
+
+def read_fields(fields, payload):
+    """``{name: value}`` of little-endian ``fields`` (name, bytes, offset) read in order from ``payload``; a
+    field the payload is too short for is left out."""
+    values, at = {}, 0
+    for name, size, offset in fields:
+        if at + size > len(payload):
+            break
+        values[name] = int.from_bytes(payload[at:at + size], "little") + offset
+        at += size
+    return values
 
 
 def describe_info(payload):
@@ -52,6 +82,11 @@ def describe_info(payload):
     if len(payload) < _HEADER:
         return None, None, b""
     return MAGICS.get(payload[0]), payload[1], payload[2:_HEADER]
+
+
+def info_parameters(block, payload):
+    """``{name: value}``: the parameters the INFO ``payload`` of a ``block`` board tells (:data:`INFO_FIELDS`)."""
+    return read_fields(INFO_FIELDS[block], payload[_HEADER:])
 
 
 def _flat(fields, prefix=""):
@@ -154,9 +189,4 @@ class Board:
 
     def status(self):
         """The STATUS counters, ``{name: value}``."""
-        payload = self._link.ask(STATUS)
-        values, at = {}, 0
-        for name, size in self._binding.status:
-            values[name] = int.from_bytes(payload[at:at + size], "little")
-            at += size
-        return values
+        return read_fields(STATUS_FIELDS[self._manifest.block], self._link.ask(STATUS))
