@@ -82,33 +82,38 @@ def _input_errors():
 
 def _writable(directory, named=None):
     """Create ``directory`` when missing; raise InputError in one line, naming the output ``named`` (default
-    ``directory``), when it cannot be created or written."""
+    ``directory``), when it cannot be created or written. Returns the directories it created, deepest first."""
     directory = Path(directory)
     named = directory if named is None else named
+    missing = []
     for parent in [directory, *directory.absolute().parents]:
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{named}: {parent} is not a directory")
         if parent.exists():
             break
+        missing.append(parent)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{named}: cannot write there ({exc.strerror or exc})") from None
     if not os.access(directory, os.W_OK):
         raise InputError(f"{named}: cannot write there (permission denied)")
+    return missing
 
 
 @contextlib.contextmanager
 def _staged_output(out_dir):
     """Yield an empty staging directory beside ``out_dir``; on success move its files into ``out_dir``.
 
-    On failure nothing is left behind, so an existing ``out_dir`` keeps its old contents.
+    On failure nothing is left behind (not even the parent directories it created), so an existing ``out_dir``
+    keeps its old contents.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir}: exists and is not a directory")
     target = out_dir.absolute()
-    _writable(target.parent, named=out_dir)
+    created = _writable(target.parent, named=out_dir)
+    done = False
     try:
         stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     except OSError as exc:
@@ -118,8 +123,12 @@ def _staged_output(out_dir):
         out_dir.mkdir(exist_ok=True)
         for item in stage.iterdir():
             os.replace(item, out_dir / item.name)
+        done = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        for directory in created if not done else ():
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
 
 @contextlib.contextmanager

@@ -42,10 +42,10 @@ __all__ = ["TABLES", "Config", "ConfigError", "load_config", "parse_override"]
 #: an extension's ``create`` takes the validated parameters of the table it extends first
 #: (``StdpParams.create(lif_params, **table)``, see ``EXTENSIONS``).
 TABLES = tables()
-_TABLE_LINE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
+_TABLE_LINE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_NAMED_PARAMETER = re.compile(r"[Pp]arameter '(\w+)'")
+_NAMED_PARAMETER = re.compile(r"[Pp]arameter '(\w+)'(?: entry (\d+))?")
 _MISSING_ARGUMENT = re.compile(r"missing \d+ required (?:keyword-only |positional )?arguments?: '(\w+)'")
 
 
@@ -63,6 +63,12 @@ class Config:
 
     path: Path
     blocks: dict
+    source: object = dataclasses.field(default=None, compare=False, repr=False)
+
+    def where(self, table, key=None, entry=None):
+        """``FILE line N`` (or ``FILE, --set ...``) where ``key`` of ``table`` (or its ``entry``-th table, for
+        an array of tables such as ``[[mesh.routes]]``) was given; ``FILE`` when that is not known."""
+        return self.source.where(table, key, entry) if self.source is not None else f"{self.path}"
 
     def block(self, name):
         """The parameters of table ``name``; raises :class:`ConfigError` when the file has no such table."""
@@ -116,22 +122,28 @@ class _Source:
         self.path = path
         self.table_lines = {}
         self.key_lines = {}
+        self.entry_lines = {}           # "table.key" of an array of tables -> the line of each of its tables
         self.overrides = {}
         table = None
         for number, line in enumerate(text.splitlines(), start=1):
             if match := _TABLE_LINE.match(line):
-                table = match.group(1)
+                table = match.group(2)
                 self.table_lines.setdefault(table, number)
                 self.table_lines.setdefault(table.split(".")[0], number)
+                if match.group(1) == "[[":
+                    self.entry_lines.setdefault(table, []).append(number)
             elif match := _KEY_LINE.match(line):
                 self.key_lines.setdefault((table, match.group(1)), number)
 
-    def where(self, table, key=None):
+    def where(self, table, key=None, entry=None):
         """``FILE line N`` or ``FILE, --set key=value`` for a key of ``table`` (None: the top level), or for
-        the table itself when ``key`` is None."""
+        the table itself when ``key`` is None; with ``entry``, for the ``entry``-th table of the array of tables
+        ``[[table.key]]`` when the file writes it so."""
         if (table, key) in self.overrides:
             return f"{self.path}, --set {self.overrides[table, key]}"
-        line = self.key_lines.get((table, key)) or self.table_lines.get(table)
+        entries = self.entry_lines.get(f"{table}.{key}", [])
+        line = entries[entry] if entry is not None and entry < len(entries) else None
+        line = line or self.key_lines.get((table, key)) or self.table_lines.get(table)
         return f"{self.path} line {line}" if line else f"{self.path}"
 
 
@@ -201,13 +213,13 @@ def _create(name, values, source, blocks):
         return TABLES[name].create(**values)
     except (TypeError, ValueError) as exc:
         message = str(exc)
+        key = entry = None
         if match := _MISSING_ARGUMENT.search(message):
             key = match.group(1)
             message = f"Parameter '{key}' is required"
-        else:
-            match = _NAMED_PARAMETER.search(message)
-            key = match.group(1) if match else None
-        raise ConfigError(f"{source.where(name, key)}: [{name}] {message}") from None
+        elif match := _NAMED_PARAMETER.search(message):
+            key, entry = match.group(1), match.group(2) and int(match.group(2))
+        raise ConfigError(f"{source.where(name, key, entry)}: [{name}] {message}") from None
 
 
 def load_config(path, overrides=()):
@@ -247,4 +259,4 @@ def load_config(path, overrides=()):
     # Extended tables first: an extension is validated against them.
     for name in sorted(tables, key=lambda name: name in EXTENSIONS):
         blocks[name] = _create(name, tables[name], source, blocks)
-    return Config(path=Path(path), blocks=blocks)
+    return Config(path=Path(path), blocks=blocks, source=source)

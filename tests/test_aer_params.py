@@ -104,5 +104,5 @@ def test_mesh_rules():
 def test_table_lookup_first_match_wins():
     table = RouteTable.create([{"key": 0x10, "mask": 0xF0, "route": 1}, {"key": 0x12, "mask": 0xFF, "route": 2}],
                               key_bits=8, ports=2, nodes=1, table_size=2, mesh=False)
-    assert table.lookup(0, 0x12) == 1
-    assert table.lookup(0, 0x22) is None
+    assert table.match(0, 0x12) == TableEntry(key=0x10, mask=0xF0, route=1) and table.match(0, 0x12).row == 0
+    assert table.match(0, 0x22) is None

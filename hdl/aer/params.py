@@ -364,11 +364,13 @@ class MeshParams(_Common):
 @dataclasses.dataclass(frozen=True)
 class TableEntry:
     """One routing table entry: a packet with key k matches when ``(k & mask) == key``; it then leaves on every
-    output port whose bit is set in ``route`` (an empty route drops it)."""
+    output port whose bit is set in ``route`` (an empty route drops it). ``row`` is its position in the
+    ``routes`` parameter, for messages; it is not part of the entry's value."""
 
     key: int
     mask: int
     route: int
+    row: int = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,7 +424,7 @@ class RouteTable:
                 raise ValueError(f"{where}: field 'key' {values['key']:#x} has bits outside its mask "
                                  f"{values['mask']:#x}, so no packet can match it")
             node = values.pop("node", 0)
-            entries[node].append(TableEntry(**values))
+            entries[node].append(TableEntry(**values, row=i))
         for node, node_entries in enumerate(entries):
             if len(node_entries) > table_size:
                 of = f" for node {node}" if mesh else ""
@@ -434,11 +436,11 @@ class RouteTable:
         """The entries of the router of ``node`` (empty when none were given)."""
         return self.entries[node] if node < len(self.entries) else ()
 
-    def lookup(self, node, key):
-        """The route of the first entry of ``node`` that ``key`` matches, or None when none matches."""
+    def match(self, node, key):
+        """The first :class:`TableEntry` of ``node`` that ``key`` matches, or None when none matches."""
         for entry in self.node_entries(node):
             if key & entry.mask == entry.key:
-                return entry.route
+                return entry
         return None
 
     def to_rows(self, *, mesh):

@@ -53,20 +53,38 @@ def _board_top(config, *, baud):
     return NetworkTop(_params(config), baud=baud)
 
 
+def _loop_error(config, loop):
+    """The one-line error of a :class:`~spikeforge.sim.aer.model.RoutingLoopError`, naming the file and the
+    line of the entry (or of ``default_route``) that closes the loop."""
+    from spikeforge.sim.aer.model import describe_packet
+
+    table = "mesh" if "mesh" in config.blocks else "router"
+    if loop.entry is None:
+        where = config.where(table, "default_route")
+        what = f"default_route, taken by a missed key at node {loop.node},"
+    else:
+        where = config.where(table, "routes", loop.entry.row)
+        what = f"routes entry {loop.entry.row} at node {loop.node}"
+    return InputError(f"{where}: [{table}] {what} sends {describe_packet(loop.packet.content)} back to node "
+                      f"{loop.back}, around a loop")
+
+
 def _simulate(config, request, stage, build_dir):
+    from spikeforge.sim.aer.model import AerModel, RoutingLoopError
     from spikeforge.sim.aer.simulate import PacketFileError, read_packets, simulate, write_delivered
 
     params = _params(config)
     try:
         packets = read_packets(request.input, params)
+        AerModel(params).check_loops(packets)
     except PacketFileError as exc:
         raise InputError(str(exc)) from None
+    except RoutingLoopError as loop:
+        raise _loop_error(config, loop) from None
     click.echo(f"spikeforge: delivering {counted(len(packets), 'packet')} on {BACKEND_NAMES[request.backend]}",
                err=True)
     try:
         rows = simulate(params, packets, request.backend, build_dir=build_dir)
-    except ValueError as exc:   # the routing tables send a packet around a loop
-        raise InputError(str(exc)) from None
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     write_delivered(stage / "delivered.csv", rows, params)

@@ -26,7 +26,7 @@ import numpy as np
 from spikeforge.hdl.aer.params import EAST, LOCAL, MESH_PORTS, NORTH, SOUTH, WEST, MeshParams, RouterParams
 
 
-__all__ = ["Packet", "Delivery", "Traffic", "AerModel", "compare", "describe_packet"]
+__all__ = ["Packet", "Delivery", "Traffic", "AerModel", "RoutingLoopError", "compare", "describe_packet"]
 
 
 _OPPOSITE = {NORTH: SOUTH, SOUTH: NORTH, EAST: WEST, WEST: EAST}
@@ -103,6 +103,17 @@ def describe_packet(content):
     return f"packet src {src} -> {dest} payload {payload}" + (f" tag {tag}" if tag else "")
 
 
+class RoutingLoopError(ValueError):
+    """The mesh's routing tables send a packet around a loop: at ``node`` the table entry ``entry`` (a
+    :class:`~spikeforge.hdl.aer.params.TableEntry`; None: the default route of a missed key) sends ``packet``
+    back to ``back``, a node of the path that brought it there."""
+
+    def __init__(self, packet, node, back, entry):
+        self.packet, self.node, self.back, self.entry = packet, node, back, entry
+        super().__init__(f"The routing tables send {describe_packet(packet.content)} around a loop: node {node} "
+                         f"sends it back to node {back}")
+
+
 class AerModel:
     """The golden model of a standalone router (:class:`RouterParams`) or a mesh (:class:`MeshParams`).
 
@@ -146,9 +157,8 @@ class AerModel:
         """Mask of the output ports the router of ``node`` sends a packet for ``dest`` to (0: dropped)."""
         p = self._p
         if p.uses_table:
-            route = p.routes.lookup(node, dest)
-            if route is None:
-                route = p.default_route if p.miss == "default" else 0
+            entry = p.routes.match(node, dest)
+            route = entry.route if entry is not None else p.default_route if p.miss == "default" else 0
             return route & p.links(node) if self._mesh else route
         x, y = p.position(node) if self._mesh else (p.x, p.y)
         dx, dy = dest
@@ -170,14 +180,16 @@ class AerModel:
 
         Raises
         ------
-        ValueError
+        RoutingLoopError
             If the mesh's routing tables send a packet around a loop.
         """
         p = self._p
         forwarded = np.zeros((self.routers, p.ports), dtype=np.int64)
         dropped = np.zeros((self.routers, p.ports), dtype=np.int64)
         delivered = {node: [] for node in range(self.outputs)}
-        for packet in sorted(packets, key=lambda packet: packet.t):
+        packets = sorted(packets, key=lambda packet: packet.t)
+        self.check_loops(packets)
+        for packet in packets:
             if self._mesh:
                 self._trace_mesh(packet, delivered, forwarded, dropped)
             else:
@@ -190,6 +202,37 @@ class AerModel:
                         delivered[port].append(self._delivery(packet, port, routers=1))
         top = p.counter_max
         return Traffic(delivered=delivered, forwarded=np.minimum(forwarded, top), dropped=np.minimum(dropped, top))
+
+    def check_loops(self, packets):
+        """Raise :class:`RoutingLoopError` for the first of ``packets`` that the mesh's tables send around a
+        loop (a standalone router has none)."""
+        checked = set()
+        for packet in packets if self._mesh else ():
+            if (packet.src, packet.dest) not in checked:
+                self._check_loop(packet)
+                checked.add((packet.src, packet.dest))
+
+    def _next_nodes(self, node, dest):
+        """The neighbours the router of ``node`` sends a packet for ``dest`` to."""
+        route = self.route(node, dest)
+        return [self._p.neighbour(node, port) for port in range(MESH_PORTS) if port != LOCAL and route >> port & 1]
+
+    def _check_loop(self, packet):
+        """Raise :class:`RoutingLoopError` when a path of ``packet`` comes back to a node it went through (a
+        depth-first search of the routers its key reaches; a router's route depends on the key only)."""
+        path, done = [packet.src], set()
+        pending = [iter(self._next_nodes(packet.src, packet.dest))]
+        while pending:
+            node = next(pending[-1], None)
+            if node is None:
+                done.add(path.pop())
+                pending.pop()
+            elif node in path:
+                at = path[-1]
+                raise RoutingLoopError(packet, at, node, self._p.routes.match(at, packet.dest))
+            elif node not in done:
+                path.append(node)
+                pending.append(iter(self._next_nodes(node, packet.dest)))
 
     def _trace_mesh(self, packet, delivered, forwarded, dropped):
         p = self._p
