@@ -609,4 +609,4 @@ def test_summaries_count_in_words(config, tmp_path):
     result = run("simulate", EXAMPLES / "router_table.toml", "--input", packets, "-o", tmp_path / "aer")
     assert result.exit_code == 0, result.output
     assert "delivering 1 packet on the golden model" in result.stderr
-    assert result.stdout.startswith("1 delivery of 1 packet; wrote ")
+    assert result.stdout.startswith("1 delivery of 1 packet, 0 dropped; wrote ")

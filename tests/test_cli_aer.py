@@ -95,3 +95,19 @@ def test_a_routing_loop_names_its_entry_and_creates_nothing(tmp_path):
                        f"{config} line 25: [mesh] routes entry 3 at node 1 sends packet src 0 -> key 0x1 payload 7 "
                        f"back to node 0, around a loop")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mesh.toml", "packets.csv"]
+
+
+def test_the_summary_counts_the_dropped_packets(tmp_path):
+    config = tmp_path / "router.toml"
+    config.write_text(ROUTER.format(route="0b0100"))
+    packets = tmp_path / "packets.csv"
+    packets.write_text("t,src,dest,payload\n0,0,16,1\n0,1,33,2\n1,2,64,3\n2,3,65,4\n")     # 64, 65 match nothing
+    result = run("simulate", config, "--input", packets, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"3 deliveries of 4 packets, 2 dropped; wrote {tmp_path / 'out' / 'delivered.csv'}\n"
+    config = tmp_path / "mesh.toml"
+    config.write_text(MESH.format(route="0b10000"))
+    packets.write_text("t,src,dest,payload\n0,0,2,5\n0,0,1,6\n1,1,3,7\n")         # key 3 matches nothing
+    result = run("simulate", config, "--input", packets, "-o", tmp_path / "mesh")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"2 deliveries of 3 packets, 1 dropped; wrote {tmp_path / 'mesh' / 'delivered.csv'}\n"

@@ -71,7 +71,7 @@ def _loop_error(config, loop):
 
 def _simulate(config, request, stage, build_dir):
     from spikeforge.sim.aer.model import AerModel, RoutingLoopError
-    from spikeforge.sim.aer.simulate import PacketFileError, read_packets, simulate, write_delivered
+    from spikeforge.sim.aer.simulate import PacketFileError, read_packets, run_network, write_delivered
 
     params = _params(config)
     try:
@@ -84,12 +84,12 @@ def _simulate(config, request, stage, build_dir):
     click.echo(f"spikeforge: delivering {counted(len(packets), 'packet')} on {BACKEND_NAMES[request.backend]}",
                err=True)
     try:
-        rows = simulate(params, packets, request.backend, build_dir=build_dir)
+        rows, dropped = run_network(params, packets, request.backend, build_dir=build_dir)
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     write_delivered(stage / "delivered.csv", rows, params)
-    return (f"{counted(len(rows), 'delivery', 'deliveries')} of {counted(len(packets), 'packet')}; wrote "
-            f"{request.out_dir / 'delivered.csv'}")
+    return (f"{counted(len(rows), 'delivery', 'deliveries')} of {counted(len(packets), 'packet')}, {dropped} "
+            f"dropped; wrote {request.out_dir / 'delivered.csv'}")
 
 
 def _verify(config, *, sim, steps, seed, build_dir, echo):

@@ -19,7 +19,8 @@ from ..files import MAX_STEPS, decimal
 from .model import AerModel, Packet
 
 
-__all__ = ["BACKENDS", "PacketFileError", "read_packets", "simulate", "write_delivered", "delivered_header"]
+__all__ = ["BACKENDS", "PacketFileError", "read_packets", "run_network", "simulate", "write_delivered",
+           "delivered_header"]
 
 
 BACKENDS = ("model", "icarus", "verilator")
@@ -112,7 +113,12 @@ def delivered_header(params):
 
 
 def simulate(params, packets, backend, build_dir=None):
-    """Deliver ``packets`` through the router or mesh of ``params``.
+    """The delivery rows of :func:`run_network`."""
+    return run_network(params, packets, backend, build_dir)[0]
+
+
+def run_network(params, packets, backend, build_dir=None):
+    """Deliver ``packets`` through the router or mesh of ``params``; count the dropped ones.
 
     Parameters
     ----------
@@ -129,9 +135,12 @@ def simulate(params, packets, backend, build_dir=None):
 
     Returns
     -------
-    list of tuple
+    rows : list of tuple
         ``(t, node, src, payload)`` rows (``tag`` appended when the format has one), sorted by ``t`` then
         ``node``, in arrival order within a cycle and node.
+    dropped : int
+        The sum of the routers' dropped counters (the model's, or those the RTL run read back): packets that
+        matched no table entry or had no way to their destination.
 
     Raises
     ------
@@ -143,7 +152,8 @@ def simulate(params, packets, backend, build_dir=None):
     if backend not in BACKENDS:
         raise ValueError(f"Backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == "model":
-        delivered = AerModel(params).run(packets).delivered
+        traffic = AerModel(params).run(packets)
+        delivered, dropped = traffic.delivered, traffic.dropped
     else:
         if build_dir is None:
             raise ValueError(f"Backend {backend!r} needs a build directory")
@@ -152,11 +162,11 @@ def simulate(params, packets, backend, build_dir=None):
         result = run_rtl(params, packets, sim=backend, build_dir=build_dir, check=False)
         if not result.ok:
             raise RuntimeError(f"The {backend} simulation failed: {result.message}")
-        delivered = result.delivered
+        delivered, dropped = result.delivered, result.dropped
     tagged = bool(params.tag_bits)
     rows = [(d.t, d.node, d.src, d.payload) + ((d.tag,) if tagged else ())
             for node in sorted(delivered) for d in delivered[node]]
-    return sorted(rows, key=lambda row: (row[0], row[1]))
+    return sorted(rows, key=lambda row: (row[0], row[1])), int(dropped.sum())
 
 
 def write_delivered(path, rows, params):
