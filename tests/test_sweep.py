@@ -267,7 +267,7 @@ rtl = "icarus"
     assert [r["status"] for r in rows] == ["ok"] * 3, [r.get("error") for r in rows]
     assert all(r["logic_cells"] > 0 and r["fmax_mhz"] > 0 for r in rows)
     assert all(0 < r["saturation_throughput"] <= 1 for r in rows)
-    assert all(r["zero_load_latency"] == 2 for r in rows)       # one router, two cycles (docs/aer.md)
+    assert all(r["zero_load_latency"] == 4 for r in rows)       # one table router, four cycles (docs/aer.md)
     assert rows[0]["ffs"] < rows[2]["ffs"]
     assert rows[0]["saturation_throughput"] < rows[2]["saturation_throughput"]   # one-packet buffers stall
     assert front    # the default objectives: logic cells against saturation throughput
