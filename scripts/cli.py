@@ -33,6 +33,9 @@ __all__ = ["main"]
 
 RTL_BACKENDS = ("icarus", "verilator")
 MAX_VERIFY_STEPS = 10_000      # verify reads every state back after every step
+#: In an output directory, the names of the files the last command wrote there: the next command to write there
+#: removes those it does not write again, and never a file spikeforge did not write.
+OUTPUTS_RECORD = ".spikeforge-outputs"
 
 
 class _OneLineErrors(click.Group):
@@ -101,9 +104,34 @@ def _writable(directory, named=None):
     return missing
 
 
+def _recorded_outputs(out_dir):
+    """The file names :data:`OUTPUTS_RECORD` of ``out_dir`` lists (none when it has no record)."""
+    try:
+        lines = (out_dir / OUTPUTS_RECORD).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in lines if line and not line.startswith("#") and line == Path(line).name
+            and line not in (".", "..", OUTPUTS_RECORD)}
+
+
+def _replace_outputs(stage, out_dir):
+    """Move the files of ``stage`` into ``out_dir`` and remove the files of the previous command there that this
+    one did not write again (those its record lists); then record this command's."""
+    out_dir.mkdir(exist_ok=True)
+    written = sorted(item.name for item in stage.iterdir())
+    for name in written:
+        os.replace(stage / name, out_dir / name)
+    for name in _recorded_outputs(out_dir) - set(written):
+        if (out_dir / name).is_file():
+            (out_dir / name).unlink()
+    (out_dir / OUTPUTS_RECORD).write_text("# Written by spikeforge: the files its last command wrote here.\n"
+                                          + "".join(f"{name}\n" for name in written), encoding="utf-8")
+
+
 @contextlib.contextmanager
 def _staged_output(out_dir):
-    """Yield an empty staging directory beside ``out_dir``; on success move its files into ``out_dir``.
+    """Yield an empty staging directory beside ``out_dir``; on success move its files into ``out_dir`` in place
+    of the previous command's outputs (see :data:`OUTPUTS_RECORD`).
 
     On failure nothing is left behind (not even the parent directories it created), so an existing ``out_dir``
     keeps its old contents.
@@ -120,9 +148,7 @@ def _staged_output(out_dir):
         raise InputError(f"{out_dir}: cannot write there ({exc.strerror or exc})") from None
     try:
         yield stage
-        out_dir.mkdir(exist_ok=True)
-        for item in stage.iterdir():
-            os.replace(item, out_dir / item.name)
+        _replace_outputs(stage, out_dir)
         done = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -97,7 +97,7 @@ def test_generate(config, tmp_path):
     out = tmp_path / "out"
     result = run("generate", config, "-o", out)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["lif_core.json", "lif_core.v"]
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "lif_core.json", "lif_core.v"]
     manifest = json.loads((out / "lif_core.json").read_text())
     assert manifest["toplevel"] == "lif_core"
     # The manifest's ports are the Verilog module's ports, and its payload fields are the core's layouts.
@@ -169,7 +169,7 @@ def test_simulate(config, tmp_path):
     result = run("simulate", config, "--input", tmp_path / "events.csv", "--weights", tmp_path / "w.npy",
                  "--backend", "model", "-o", out, "--dump-state")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["spikes.csv", "state.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "spikes.csv", "state.npz"]
 
     steps = max(t for t, _ in events) + 1
     model = LifModel(params_of(), weights)
@@ -202,7 +202,21 @@ def test_simulate_into_existing_directory(config, tmp_path):
     (out / "keep.txt").write_text("keep")
     write_events(tmp_path / "e.csv", [(0, 1)])
     assert run("simulate", config, "--input", tmp_path / "e.csv", "-o", out).exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "spikes.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "keep.txt", "spikes.csv"]
+
+
+def test_a_new_run_replaces_the_outputs_of_the_last(config, tmp_path):
+    """What spikeforge wrote into DIR before and does not write again is removed; a file of the user's stays."""
+    out = tmp_path / "sim"
+    events = write_events(tmp_path / "e.csv", [(0, 1)])
+    assert run("simulate", config, "--input", events, "-o", out, "--dump-state").exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    assert run("simulate", config, "--input", events, "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "notes.txt", "spikes.csv"]
+    assert run("generate", config, "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "lif_core.json", "lif_core.v",
+                                                     "notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("rows, header, message", [
@@ -443,7 +457,7 @@ def test_simulate_attention(tmp_path):
 def test_generate_other_blocks(tmp_path, example, overrides, files):
     result = run("generate", EXAMPLES / example, *overrides, "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == files
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".spikeforge-outputs", *files]
     assert json.loads((tmp_path / "out" / files[0]).read_text())["block"] == example.split("_")[0]
 
 

@@ -35,7 +35,8 @@ def test_compile_writes_a_chip_that_simulate_runs_as_the_float_reference(graph, 
     out = tmp_path / "chip"
     result = run("compile", graph, "--dt", DT, "--core-neurons", 4, "--calibrate", tmp_path / "in.npz", "-o", out)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["chip.toml", "report.json", "report.md", "weights.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [".spikeforge-outputs", "chip.toml", "report.json", "report.md",
+                                                     "weights.npz"]
     report = json.loads((out / "report.json").read_text())
     assert [c["core"] for c in report["cores"]] == ["h_0", "h_1", "h_2", "o_0", "o_1"]
     assert report["output_agreement"] == 1.0

@@ -108,7 +108,7 @@ def test_dump_weights(reward_config, tmp_path):
     spikes, trace = expected_run(REWARD, weights)
     assert result.stdout == (f"{len(spikes)} spikes in 6 timesteps and 4 rewards; wrote {tmp_path / 'out'}/spikes.csv "
                              f"and {tmp_path / 'out'}/weights.npy\n")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["spikes.csv", "weights.npy"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".spikeforge-outputs", "spikes.csv", "weights.npy"]
     assert read_spikes(tmp_path / "out" / "spikes.csv") == spikes
     learned = np.load(tmp_path / "out" / "weights.npy")
     assert learned.shape == (CORE["axons"], CORE["neurons"])
