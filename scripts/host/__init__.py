@@ -3,7 +3,7 @@
 
 - :mod:`.frames`: the framing (flags, stuffing, CRC-16);
 - :mod:`.link`: :class:`~.link.Link`, numbered frames with acknowledgements and retransmission over a byte stream;
-- :mod:`.board`: :class:`~.board.Board`, what a LIF core or a chip on a board does: INFO, loading, timesteps.
+- :mod:`.board`: :class:`~.board.Board`, what a LIF core or a chip on a board does: INFO, loading, timesteps;
 - :mod:`.run`: a LIF core's timesteps and a chip's samples on a board, as ``simulate`` runs them;
 - :mod:`.command`: the commands ``spikeforge run`` and ``spikeforge probe``.
 """
