@@ -61,6 +61,10 @@ class NetworkTop(Elaboratable):
         return self._params
 
     @property
+    def baud(self):
+        return self._baud
+
+    @property
     def block(self):
         """The :class:`~spikeforge.hdl.aer.router.Router` or :class:`~spikeforge.hdl.aer.mesh.Mesh` inside."""
         return self._network
