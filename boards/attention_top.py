@@ -57,6 +57,10 @@ class AttentionBoardTop(Elaboratable):
         return self._params
 
     @property
+    def baud(self):
+        return self._baud
+
+    @property
     def block(self):
         """The :class:`~spikeforge.hdl.attention.unit.AttentionUnit` inside."""
         return self._unit

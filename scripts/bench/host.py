@@ -161,8 +161,9 @@ def write_report(out, rows, digits):
              "time on a board estimated as (bytes out + bytes in) x 10 bits / baud plus the device's RTL cycles "
              f"at {CLOCK_HZ / 1e6:g} MHz; the USB's latency (1 ms per timestep round trip with the FTDI latency "
              "timer at 1 ms) is given apart.", "",
-             "Every reply (an output spike, a read's data, a step's end) is acknowledged by the host, and every co"
-             "mmand by the device: the payload per link byte of one direction counts the other direction's acknowledgements too.", "",
+             "Every reply (an output spike, a read's data, a step's end) is acknowledged by the host, and every "
+             "command by the device: the payload per link byte of one direction counts the other direction's "
+             "acknowledgements too.", "",
              "## Protocol efficiency (payload bytes per link byte)", "",
              "| workload | phase | link bytes out | payload out / link out | link bytes in | payload in / link in |",
              "|---|---|---|---|---|---|"]
