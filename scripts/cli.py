@@ -27,6 +27,7 @@ from .config import load_config
 from .data_files import DataFileError
 from .errors import ConfigError, InputError, Interrupted, ToolError
 from .interrupts import terminate_like_interrupt
+from .progress import still_running
 
 
 __all__ = ["main"]
@@ -297,7 +298,8 @@ def simulate(config, overrides, input_path, backend, out_dir, build_dir, **optio
         if name not in block.simulation.options:
             raise InputError(f"--{name.replace('_', '-')} applies to a {_takers(name)} block, not [{block.name}]")
     request = SimulateRequest(input=input_path, backend=backend, out_dir=out_dir, options=given)
-    with _staged_output(out_dir) as stage, _build_dir(build_dir) as build, _input_errors(), _tool_errors():
+    running = still_running(f"simulating in {backend}") if backend in RTL_BACKENDS else contextlib.nullcontext()
+    with _staged_output(out_dir) as stage, _build_dir(build_dir) as build, _input_errors(), _tool_errors(), running:
         summary = block.simulation.run(loaded, request, stage, build)
     click.echo(summary)
 
@@ -342,7 +344,7 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
             raise InputError(f"--steps {steps}: the number of timesteps must be in 1..{MAX_VERIFY_STEPS}")
     elif block.verify_steps is not None:
         steps = block.verify_steps(loaded)
-    with _build_dir(build_dir) as build, _tool_errors():
+    with _build_dir(build_dir) as build, _tool_errors(), still_running("verifying"):
         verdict = block.verify(loaded, sim=sim, steps=steps, seed=seed, build_dir=build, echo=_stage)
     click.echo(verdict.message)
     ctx.exit(0 if verdict.ok else 1)

@@ -7,7 +7,6 @@ Parameters :mod:`spikeforge.hdl.chip.params`, generator :mod:`spikeforge.hdl.chi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from spikeforge.sim.files import load_npz, read_spikes as read_input_spikes
 from spikeforge.sim.lif_core.fields import state_names
 
 from ..errors import InputError, ToolError
+from ..progress import progress
 from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
                           check_workload, fmax_hz, lazy, of_table)
 
@@ -124,7 +124,7 @@ def _simulate(config, request, stage, build_dir):
         from spikeforge.sim.chip.model import run_chip
 
         recorder = _Recorder(params, spikes)
-        with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
+        with progress(length=steps, label="simulating", unit="timesteps") as bar:
             def on_step(b, t, chip):
                 bar.update(1)
                 if observe:

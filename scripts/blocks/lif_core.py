@@ -8,7 +8,6 @@ board top-level :class:`spikeforge.boards.lif_top.LifTop`; docs/lif_core.md and 
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import click
 import numpy as np
@@ -19,6 +18,7 @@ from spikeforge.sim.files import MAX_STEPS
 
 from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
+from ..progress import progress
 from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
                           check_workload, counted, fmax_hz, lazy)
 
@@ -73,12 +73,13 @@ def _run_model(params, weights, events, steps, dump_state):
     model = LifModel(params, weights)
     by_step = _by_step(events, steps)
     spikes, v, u = [], [], []
-    with click.progressbar(range(steps), label="simulating", file=sys.stderr) as bar:
-        for t in bar:
+    with progress(length=steps, label="simulating", unit="timesteps") as bar:
+        for t in range(steps):
             spikes.extend((t, int(n)) for n in model.step(by_step[t]))
             if dump_state:
                 v.append(model.v.copy())
                 u.append(model.u.copy())
+            bar.update(1)
     state = {}
     if dump_state:
         state["v"] = np.array(v, dtype=np.int64).reshape(steps, params.neurons)
@@ -100,7 +101,7 @@ def _run_learning(params, stdp, weights, events, rewards, steps, backend, output
     if backend == "model":
         from spikeforge.sim.stdp.simulate import simulate_model
 
-        with click.progressbar(length=steps, label="simulating", file=sys.stderr) as bar:
+        with progress(length=steps, label="simulating", unit="timesteps") as bar:
             return simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
                                   dump_state=outputs.state, trace_weights=outputs.trace,
                                   on_step=lambda: bar.update(1))

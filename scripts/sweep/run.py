@@ -8,14 +8,12 @@ import contextlib
 import csv
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-import click
-
 from spikeforge.hdl.manifest import source_digest, tool_versions
 
+from ..progress import progress
 from .pareto import pareto_front, plot_front
 from .point import Task, evaluate, point_key
 from .space import grid_points
@@ -99,7 +97,7 @@ def _executor(jobs, scheduler):
 
 
 def _progress(total):
-    return click.progressbar(length=total, label="sweep", file=sys.stderr, show_eta=True, show_pos=True)
+    return progress(length=total, label="sweep", unit="points")
 
 
 def run_sweep(space, out_dir, *, jobs=1, scheduler=None, resume=False):
