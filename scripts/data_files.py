@@ -7,8 +7,8 @@ reward-modulated STDP may add a ``value`` column (header ``t,addr,value``) for r
 file, the line and the rule broken.
 """
 
+import array
 import csv
-import io
 
 import numpy as np
 
@@ -46,10 +46,13 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
         Width of a reward value (``[stdp] reward_bits``); None when the core takes no rewards (a reward row is
         then an error).
 
+    The file is read row by row and every row checked as it is read, so the first bad row is reported without
+    reading the rest; the events are kept in 16 bytes each, not as Python objects.
+
     Returns
     -------
-    events : list of (int, int)
-        ``(t, axon)`` events, in file order.
+    events : numpy.ndarray
+        ``(t, axon)`` events, in file order, int64 of shape (events, 2).
     rewards : list of (int, int)
         ``(t, value)`` reward commands, in file order.
 
@@ -61,18 +64,20 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            text = file.read()
+            return _read_event_rows(path, csv.reader(file), axons, steps, reward_bits)
     except OSError as exc:
         raise DataFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise DataFileError(f"{path}: not a UTF-8 text file") from None
-    rows = csv.reader(io.StringIO(text))
+
+
+def _read_event_rows(path, rows, axons, steps, reward_bits):
     header = next(rows, None)
     header = tuple(cell.strip() for cell in header) if header is not None else None
     if header not in (EVENT_HEADER, INPUT_HEADER):
         found = ",".join(header) if header else "an empty file"
         raise DataFileError(f"{path} line 1: expected the header 't,addr' or 't,addr,value', found {found!r}")
-    events, rewards = [], []
+    events, rewards = array.array("q"), []       # events: t, axon, t, axon...
     for row in rows:
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -92,8 +97,8 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
             t, axon = _integers(where, cells[:2], "two integers 't,addr'", row)
             if not 0 <= axon < axons:
                 raise DataFileError(f"{where}: axon {axon} is out of range 0..{axons - 1}")
-            events.append((_check_time(where, t, steps), axon))
-    return events, rewards
+            events.extend((_check_time(where, t, steps), axon))
+    return np.frombuffer(events, dtype=np.int64).reshape(-1, 2), rewards
 
 
 def _integers(where, cells, expected, row):

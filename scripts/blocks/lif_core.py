@@ -71,11 +71,11 @@ def _run_model(params, weights, events, steps, dump_state):
     from spikeforge.sim.lif_core.model import LifModel
 
     model = LifModel(params, weights)
-    by_step = _by_step(events, steps)
+    starts = np.searchsorted(events[:, 0], np.arange(steps + 1))     # step t: events[starts[t]:starts[t + 1]]
     spikes, v, u = [], [], []
     with progress(length=steps, label="simulating", unit="timesteps") as bar:
         for t in range(steps):
-            spikes.extend((t, int(n)) for n in model.step(by_step[t]))
+            spikes.extend((t, int(n)) for n in model.step(events[starts[t]:starts[t + 1], 1]))
             if dump_state:
                 v.append(model.v.copy())
                 u.append(model.u.copy())
@@ -98,6 +98,7 @@ class _Outputs:
 
 def _run_learning(params, stdp, weights, events, rewards, steps, backend, outputs, build_dir):
     """Spikes, state and learned weights of a learning core, on the model or the RTL."""
+    events = _event_list(events)
     if backend == "model":
         from spikeforge.sim.stdp.simulate import simulate_model
 
@@ -118,8 +119,8 @@ def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
     from spikeforge.sim.lif_core.rtl import simulate_rtl
 
     _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
-    return simulate_rtl(params, weights=weights, events=events, steps=steps, sim=backend, build_dir=build_dir,
-                        dump_state=outputs.state)
+    return simulate_rtl(params, weights=weights, events=_event_list(events), steps=steps, sim=backend,
+                        build_dir=build_dir, dump_state=outputs.state)
 
 
 def _read_input(config, request):
@@ -136,12 +137,17 @@ def _read_input(config, request):
     except (ConfigError, DataFileError) as exc:
         raise InputError(str(exc)) from None
     if steps is None:
-        if not events and not rewards:
+        if not len(events) and not rewards:
             raise InputError(f"{request.input}: no events, so the number of timesteps is unknown; give --steps")
-        steps = max(t for t, _ in events + rewards) + 1
-    events.sort(key=lambda event: event[0])
+        steps = max(([int(events[:, 0].max())] if len(events) else []) + [t for t, _ in rewards]) + 1
+    events = events[np.argsort(events[:, 0], kind="stable")]
     rewards.sort(key=lambda reward: reward[0])
     return events, rewards, weights, steps
+
+
+def _event_list(events):
+    """The ``(t, axon)`` tuples of an events array, for the back ends that take a list."""
+    return [tuple(event) for event in events.tolist()]
 
 
 def _simulate(config, request, stage, build_dir):
@@ -184,7 +190,7 @@ def _read_for_board(config, request):
         raise InputError(f"{config.path}: run drives inference cores; a core with [stdp] enabled runs in simulate "
                          f"(the host runtime sends no rewards yet)")
     events, _, weights, steps = _read_input(config, request)
-    return weights, _by_step(events, steps)
+    return weights, _by_step(_event_list(events), steps)
 
 
 def _run_on_board(config, inputs, board, stage, out_dir):
