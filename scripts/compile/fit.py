@@ -2,8 +2,9 @@
 
 Memories are counted exactly as block RAMs of the board's family (the weight memory of a core is ``lanes x
 weight_bits`` wide and ``axons x neurons / lanes`` deep, its state memory one record per lane group; the iCE40
-flow puts a host-loaded weight memory above 64 kbit into SPRAM, boards/build.py). Logic is estimated as the host link
-and controller, plus per tile a fixed part (its router, input map, event FIFO and the core's control) and a part
+flow puts a host-loaded weight memory above 64 kbit into SPRAM, boards/build.py; on the iCE40 each input
+buffer of a router takes a block RAM, one per linked port and one for the local port). Logic is estimated as the
+host link and controller, plus per tile a fixed part (its router, input map, event FIFO and the core's control) and a part
 per lane and membrane bit (the lane's adders, decay, compare and reset). The constants are fitted to the chip
 builds of docs/benchmarks_chip.md and the digits chip (iCE40: 1000 + 1150 per tile + 33 per lane-bit, within 5%
 of four builds of two tiles, 21% over for one tile alone; ECP5: 300 + 1400 + 30, within 12%). A chip fits when
@@ -28,6 +29,7 @@ class _Family:
     spram: int = 0              # iCE40UP5K 256-kbit single-port RAMs
     spram_above_bits: int = 0   # a host-loaded weight memory larger than this goes to SPRAM
     fifo_bram_depth: int = 0    # a FIFO of at least this many entries takes block RAM (0: never, LUT RAM)
+    router_buffer_bram: int = 0  # block RAMs of a router's input buffer (one per linked port and the local one)
     # Logic estimate: link (host link and controller), per tile, per lane per membrane bit.
     link: int = 0
     tile: int = 0
@@ -36,7 +38,7 @@ class _Family:
 
 _FAMILIES = {
     "icebreaker": _Family(logic=5280, bram=30, bram_modes=((16, 256), (8, 512), (4, 1024), (2, 2048)), spram=4,
-                          spram_above_bits=64 * 1024, fifo_bram_depth=16, link=1000, tile=1150, lane_bit=33),
+                          spram_above_bits=64 * 1024, fifo_bram_depth=16, router_buffer_bram=1, link=1000, tile=1150, lane_bit=33),
     "ulx3s-85f": _Family(logic=83640, bram=208, bram_modes=((36, 512), (18, 1024), (9, 2048), (4, 4096),
                                                              (2, 8192), (1, 16384)), link=300, tile=1400,
                          lane_bit=30),
@@ -96,6 +98,8 @@ def fit(chip, board):
     """The :class:`BoardFit` of ``chip`` (a :class:`~spikeforge.hdl.chip.params.ChipParams`) on ``board``."""
     family = _FAMILIES[board]
     bram, spram = _fifo_blocks(family, 8, _HOST_RX_ENTRIES), 0
+    mesh = chip.mesh
+    bram += family.router_buffer_bram * sum(bin(mesh.links(node)).count("1") for node in range(chip.nodes))
     logic = family.link
     for core in chip.cores:
         b, s = _core_memories(family, core.params, core.stdp)
