@@ -204,5 +204,5 @@ def test_mesh_routing_loop_is_reported():
                                routes=[{"node": 0, "key": 0, "mask": 1, "route": 1 << EAST},
                                        {"node": 1, "key": 0, "mask": 1, "route": 1 << WEST}])
     with pytest.raises(ValueError, match=r"^The routing tables send packet src 0 -> key 0x0 payload 0 around a "
-                                         r"loop$"):
+                                         r"loop: node 1 sends it back to node 0$"):
         AerModel(params).run([Packet(t=0, src=0, dest=0, payload=0)])
