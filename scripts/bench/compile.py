@@ -37,7 +37,7 @@ REPEATS = 5
 RTL_SAMPLES = 10
 CLOCK_MHZ = 12.0            # the iCEBreaker's oscillator, the clock the chip's build runs at
 ACCURACY_GOAL = 1.0         # points between the float and the 8-bit network
-ICEBREAKER_CORE = (64, 128)
+ICEBREAKER = dict(core_neurons=64, core_axons=128, board="icebreaker")    # what scripts/run-example builds
 
 
 def _echo(message):
@@ -69,8 +69,7 @@ def _median_seconds(work):
 
 
 def compile_times():
-    digits = _median_seconds(lambda: compile_network(read_network(DIGITS / "digits.nir", dt=DT),
-                                                     core_neurons=ICEBREAKER_CORE[0], core_axons=ICEBREAKER_CORE[1]))
+    digits = _median_seconds(lambda: compile_network(read_network(DIGITS / "digits.nir", dt=DT), **ICEBREAKER))
     graph = _dense_graph((784, 256, 10))
     mnist = _median_seconds(lambda: compile_network(network_from_graph(graph, dt=DT), core_axons=1024))
     return {"digits 64-64-10 (iCEBreaker cores)": digits, "784-256-10 (cores of 256 neurons x 1024 axons)": mnist}
@@ -84,8 +83,7 @@ def accuracies(spikes, labels):
     network = read_network(DIGITS / "digits.nir", dt=DT)
     rows = {"float (NIR reference)": float(np.mean(_predictions(run(network, spikes).spikes) == labels))}
     for bits in (8, 4):
-        placement = compile_network(network, weight_bits=bits, core_neurons=ICEBREAKER_CORE[0],
-                                    core_axons=ICEBREAKER_CORE[1]).placement
+        placement = compile_network(network, weight_bits=bits, **ICEBREAKER).placement
         out = run_chip(placement.chip, spikes, placement.arrays)
         rows[f"{bits}-bit weights (chip golden model)"] = float(np.mean(_predictions(out) == labels))
     return rows
@@ -95,8 +93,7 @@ def latency(spikes, build_dir):
     """Median cycles per sample on the RTL, and whether the RTL equalled the golden model."""
     from spikeforge.sim.chip.rtl import simulate_rtl
 
-    placement = compile_network(read_network(DIGITS / "digits.nir", dt=DT), core_neurons=ICEBREAKER_CORE[0],
-                                core_axons=ICEBREAKER_CORE[1]).placement
+    placement = compile_network(read_network(DIGITS / "digits.nir", dt=DT), **ICEBREAKER).placement
     subset = spikes[:RTL_SAMPLES]
     _echo(f"RTL run of {RTL_SAMPLES} test digits in Verilator")
     out, cycles = simulate_rtl(placement.chip, subset, placement.arrays, sim="verilator", build_dir=build_dir)
@@ -112,8 +109,8 @@ def render(times, accuracy, cycles, step_cycles, same):
              "", f"Compile time (read the NIR graph, discretize, quantize, map; median of {REPEATS}):", "",
              "| network | milliseconds |", "|---|---:|"]
     lines += [f"| {name} | {seconds * 1000:.1f} |" for name, seconds in times.items()]
-    lines += ["", "Accuracy on the 360 test digits of examples/digits/ (64-64-10, 16 steps, iCEBreaker cores of at "
-              "most 64 neurons x 128 axons):", "", "| network | accuracy |", "|---|---:|"]
+    lines += ["", "Accuracy on the 360 test digits of examples/digits/ (64-64-10, 16 steps, compiled for the "
+              "iCEBreaker: cores of at most 64 neurons x 128 axons, lanes fitted to the board):", "", "| network | accuracy |", "|---|---:|"]
     lines += [f"| {name} | {value:.2%} |" for name, value in accuracy.items()]
     gap = abs(eight - float_accuracy) * 100
     lines += ["", f"Goal: 8-bit within {ACCURACY_GOAL:g} point of float: {verdict(gap <= ACCURACY_GOAL)} "
