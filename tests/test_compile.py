@@ -177,3 +177,15 @@ def test_uniform_cores_need_one_neuron_model():
     with pytest.raises(CompileError, match=r"^--uniform needs one neuron model and one decay for every core: 'h_0' "
                                            r"has model = 'lif', 'o_0' 'cuba'$"):
         compile_network(network_from_graph(exact_graph(), dt=DT), core_neurons=4, uniform=True)
+
+
+def test_the_block_ram_estimate_is_what_the_ecp5_builds_used():
+    # The ULX3S builds placed 7 DP16KD for the digits chip (its two weight memories take 2 and 1, the routers'
+    # four input buffers one each) and 16 for examples/chip_2x2.toml (four weight memories, twelve buffers).
+    from pathlib import Path
+
+    from spikeforge.scripts.compile.fit import fit
+    from spikeforge.scripts.config import load_config
+    digits = compile_network(_digits(), core_neurons=64, core_axons=128, board="icebreaker").placement.chip
+    example = load_config(Path(__file__).parent.parent / "examples" / "chip_2x2.toml").blocks["chip"]
+    assert (fit(digits, "ulx3s-85f").bram, fit(example, "ulx3s-85f").bram) == (7, 16)

@@ -1,15 +1,20 @@
 """Whether a compiled chip fits a board, estimated before any place and route.
 
-Memories are counted exactly as block RAMs of the board's family (the weight memory of a core is ``lanes x
-weight_bits`` wide and ``axons x neurons / lanes`` deep, its state memory one record per lane group; the iCE40
-flow puts a host-loaded weight memory above 64 kbit into SPRAM, boards/build.py; on the iCE40 each input
-buffer of a router takes a block RAM, one per linked port and one for the local port). Logic is estimated as the
-host link and controller, plus per tile a fixed part (its router, input map, event FIFO and the core's control) and a part
-per lane and membrane bit (the lane's adders, decay, compare and reset). The constants are fitted to the chip
-builds of docs/benchmarks_chip.md and the digits chip (iCE40: 1000 + 1150 per tile + 33 per lane-bit, within 5%
-of four builds of two tiles, 21% over for one tile alone; ECP5: 300 + 1400 + 30, within 12%). A chip fits when
-its block RAMs do and its logic estimate leaves :data:`ROUTING_MARGIN` of the device to place and route;
-``spikeforge build`` gives the truth.
+Block RAMs are counted as the build flow places them, by the family's RAM shapes:
+
+- every core's weight memory (``lanes x weight_bits`` wide, ``axons x neurons / lanes`` deep; on the iCE40 one
+  above 64 kbit goes to SPRAM, as boards/build.py asks);
+- on the iCE40, its state memory (one record per lane group) and every FIFO of 16 entries or more (the tile's
+  event FIFO, the core's spike FIFO, the host link's receive FIFO); the ECP5 puts those in LUT RAM;
+- on both, one per input buffer of every router (one per linked port and one for the local port).
+
+These counts equal the builds of the digits chip on both boards and of examples/chip_2x2.toml on the ECP5.
+
+Logic is estimated as the host link and controller, plus per tile a fixed part (router, input map, event FIFO,
+the core's control) and a part per lane and membrane bit (the lane's adders, decay, compare and reset), with
+constants fitted to chip builds (iCE40: 1000 + 1150 per tile + 33 per lane-bit, within 5% of four builds of
+two tiles; ECP5: 300 + 1400 + 30, 9% to 23% over). A chip fits when its block RAMs do and its logic estimate
+leaves :data:`ROUTING_MARGIN` of the device to place and route; ``spikeforge build`` gives the truth.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class _Family:
     spram_above_bits: int = 0   # a host-loaded weight memory larger than this goes to SPRAM
     fifo_bram_depth: int = 0    # a FIFO of at least this many entries takes block RAM (0: never, LUT RAM)
     router_buffer_bram: int = 0  # block RAMs of a router's input buffer (one per linked port and the local one)
+    state_in_bram: bool = True  # the cores' state memories take block RAM (ECP5: LUT RAM)
     # Logic estimate: link (host link and controller), per tile, per lane per membrane bit.
     link: int = 0
     tile: int = 0
@@ -40,7 +46,7 @@ _FAMILIES = {
     "icebreaker": _Family(logic=5280, bram=30, bram_modes=((16, 256), (8, 512), (4, 1024), (2, 2048)), spram=4,
                           spram_above_bits=64 * 1024, fifo_bram_depth=16, router_buffer_bram=1, link=1000, tile=1150, lane_bit=33),
     "ulx3s-85f": _Family(logic=83640, bram=208, bram_modes=((36, 512), (18, 1024), (9, 2048), (4, 4096),
-                                                             (2, 8192), (1, 16384)), link=300, tile=1400,
+                                                             (2, 8192), (1, 16384)), router_buffer_bram=1, state_in_bram=False, link=300, tile=1400,
                          lane_bit=30),
 }
 
@@ -83,7 +89,7 @@ def _core_memories(family, params, stdp=None):
     weight_bits = p.axons * p.neurons * p.weight_bits
     record = sum(width for width, _ in p.neuron_fields(stdp).values())
     fifos = _fifo_blocks(family, p.axon_bits, p.axons - 1) + _fifo_blocks(family, p.group_bits + p.lanes, p.groups)
-    blocks = _blocks(family, p.lanes * record, p.groups) + fifos
+    blocks = (_blocks(family, p.lanes * record, p.groups) if family.state_in_bram else 0) + fifos
     if family.spram and weight_bits > family.spram_above_bits:
         return blocks, math.ceil(weight_bits / (256 * 1024))
     return blocks + _blocks(family, p.lanes * p.weight_bits, p.axons * p.groups), 0
