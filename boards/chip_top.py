@@ -82,7 +82,7 @@ class ChipTop(Elaboratable):
             host.status.bad_config.eq(chip.bad_config), host.status.bad_frames.eq(host.bad_frames),
             host.status.link_errors.eq(link.errors),
         ]
-        # `done` is a pulse; hold it until its frame is acknowledged. The chip takes no step until then.
+        # `done` is a pulse; hold it until its frame is acknowledged (two can wait: see hold_pulse).
         hold_pulse(m, chip.done, host.done)
 
     def elaborate(self, platform):

@@ -47,12 +47,13 @@ def info_header(magic, manifest):
 
 
 def hold_pulse(m, pulse, reply):
-    """Make the one-cycle ``pulse`` a beat of the payload-less ``reply`` stream, held until it is sent (the
-    block that pulses does nothing that needs the host until then)."""
-    with m.If(reply.ready):
-        m.d.sync += reply.valid.eq(0)
-    with m.If(pulse):
-        m.d.sync += reply.valid.eq(1)
+    """Make each one-cycle ``pulse`` a beat of the payload-less ``reply`` stream, held until it is sent. Two
+    can wait: when the host's ACK of one is lost, the host (which has it) goes on, and the block may pulse
+    again before the first is released (a tick without spikes); the host takes no third step before it has the
+    second."""
+    pending = Signal(2)
+    m.d.comb += reply.valid.eq(pending != 0)
+    m.d.sync += pending.eq(pending + pulse - (reply.valid & reply.ready))
 
 
 def _check_streams(what, streams):
@@ -274,6 +275,10 @@ class HostBridge(wiring.Component):
         busy = Signal()
         selected = Signal(len(sources))         # one-hot: the source whose frame is being sent
         held = Signal(len(sources))             # one-hot: the reply sent and not yet acknowledged
+        # The host's ACK of the held reply releases it, unless that frame is being sent again (then the host's
+        # next ACK, of the copy, does); it cancels a copy still to send, which would go out with the next number.
+        release = Signal()
+        m.d.comb += release.eq(link["host_ack"] & (seq == tx_seq) & held.any() & ~(busy & (selected == held)))
         index = Signal(range(max(len(frame) for _, frame, _ in sources)))
         byte = 0
         last = 0
@@ -290,7 +295,7 @@ class HostBridge(wiring.Component):
         with m.Elif(ack_pending):
             m.d.sync += [busy.eq(1), selected.eq(1), ack_frame.eq(Cat(ack_seq, ack_code)), ack_pending.eq(0)]
         with m.Elif(held.any()):
-            with m.If(resend):
+            with m.If(resend & ~release):
                 m.d.sync += [busy.eq(1), selected.eq(held), resend.eq(0)]
         with m.Else():
             for i, (pending, _, port) in enumerate(sources[first_reply:], first_reply):
@@ -301,13 +306,11 @@ class HostBridge(wiring.Component):
                     else:
                         m.d.sync += held.eq(1 << i)
 
-        # The host's ACK of the held reply releases it, unless that frame is being sent again (then the host's
-        # next ACK, of the copy, does).
-        with m.If(link["host_ack"] & (seq == tx_seq) & held.any() & ~(busy & (selected == held))):
+        with m.If(release):
             for i, (_, _, port) in enumerate(sources):
                 if port is not None:
                     m.d.comb += port.ready.eq(held[i])
-            m.d.sync += [held.eq(0), tx_seq.eq(tx_seq + 1)]
+            m.d.sync += [held.eq(0), tx_seq.eq(tx_seq + 1), resend.eq(0)]
         with m.If(link["host_nak"] & held.any()):
             m.d.sync += resend.eq(1)
         # After the sender, so that a request in the cycle its previous frame starts is not lost.

@@ -252,11 +252,10 @@ def test_build_refuses_a_baud_rate_the_board_cannot_make(tmp_path):
 
 
 @pytest.mark.cocotb
-@pytest.mark.xfail(reason="issue 13: at 1% damaged bytes over 300 steps the link was seen to stall (the device "
-                          "sent no reply to 10 NAKs in a row while one was awaited); not yet explained")
 def test_a_long_run_at_one_percent_link_errors_equals_simulate(lif_core, builds, tmp_path):
     """300 timesteps of a LIF core, 1% of the link's bytes damaged both ways: every event counted once, every
-    spike delivered once."""
+    spike delivered once. It stalled once the host's ACK of a DONE was lost before a timestep without spikes
+    (tests/test_host_bridge.py has that case and the reply a late ACK once invented)."""
     rng = np.random.default_rng(7)
     rows = sorted((t, int(a)) for t in range(300) for a in rng.integers(0, 6, size=rng.integers(0, 5)))
     events = tmp_path / "events.csv"

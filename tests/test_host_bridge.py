@@ -247,6 +247,29 @@ def test_reply_is_held_until_acknowledged(params):
                                                  f.cfg_data(0, 17), nak(2)]
 
 
+@pytest.mark.parametrize("delay", range(12))
+def test_an_ack_as_the_held_reply_starts_again_invents_no_reply(params, delay):
+    # A NAK while the reply is being sent has it sent again right after; the host's ACK of the first copy, at
+    # some delay, arrives in the cycle the second starts. That ACK once released the reply and the second copy
+    # went out with the next number: a reply the block never made, which the host took for the next one.
+    dut = Bench(params)
+    f = Frames(dut.core)
+    host = [f.cfg(0, WRITE, WEIGHT, 2, 3, 17), f.cfg(1, READ, WEIGHT, 2, 3), encode(0, NAK), *[delay][:delay],
+            encode(0, ACK), 100]
+    replies = {frame for frame in run(dut, host, acknowledge=False) if frame.code != ACK}
+    assert replies == {f.cfg_data(0, 17)}
+
+
+def test_a_tick_while_the_last_done_is_held_gets_its_own_done(params):
+    # The host's ACK of DONE 0 is lost; the host, which has DONE 0, sends the next TICK. That tick has no spikes,
+    # so its DONE comes while DONE 0 is still held; both must reach the host (the first was once merged into
+    # the second, and the host then waited for a DONE the device no longer had).
+    dut = Bench(params)
+    host = [encode(0, TICK), 300, encode(1, TICK), 300, encode(0, NAK), 100, encode(0, ACK), 100, encode(1, ACK), 100]
+    assert run(dut, host, acknowledge=False) == [ack(0), Frame(0, DONE, b""), ack(1), Frame(0, DONE, b""),
+                                                 Frame(1, DONE, b"")]
+
+
 def test_host_bridge_generic_widths():
     layout = data.StructLayout({"a": unsigned(3), "b": data.StructLayout({"x": 9}), "c": unsigned(0)})
     bridge = HostBridge(commands={"cmd": layout, "wide": unsigned(20)}, replies={"rep": signed(17)},
