@@ -1,7 +1,8 @@
 """Gather every block's benchmark report into docs/benchmarks.md.
 
 ``scripts/bench/lif.py`` writes docs/benchmarks.md (the LIF core); ``stdp.py``, ``aer.py``, ``attention.py``,
-``chip.py``, ``compile.py``, ``host.py`` and ``sweep.py`` of scripts/bench/ write docs/benchmarks_<block>.md.
+``chip.py``, ``largest_chip.py`` (as ``largest``), ``compile.py``, ``host.py`` and ``sweep.py`` of scripts/bench/
+write docs/benchmarks_<section>.md.
 This appends those after the LIF core's part
 (replacing what an earlier run appended), so that docs/benchmarks.md holds every table. Every figure comes from
 its block's script; nothing here measures.
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 
 MARKER = "<!-- The sections below are copied from docs/benchmarks_<block>.md by scripts/bench/collect.py. -->"
-BLOCKS = ("stdp", "aer", "attention", "chip", "compile", "host", "sweep")
+BLOCKS = ("stdp", "aer", "attention", "chip", "largest", "compile", "host", "sweep")
 
 
 @click.command()
