@@ -145,8 +145,11 @@ class _Common:
 
     @property
     def latency(self):
-        """Zero-load cycles per router: :data:`LATENCY` (``xy``) or :data:`TABLE_LATENCY` (``table``)."""
-        return TABLE_LATENCY if self.uses_table else LATENCY
+        """Zero-load cycles per router: :data:`LATENCY` (``xy``), or :data:`TABLE_LATENCY` (``table``) with its
+        input buffers in memory; with ``fifo_depth = 1`` a ``table`` router's buffer is a register, a cycle less."""
+        if not self.uses_table:
+            return LATENCY
+        return TABLE_LATENCY if self.fifo_depth > 1 else TABLE_LATENCY - 1
 
     @property
     def index_bits(self):

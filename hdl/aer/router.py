@@ -21,8 +21,8 @@ Since only the lookup is shared and it never waits for an output, a head waits o
 route, as in ``xy`` mode: the shared lookup adds no dependency between the ports (a holding register shared by
 the ports would, and deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word
 per cycle (``2 ** slice bits`` cycles; the configuration port is busy and no lookup starts meanwhile). A packet
-accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``); the router looks up one packet
-per cycle.
+accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``; t + 3 with ``fifo_depth = 1``,
+whose buffer is a register); the router looks up one packet per cycle.
 
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
