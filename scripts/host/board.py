@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from spikeforge.hdl.manifest import manifest_digest
-from spikeforge.sim.harness.layout import Layout
+from spikeforge.sim.harness.layout import Layout, flat_fields
 
 from .link import FIRST_CODE, INFO, STATUS, LinkError
 
@@ -89,17 +89,6 @@ def info_parameters(block, payload):
     return read_fields(INFO_FIELDS[block], payload[_HEADER:])
 
 
-def _flat(fields, prefix=""):
-    """``{"entry": {"enable": 1}}`` -> ``{"entry.enable": 1}``, the manifest's field names."""
-    flat = {}
-    for name, value in fields.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{name}."))
-        else:
-            flat[f"{prefix}{name}"] = value
-    return flat
-
-
 class Board:
     """The block on the other end of ``link``, checked to be the one ``manifest`` describes.
 
@@ -148,7 +137,7 @@ class Board:
 
     def _send(self, port, value):
         layout = self._layouts[port]
-        bits = layout.pack(_flat(value) if isinstance(value, dict) else value)
+        bits = layout.pack(flat_fields(value) if isinstance(value, dict) else value)
         self._link.command(self._codes[port], bits.to_bytes((layout.width + 7) // 8, "little"))
 
     def _reply(self):

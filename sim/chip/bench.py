@@ -23,22 +23,12 @@ from cocotb.utils import get_sim_time
 from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.sim.harness import run_config
 from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, reset, start_clock, wait_high
+from spikeforge.sim.harness.layout import flat_fields
 from spikeforge.sim.harness.streams import StreamPorts
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
 from .load import load_commands, rest_commands
 from .model import ChipModel
-
-
-def _flat(fields, prefix=""):
-    """``{"entry": {"enable": 1}}`` -> ``{"entry.enable": 1}``, the manifest's field names."""
-    flat = {}
-    for name, value in fields.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{name}."))
-        else:
-            flat[f"{prefix}{name}"] = value
-    return flat
 
 
 class ChipDriver:
@@ -68,7 +58,7 @@ class ChipDriver:
 
     async def command(self, fields):
         """One configuration command; returns the READ's ``data`` (None for a WRITE)."""
-        await self.cfg.send([_flat(fields)])
+        await self.cfg.send([flat_fields(fields)])
         if fields["op"] == "READ":
             return (await self.cfg_rsp.recv(timeout=self.patience))["data"]
         return None

@@ -12,7 +12,7 @@ import dataclasses
 import numbers
 
 
-__all__ = ["Field", "Layout"]
+__all__ = ["Field", "Layout", "flat_fields"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,3 +185,15 @@ class Layout:
         fields = ", ".join(f"{name}@{f.offset}:{f.width}{'s' if f.signed else 'u'}"
                            for name, f in self._fields.items())
         return f"Layout({self._name!r}, width={self._width}, {fields})"
+
+
+def flat_fields(fields, prefix=""):
+    """``{"entry": {"enable": 1}}`` -> ``{"entry.enable": 1}``: nested field values by the manifest's field
+    names, as :meth:`Layout.pack` takes them."""
+    flat = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            flat.update(flat_fields(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
