@@ -17,13 +17,15 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..checks import check_int
+from ..checks import check_choice, check_int
 
 
-__all__ = ["AttentionParams", "VARIANTS"]
+__all__ = ["AttentionParams", "SCHEDULES", "VARIANTS"]
 
 
 VARIANTS = ("v1", "v2")
+#: "events": the work follows the spikes; "dense": every (token, channel) and every (i, j) pair is visited.
+SCHEDULES = ("events", "dense")
 _REQUIRED = ("variant", "tokens", "channels")
 
 # SpikingJelly's MultiStepLIFNode in the Spike-driven Transformer code: tau = 2, v_threshold = 0.5.
@@ -78,6 +80,10 @@ class AttentionParams:
         tau = ``2**decay_shift``, 0..8 (default 1: tau = 2). H = V + (X - V) / tau.
     frac_bits : int
         Fractional bits of the fixed-point SN. Default: exact over the timesteps (see the module docstring).
+    schedule : str
+        ``"events"`` (the default): the spikes are turned into addresses and only they are added, so the cycles
+        follow the activity. ``"dense"``: every (token, channel) position and every (i, j) pair of K^T V is
+        visited whatever the spikes; fewer cells, and as fast at very high activity (docs/attention.md).
 
     Raises
     ------
@@ -98,6 +104,7 @@ class AttentionParams:
     scale_shift: int
     decay_shift: int
     frac_bits: int
+    schedule: str
 
     @classmethod
     def keys(cls):
@@ -119,7 +126,7 @@ class AttentionParams:
     @classmethod
     def _create(cls, *, variant, tokens, channels, heads=1, timesteps=4, lanes=1, count_bits=None,
                 threshold=_DEFAULT_THRESHOLD, scale_shift=None, decay_shift=_DEFAULT_DECAY_SHIFT,
-                frac_bits=None):
+                frac_bits=None, schedule="events"):
         if variant not in VARIANTS:
             raise ValueError(f"Parameter 'variant' must be one of {', '.join(map(repr, VARIANTS))}, "
                              f"not {variant!r}")
@@ -157,9 +164,11 @@ class AttentionParams:
         check_int("frac_bits", frac_bits, threshold_frac, 48,
                    f"must be in the range {threshold_frac}..48 (threshold {threshold!r} needs "
                    f"{threshold_frac} fractional bits)")
+        check_choice("schedule", schedule, SCHEDULES)
         params = cls(variant=variant, tokens=tokens, channels=channels, heads=heads, timesteps=timesteps,
                      lanes=lanes, count_bits=count_bits, threshold=threshold, scale_shift=scale_shift,
-                     decay_shift=decay_shift, frac_bits=frac_bits)
+                     decay_shift=decay_shift, frac_bits=frac_bits,
+                     schedule=schedule)
         if params.sn_bits > _MAX_SN_BITS:
             raise ValueError(f"Parameter 'frac_bits' makes the SN input {params.sn_bits} bits wide, more than "
                              f"{_MAX_SN_BITS}; lower 'frac_bits', 'count_bits' or 'timesteps'")
@@ -220,8 +229,9 @@ class AttentionParams:
     @property
     def additions_per_timestep(self):
         """Dense additions of one timestep: the masked count updates (N D in v1, N D Dh in v2) and, in v2, the
-        masked sums of Q M (N D Dh). The unit performs all of them whatever the spikes are; the SN updates
-        (:attr:`sn_elements` per timestep) are not counted."""
+        masked sums of Q M (N D Dh). The dense schedule performs all of them whatever the spikes are; the
+        events schedule only those the spikes ask for (:func:`spikeforge.sim.attention.model.event_additions`).
+        The SN updates (:attr:`sn_elements` per timestep) are not counted."""
         n, d, dh = self.tokens, self.channels, self.head_channels
         if self.variant == "v1":
             return n * d

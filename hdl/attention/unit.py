@@ -23,6 +23,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .events import v1_event_counts, v2_events
 from .params import AttentionParams
 
 
@@ -126,6 +127,8 @@ class AttentionUnit(wiring.Component):
     def elaborate(self, platform):
         if self._p.variant == "v1":
             return self._elaborate_v1()
+        if self._p.schedule == "events":
+            return v2_events(self, Module())
         return self._elaborate_v2()
 
     # --- v1 -----------------------------------------------------------------------------------------------
@@ -133,19 +136,9 @@ class AttentionUnit(wiring.Component):
     def _elaborate_v1(self):
         p = self._p
         m = Module()
-        N, D, L, T = p.tokens, p.channels, p.lanes, p.timesteps
+        N, D, L = p.tokens, p.channels, p.lanes
         C = D // L                                  # words of kv and of the membranes
 
-        count_word = data.ArrayLayout(unsigned(p.count_bits), L)
-        m.submodules.kv_mem = kv_mem = Memory(shape=count_word, depth=C, init=[])
-        kv_wr = kv_mem.write_port()
-        # A read sees the write of the same cycle only where the same word comes back that soon (read-through
-        # logic sits after the RAM's output, on the slowest path).
-        kv_rd = kv_mem.read_port(transparent_for=(kv_wr,) if C == 1 else ())
-        membrane_word = data.ArrayLayout(unsigned(p.membrane_bits), L)
-        m.submodules.membrane_mem = mem = Memory(shape=membrane_word, depth=C, init=[])
-        mem_wr = mem.write_port()
-        mem_rd = mem.read_port(transparent_for=(mem_wr,) if N * C <= 2 else ())
         # Two banks of Q rows: timestep t is written to bank t % 2 while the emitter reads timestep t-1 from
         # the other one.
         m.submodules.q_mem = q_mem = Memory(shape=unsigned(D), depth=2 * N, init=[])
@@ -153,21 +146,10 @@ class AttentionUnit(wiring.Component):
         q_rd = q_mem.read_port()
         queue, may_start_row, start_row = self._output_queue(m)
 
-        # Stage 0 of the count pipeline: the row being added, one word of L channels per cycle.
-        t = Signal(range(T))                        # timestep of the rows coming in
         n_in = Signal(range(N))                     # next row of the timestep
         in_bank = Signal()
         q_waddr = Signal(range(2 * N))
-        busy = Signal()
-        word = Signal(range(C))
-        kv_bits = Signal(D)
-        first_row = Signal()
-        last_row = Signal()
-        # Stage 1: read-modify-write of the kv word. Stage 2 (last row only): the SN of the finished word.
-        s1 = {"valid": Signal(), "word": Signal(range(C)), "bits": Signal(L), "first_row": Signal(),
-              "last_row": Signal(), "first_t": Signal()}
-        s2 = {"valid": Signal(), "word": Signal(range(C)), "first_t": Signal(),
-              "kv": Signal(count_word), "v": Signal(membrane_word)}
+        accept = Signal()
         spikes = Signal(D)                          # s, filled from the top one word at a time
         handoff = Signal()                          # s complete, waiting for the emitter
         # Emitter: O[n] = Q[n] & s of the previous timestep.
@@ -178,18 +160,90 @@ class AttentionUnit(wiring.Component):
         q_raddr = Signal(range(2 * N))
         e1_valid = Signal()
 
-        # --- accept rows; the count pipeline ---
-        last_word = word == C - 1
         # A bank holds a whole timestep from its last row in until the emitter has read it out; a row may
         # overwrite its slot in a held bank once the emitter has read that slot.
         bank_held = Signal(2)
         slot_free = ~bank_held.bit_select(in_bank, 1) | (em_busy & (em_bank == in_bank) & (em_n > n_in))
+        row = self.qkv.payload
+        if p.schedule == "dense":
+            count_ready, sn = self._v1_dense_counts(m, accept, row, n_in)
+        else:
+            last_row_in = Signal()
+            count_ready, sn = v1_event_counts(self, m, accept=accept, row=row, first_row=n_in == 0,
+                                              walk_pending=last_row_in)
+            with m.If(accept & (n_in == N - 1)):
+                m.d.sync += last_row_in.eq(1)
+        m.d.comb += [self.qkv.ready.eq(count_ready & slot_free), accept.eq(self.qkv.valid & self.qkv.ready)]
+        with m.If(accept):
+            m.d.comb += [q_wr.addr.eq(q_waddr), q_wr.data.eq(row.q), q_wr.en.eq(1)]
+            with m.If(_counter(m, n_in, N)):
+                m.d.sync += [in_bank.eq(~in_bank), bank_held.bit_select(in_bank, 1).eq(1)]
+            _counter(m, q_waddr, 2 * N)
+
+        # --- hand s to the emitter once it has finished the previous timestep ---
+        with m.If(handoff & ~em_busy):
+            m.d.sync += [handoff.eq(0), s_out.eq(spikes), em_busy.eq(1), em_bank.eq(~em_bank)]
+
+        # --- the SN of one word of kv ---
+        with m.If(sn["valid"]):
+            m.d.comb += [sn["mem_wr"].addr.eq(sn["word"]), sn["mem_wr"].en.eq(1)]
+            word_spikes = []
+            for lane in range(L):
+                spike, v_next = self._sn(m, sn["kv"][lane], sn["v"][lane], sn["first_t"], lane)
+                m.d.comb += sn["mem_wr"].data[lane].eq(v_next)
+                word_spikes.append(spike)
+            m.d.sync += spikes.eq(Cat(spikes[L:], *word_spikes))
+            with m.If(sn["word"] == C - 1):
+                m.d.sync += handoff.eq(1)
+
+        # --- emitter ---
+        issue = em_busy & may_start_row
+        m.d.comb += [start_row.eq(issue), q_rd.addr.eq(q_raddr)]
+        with m.If(issue):
+            _counter(m, q_raddr, 2 * N)
+            with m.If(_counter(m, em_n, N)):
+                m.d.sync += [em_busy.eq(0), bank_held.bit_select(em_bank, 1).eq(0)]
+        m.d.sync += e1_valid.eq(issue)
+        m.d.comb += [queue.w_data.eq(q_rd.data & s_out), queue.w_en.eq(e1_valid)]
+        return m
+
+    def _v1_dense_counts(self, m, accept, row, n_in):
+        """kv by the dense schedule: D / L cycles a row, the SN of each word as the last row finishes it.
+        Returns (a row may be taken, the stage feeding the SN)."""
+        p = self._p
+        N, D, L, T = p.tokens, p.channels, p.lanes, p.timesteps
+        C = D // L
+        count_word = data.ArrayLayout(unsigned(p.count_bits), L)
+        m.submodules.kv_mem = kv_mem = Memory(shape=count_word, depth=C, init=[])
+        kv_wr = kv_mem.write_port()
+        # A read sees the write of the same cycle only where the same word comes back that soon (read-through
+        # logic sits after the RAM's output, on the slowest path).
+        kv_rd = kv_mem.read_port(transparent_for=(kv_wr,) if C == 1 else ())
+        membrane_word = data.ArrayLayout(unsigned(p.membrane_bits), L)
+        m.submodules.membrane_mem = mem = Memory(shape=membrane_word, depth=C, init=[])
+        mem_wr = mem.write_port()
+        mem_rd = mem.read_port(transparent_for=(mem_wr,) if N * C <= 2 else ())
+
+        # Stage 0 of the count pipeline: the row being added, one word of L channels per cycle.
+        t = Signal(range(T))                        # timestep of the rows coming in
+        busy = Signal()
+        word = Signal(range(C))
+        kv_bits = Signal(D)
+        first_row = Signal()
+        last_row = Signal()
+        # Stage 1: read-modify-write of the kv word. Stage 2 (last row only): the SN of the finished word.
+        s1 = {"valid": Signal(), "word": Signal(range(C)), "bits": Signal(L), "first_row": Signal(),
+              "last_row": Signal(), "first_t": Signal()}
+        s2 = {"valid": Signal(), "word": Signal(range(C)), "first_t": Signal(),
+              "kv": Signal(count_word), "v": Signal(membrane_word), "mem_wr": mem_wr}
+
+        last_word = word == C - 1
         if N * C == 1:
             # One cycle a timestep: the next timestep's read of the membrane would come a cycle before this
             # one's write (two cycles apart, the read-through of the membrane memory covers it).
-            m.d.comb += self.qkv.ready.eq(~busy & slot_free)
+            ready = ~busy
         else:
-            m.d.comb += self.qkv.ready.eq((~busy | last_word) & slot_free)
+            ready = ~busy | last_word
         # The membranes are read with the counts, so the SN starts from registers, not from the RAM's output.
         m.d.comb += [kv_rd.addr.eq(word), mem_rd.addr.eq(word)]
         with m.If(busy):
@@ -204,9 +258,7 @@ class AttentionUnit(wiring.Component):
             s1["valid"].eq(busy), s1["word"].eq(word), s1["bits"].eq(kv_bits[:L]),
             s1["first_row"].eq(first_row), s1["last_row"].eq(last_row), s1["first_t"].eq(t == 0),
         ]
-        with m.If(self.qkv.valid & self.qkv.ready):
-            row = self.qkv.payload
-            m.d.comb += [q_wr.addr.eq(q_waddr), q_wr.data.eq(row.q), q_wr.en.eq(1)]
+        with m.If(accept):
             m.d.sync += [
                 busy.eq(1),
                 word.eq(0),
@@ -214,9 +266,6 @@ class AttentionUnit(wiring.Component):
                 first_row.eq(n_in == 0),
                 last_row.eq(n_in == N - 1),
             ]
-            with m.If(_counter(m, n_in, N)):
-                m.d.sync += [in_bank.eq(~in_bank), bank_held.bit_select(in_bank, 1).eq(1)]
-            _counter(m, q_waddr, 2 * N)
 
         kv_next = Signal(count_word)
         for lane in range(L):
@@ -230,32 +279,7 @@ class AttentionUnit(wiring.Component):
             s2["valid"].eq(s1["valid"] & s1["last_row"]), s2["word"].eq(s1["word"]),
             s2["first_t"].eq(s1["first_t"]), s2["kv"].eq(kv_next), s2["v"].eq(mem_rd.data),
         ]
-
-        # --- hand s to the emitter once it has finished the previous timestep ---
-        with m.If(handoff & ~em_busy):
-            m.d.sync += [handoff.eq(0), s_out.eq(spikes), em_busy.eq(1), em_bank.eq(~em_bank)]
-
-        with m.If(s2["valid"]):
-            m.d.comb += [mem_wr.addr.eq(s2["word"]), mem_wr.en.eq(1)]
-            word_spikes = []
-            for lane in range(L):
-                spike, v_next = self._sn(m, s2["kv"][lane], s2["v"][lane], s2["first_t"], lane)
-                m.d.comb += mem_wr.data[lane].eq(v_next)
-                word_spikes.append(spike)
-            m.d.sync += spikes.eq(Cat(spikes[L:], *word_spikes))
-            with m.If(s2["word"] == C - 1):
-                m.d.sync += handoff.eq(1)
-
-        # --- emitter ---
-        issue = em_busy & may_start_row
-        m.d.comb += [start_row.eq(issue), q_rd.addr.eq(q_raddr)]
-        with m.If(issue):
-            _counter(m, q_raddr, 2 * N)
-            with m.If(_counter(m, em_n, N)):
-                m.d.sync += [em_busy.eq(0), bank_held.bit_select(em_bank, 1).eq(0)]
-        m.d.sync += e1_valid.eq(issue)
-        m.d.comb += [queue.w_data.eq(q_rd.data & s_out), queue.w_en.eq(e1_valid)]
-        return m
+        return ready, s2
 
     # --- v2 -----------------------------------------------------------------------------------------------
 
@@ -435,15 +459,21 @@ class AttentionUnit(wiring.Component):
             c3["mem_addr"].eq(c2["mem_addr"]), c3["first_t"].eq(c2["first_t"]), c3["x"].eq(sums),
             c3["v"].eq(mem_rd.data),
         ]
-        # Stage 3: the SN of L elements; the output row fills from the top, one word at a time.
-        out_row = Signal(D)
+        self._v2_sn_stage(m, c3, mem_wr, queue)
+
+    def _v2_sn_stage(self, m, c3, mem_wr, queue):
+        """The last stage of the v2 compute walk: the SN of L elements (``c3``: ``valid``, ``x``, ``v``,
+        ``first_t``, ``mem_addr``); the output row fills from the top, one word at a time, and goes to the
+        queue at ``row_end``."""
+        p = self._p
+        out_row = Signal(p.channels)
         with m.If(c3["valid"]):
             m.d.comb += [mem_wr.addr.eq(c3["mem_addr"]), mem_wr.en.eq(1)]
             word_spikes = []
-            for lane in range(L):
+            for lane in range(p.lanes):
                 spike, v_next = self._sn(m, c3["x"][lane], c3["v"][lane], c3["first_t"], lane)
                 m.d.comb += mem_wr.data[lane].eq(v_next)
                 word_spikes.append(spike)
-            row = Cat(out_row[L:], *word_spikes)
+            row = Cat(out_row[p.lanes:], *word_spikes)
             m.d.sync += out_row.eq(row)
             m.d.comb += [queue.w_data.eq(row), queue.w_en.eq(c3["row_end"])]

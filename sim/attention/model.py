@@ -20,7 +20,7 @@ import numpy as np
 from spikeforge.hdl.attention.params import AttentionParams
 
 
-__all__ = ["AttentionModel", "check_spikes", "run_model"]
+__all__ = ["AttentionModel", "check_spikes", "event_additions", "run_model"]
 
 
 def check_spikes(name, array, params, *, calls=False):
@@ -112,3 +112,19 @@ def run_model(params, q, k, v):
     q, k, v = (check_spikes(name, a, params, calls=True) for name, a in (("q", q), ("k", k), ("v", v)))
     model = AttentionModel(params)
     return np.stack([model.step(q[t], k[t], v[t]) for t in range(q.shape[0])])
+
+
+def event_additions(params, q, k, v):
+    """The additions the spikes ask for (the events schedule's work), summed over the steps of binary Q, K, V of
+    shape (steps, tokens, channels).
+
+    v1: one per (token, channel) with ``K[n, c] = V[n, c] = 1``. v2: one per (token, i, j) of a head with
+    ``K[n, i] = V[n, j] = 1`` (K^T V), and a row of M, ``head_channels`` additions, per spike of Q (Q M).
+    """
+    p = params
+    q, k, v = (check_spikes(name, a, p, calls=True).astype(np.int64) for name, a in (("q", q), ("k", k), ("v", v)))
+    if p.variant == "v1":
+        return int((k & v).sum())
+    heads = k.shape[:2] + (p.heads, p.head_channels)
+    kv_pairs = (k.reshape(heads).sum(axis=3) * v.reshape(heads).sum(axis=3)).sum()
+    return int(kv_pairs + p.head_channels * q.sum())
