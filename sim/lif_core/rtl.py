@@ -1,8 +1,10 @@
-"""Running the LIF core's generated Verilog in Icarus or Verilator through cocotb, from the host.
+"""Running the LIF core's generated Verilog in Icarus (through cocotb) or Verilator (the batch harness), from the
+host.
 
-:func:`build_core` exports and builds one configuration; :func:`simulate_rtl` replays a stimulus on it (the
-``simulate`` command) and returns the spikes and, optionally, the state after every tick, in the same form as
-the golden model (:class:`spikeforge.sim.lif_core.model.LifModel`).
+:func:`build_core` exports and builds one configuration for cocotb; :func:`simulate_rtl` replays a stimulus on
+it (the ``simulate`` command) and returns the spikes and, optionally, the state after every tick, in the same
+form as the golden model (:class:`spikeforge.sim.lif_core.model.LifModel`). In Verilator the replay is one run of
+the batch harness (:mod:`spikeforge.sim.lif_core.batch`), with the same spikes, state and cycles.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.export import export
 from spikeforge.sim.harness.manifest import Manifest
 from spikeforge.sim.harness.runner import build, run_with_output
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.model import LifModel
 
 
@@ -101,11 +104,19 @@ def replay_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_
     model = LifModel(params, weights)  # validates the weights
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"Steps must be a non-negative integer, not {steps!r}")
+    if sim == "verilator" and not waves:
+        from spikeforge.sim.lif_core import batch
+
+        compiled = batch.compile_core(params, build_dir=build_dir)
+        schedule = event_schedule(compiled.compiled.manifest, params, events, steps)
+        spikes, state, cycles, _ = batch.replay(compiled, params, weights=model.weights,
+                                                by_step=events_by_step(schedule, steps), dump_state=dump_state)
+        return spikes, state, cycles
     built = build_core(params, sim=sim, build_dir=build_dir, waves=waves)
     config = {
         "params": params.to_dict(),
         "weights": model.weights.tolist(),
-        "events": event_schedule(built, params, events, steps),
+        "events": event_schedule(Manifest.load(built.manifest), params, events, steps),
         "steps": steps,
         "dump_state": dump_state,
     }
@@ -113,15 +124,15 @@ def replay_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_
     return spikes, state, replay["cycles"]
 
 
-def event_schedule(built, params, events, steps):
-    """The ``[t, axon]`` events of ``0 <= t < steps`` for a bench's replay.
+def event_schedule(manifest, params, events, steps):
+    """The ``[t, axon]`` events of ``0 <= t < steps`` for a replay.
 
     Raises
     ------
     ValueError
-        If an axon does not fit the core's axon address (the built core's manifest).
+        If an axon does not fit the core's axon address (in the core's :class:`Manifest`).
     """
-    axon = Manifest.load(built.manifest).stream_layout("events").field("axon")
+    axon = manifest.stream_layout("events").field("axon")
     schedule = []
     for t, address in events:
         t, address = int(t), int(address)

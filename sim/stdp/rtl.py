@@ -1,4 +1,5 @@
-"""Running a learning LIF core's generated Verilog in Icarus or Verilator through cocotb, from the host.
+"""Running a learning LIF core's generated Verilog in Icarus (through cocotb) or Verilator (the batch harness,
+:mod:`spikeforge.sim.lif_core.batch`), from the host.
 
 :func:`build_core` exports and builds one configuration; :func:`simulate_rtl` replays a stimulus (input events
 and reward commands) on it, for the ``simulate`` command, and returns the spikes, the weights it learned and
@@ -11,7 +12,9 @@ from __future__ import annotations
 from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.manifest import lif_core_manifest
 from spikeforge.hdl.export import export
+from spikeforge.sim.harness.manifest import Manifest
 from spikeforge.sim.harness.runner import build
+from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.lif_core.rtl import event_schedule, run_replay
 from spikeforge.sim.stdp.model import StdpModel
 from spikeforge.sim.stdp.simulate import check_params, check_steps, learned_result, schedule_rewards
@@ -94,12 +97,22 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
     check_steps(steps)
     model = StdpModel(params, stdp, weights)  # validates the weights
     reward_schedule = schedule_rewards(stdp, rewards, steps)
+    if sim == "verilator" and not waves:
+        from spikeforge.sim.lif_core import batch
+
+        compiled = batch.compile_core(params, stdp=stdp, build_dir=build_dir)
+        schedule = event_schedule(compiled.compiled.manifest, params, events, steps)
+        spikes, state, _, weights = batch.replay(compiled, params, weights=model.weights,
+                                                 by_step=events_by_step(schedule, steps), dump_state=dump_state,
+                                                 stdp=stdp, rewards_by_step=events_by_step(reward_schedule, steps),
+                                                 trace_weights=trace_weights)
+        return learned_result(params, spikes, state, weights[-1], weights if trace_weights else None, steps)
     built = build_core(params, stdp, sim=sim, build_dir=build_dir, waves=waves)
     config = {
         "params": params.to_dict(),
         "stdp": stdp.to_dict(),
         "weights": model.weights.tolist(),
-        "events": event_schedule(built, params, events, steps),
+        "events": event_schedule(Manifest.load(built.manifest), params, events, steps),
         "rewards": reward_schedule,
         "steps": steps,
         "dump_state": dump_state,
