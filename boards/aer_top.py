@@ -23,7 +23,7 @@ from spikeforge.hdl.aer.router import Router, round_robin
 from spikeforge.hdl.aer.manifest import aer_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
-from .host_link import add_uart_link, check_baud
+from .host_link import add_uart_link, check_baud, check_clock
 from .platforms import DEFAULT_BAUD
 
 
@@ -47,13 +47,17 @@ class NetworkTop(Elaboratable):
     params : RouterParams or MeshParams
     baud : int
         UART bit rate; checked against the board clock at elaboration.
+    clock_mhz : int, float or None
+        The clock the top runs at, from the board's oscillator through a PLL
+        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
     """
 
-    def __init__(self, params, *, baud=DEFAULT_BAUD):
+    def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, (RouterParams, MeshParams)):
             raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
         self._params = params
         self._baud = check_baud(baud)
+        self._clock_mhz = check_clock(clock_mhz)
         self._network = Mesh(params) if isinstance(params, MeshParams) else Router(params)
 
     @property
@@ -63,6 +67,12 @@ class NetworkTop(Elaboratable):
     @property
     def baud(self):
         return self._baud
+
+    @property
+    def clock_mhz(self):
+        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
+        board's oscillator."""
+        return self._clock_mhz
 
     @property
     def block(self):
@@ -101,7 +111,7 @@ class NetworkTop(Elaboratable):
         info = info_header(magic, aer_manifest(net)) + bytes([sources, routers, ports, net.packet_layout.size])
         m.submodules.host = host = HostBridge(commands=commands, replies=replies,
                                               status=data.StructLayout(status), info=info)
-        link = add_uart_link(m, platform, baud=self._baud)
+        link = add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz)
         wiring.connect(m, link.rx, host.rx)
         wiring.connect(m, host.tx, link.tx)
         m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(link.errors)]

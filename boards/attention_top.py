@@ -14,7 +14,7 @@ from spikeforge.hdl.attention.unit import AttentionUnit
 from spikeforge.hdl.attention.manifest import attention_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
-from .host_link import add_uart_link, check_baud
+from .host_link import add_uart_link, check_baud, check_clock
 from .platforms import DEFAULT_BAUD
 
 
@@ -36,20 +36,24 @@ def attention_info(unit):
 class AttentionBoardTop(Elaboratable):
     """An :class:`~spikeforge.hdl.attention.unit.AttentionUnit` and its host link on the board's UART.
 
-    The ``sync`` domain is the board's default clock; pins and frequency come from the platform.
+    The ``sync`` domain is the board's oscillator or a PLL from it (``clock_mhz``); pins come from the platform.
 
     Parameters
     ----------
     params : AttentionParams
     baud : int
         UART bit rate; checked against the board clock at elaboration.
+    clock_mhz : int, float or None
+        The clock the top runs at, from the board's oscillator through a PLL
+        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
     """
 
-    def __init__(self, params, *, baud=DEFAULT_BAUD):
+    def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, AttentionParams):
             raise TypeError(f"params must be an AttentionParams, not {params!r}")
         self._params = params
         self._baud = check_baud(baud)
+        self._clock_mhz = check_clock(clock_mhz)
         self._unit = AttentionUnit(params)
 
     @property
@@ -59,6 +63,12 @@ class AttentionBoardTop(Elaboratable):
     @property
     def baud(self):
         return self._baud
+
+    @property
+    def clock_mhz(self):
+        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
+        board's oscillator."""
+        return self._clock_mhz
 
     @property
     def block(self):
@@ -71,7 +81,7 @@ class AttentionBoardTop(Elaboratable):
         m.submodules.host = host = HostBridge(
             commands={"qkv": unit.row_layout}, replies={"o": unit.out_layout}, status=_STATUS,
             info=attention_info(unit))
-        link = add_uart_link(m, platform, baud=self._baud)
+        link = add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz)
         wiring.connect(m, link.rx, host.rx)
         wiring.connect(m, host.tx, link.tx)
         wiring.connect(m, host.qkv, unit.qkv)

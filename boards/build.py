@@ -35,10 +35,12 @@ from pathlib import Path
 
 from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
 
-from .platforms import board_family, board_platform, board_uart_divisor
+from .clocking import FASTEST
+from .platforms import board_clock_hz, board_clocks, board_family, board_platform, board_uart_divisor
 
 
-__all__ = ["build", "BuildError", "BuildInterrupted", "DoesNotFit", "select_tools", "TOOLCHAINS"]
+__all__ = ["build", "build_at_clock", "BuildError", "BuildInterrupted", "DoesNotFit", "TimingMissed", "select_tools",
+           "TOOLCHAINS"]
 
 
 TOOLCHAINS = ("auto", "system", "yowasp")
@@ -88,6 +90,16 @@ class BuildError(Exception):
 
 class DoesNotFit(BuildError):
     """The design needs more of some resource than the device has."""
+
+
+class TimingMissed(BuildError):
+    """The design's fmax is below the clock it was built for; ``report`` is the build's report."""
+
+    def __init__(self, report):
+        fmax, clock = report["fmax_mhz"], report["clock_mhz"]
+        super().__init__(f"timing: fmax {fmax:.1f} MHz misses the {clock:g} MHz clock by {clock - fmax:.1f} MHz "
+                         f"({100 * (clock - fmax) / clock:.1f}%)", None)
+        self.report = report
 
 
 class BuildInterrupted(BuildError):
@@ -214,7 +226,8 @@ def _memory_script(memories):
 
 def _overrides(family, seed, memories):
     overrides = {
-        "nextpnr_opts": f"--seed {seed} --report {_NAME}.nextpnr.json",
+        # A missed clock is reported from the report (TimingMissed), not as nextpnr's error without one.
+        "nextpnr_opts": f"--seed {seed} --report {_NAME}.nextpnr.json --timing-allow-fail",
         "script_after_synth": f"tee -q -o {_NAME}.stat.json stat -json",
     }
     if family == "ice40":
@@ -300,7 +313,8 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     Parameters
     ----------
     top : Elaboratable
-        The design (a board top-level with a ``baud``); it takes its pins and clock from the platform.
+        The design (a board top-level with a ``baud`` and a ``clock_mhz``); it takes its pins and oscillator from
+        the platform.
     board : str
         A key of :data:`spikeforge.boards.platforms.BOARDS`.
     out_dir : str or Path
@@ -322,15 +336,18 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     -------
     dict
         The contents of ``report.json``: ``board``, ``device``, ``resources`` (``logic_cells``, ``ffs``,
-        ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``, ``clock_constraint_mhz``,
+        ``bram``, ``spram``, ``dsp``), ``available`` (the device's), ``fmax_mhz``, ``clock_mhz`` (what the
+        bitstream runs at: the oscillator's or the PLL's frequency), ``clock_constraint_mhz`` (nextpnr's),
         ``baud`` (the UART's bit rate), ``seed``, ``tools`` ({tool: version}), ``toolchain`` ({tool: source}), ``seconds``, ``inputs`` (digest
         of the build files and tools), and ``describe``'s entries.
 
     Raises
     ------
     TypeError, ValueError
-        If a parameter is invalid, or the board's clock cannot make the top's baud rate
+        If a parameter is invalid, or the top's clock cannot make its baud rate
         (:func:`~spikeforge.boards.platforms.board_uart_divisor`).
+    TimingMissed
+        If the fmax is below the clock (``report.json`` is written).
     DoesNotFit
         If the design needs more of a resource than the device has.
     BuildError
@@ -339,7 +356,8 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise TypeError(f"Seed must be a non-negative integer, not {seed!r}")
     family = board_family(board)
-    board_uart_divisor(board, top.baud)
+    board_uart_divisor(board, top.baud, top.clock_mhz)
+    clock_mhz = round(board_clock_hz(board, top.clock_mhz) / 1e6, 3)
     start = time.monotonic()
     tools = select_tools(family, toolchain)
     platform, plan = _plan(top, board, seed)
@@ -353,7 +371,7 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
             stored = json.loads(path.read_text()) if path.exists() else {}
             if stored.get("inputs") == inputs:
                 if path == report_path:
-                    return stored
+                    return _check_timing(stored)
                 cls = DoesNotFit if stored["does_not_fit"] else BuildError
                 raise cls(stored["message"], stored["log"])
     report_path.unlink(missing_ok=True)
@@ -382,7 +400,8 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
         "resources": resources,
         "available": available,
         "fmax_mhz": fmax,
-        "clock_constraint_mhz": constraint or platform.default_clk_frequency / 1e6,
+        "clock_mhz": clock_mhz,
+        "clock_constraint_mhz": constraint or clock_mhz,
         "baud": top.baud,
         "seed": seed,
         "tools": {tool: info["version"] for tool, info in tools.items()},
@@ -391,4 +410,55 @@ def build(top, board, out_dir, *, seed=1, toolchain="auto", echo=_stderr, descri
         "inputs": inputs,
     }
     report_path.write_text(json.dumps(report, indent=2) + "\n")
+    return _check_timing(report)
+
+
+def _check_timing(report):
+    if report["fmax_mhz"] is not None and report["fmax_mhz"] < report["clock_mhz"]:
+        raise TimingMissed(report)
     return report
+
+
+def build_at_clock(make_top, board, out_dir, *, clock_mhz=None, **options):
+    """:func:`build` the board top-level ``make_top(clock_mhz)`` at ``clock_mhz``, or at the highest clock
+    that meets timing.
+
+    With ``clock_mhz`` :data:`~spikeforge.boards.clocking.FASTEST` the clocks of
+    :func:`~spikeforge.boards.platforms.board_clocks` that make the top's baud rate are tried from the
+    highest: each build in ``out_dir/clocks/<MHz>`` (so each is remembered), the next one at the highest clock
+    not above the fmax reached so far, and the first that meets timing is copied to ``out_dir``. Its report
+    gains ``clock_search``, the ``clock_mhz`` and ``fmax_mhz`` of every build tried.
+
+    Raises
+    ------
+    TimingMissed
+        If a chosen clock is missed, or none of the clocks is met (the lowest's report).
+    ValueError
+        If no clock makes the baud rate (:func:`~spikeforge.boards.platforms.board_clocks`).
+    """
+    if clock_mhz != FASTEST:
+        return build(make_top(clock_mhz), board, out_dir, **options)
+    out_dir = Path(out_dir)
+    probe = make_top(None)
+    probe._MustUse__silence = probe.block._MustUse__silence = True      # only asked for its baud rate
+    clocks = board_clocks(board, probe.baud)
+    tried, ceiling = [], None
+    for mhz in clocks:
+        if ceiling is not None and mhz > ceiling:
+            continue
+        trial_dir = out_dir / "clocks" / f"{mhz:g}MHz"
+        try:
+            report = build(make_top(mhz), board, trial_dir, **options)
+        except TimingMissed as missed:
+            tried.append({"clock_mhz": missed.report["clock_mhz"], "fmax_mhz": missed.report["fmax_mhz"]})
+            ceiling = missed.report["fmax_mhz"] if ceiling is None else min(ceiling, missed.report["fmax_mhz"])
+            last = missed
+            continue
+        tried.append({"clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"]})
+        for path in trial_dir.iterdir():
+            if path.is_file():
+                shutil.copy2(path, out_dir / path.name)
+        report = {**report, "clock_search": tried}
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        return report
+    raise last

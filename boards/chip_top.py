@@ -15,7 +15,7 @@ from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.hdl.chip.manifest import chip_manifest
 from spikeforge.hdl.host_bridge import HostBridge, hold_pulse, info_header
 
-from .host_link import add_uart_link, check_baud
+from .host_link import add_uart_link, check_baud, check_clock
 from .platforms import DEFAULT_BAUD
 
 
@@ -35,13 +35,17 @@ class ChipTop(Elaboratable):
     params : ChipParams
     baud : int
         UART bit rate; checked against the board clock at elaboration.
+    clock_mhz : int, float or None
+        The clock the top runs at, from the board's oscillator through a PLL
+        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
     """
 
-    def __init__(self, params, *, baud=DEFAULT_BAUD):
+    def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, ChipParams):
             raise TypeError(f"params must be a ChipParams, not {params!r}")
         self._params = params
         self._baud = check_baud(baud)
+        self._clock_mhz = check_clock(clock_mhz)
         self._chip = Chip(params)
 
     @property
@@ -56,6 +60,12 @@ class ChipTop(Elaboratable):
     @property
     def baud(self):
         return self._baud
+
+    @property
+    def clock_mhz(self):
+        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
+        board's oscillator."""
+        return self._clock_mhz
 
     def _info(self):
         p = self._params
@@ -87,5 +97,5 @@ class ChipTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        self.attach(m, add_uart_link(m, platform, baud=self._baud))
+        self.attach(m, add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz))
         return m

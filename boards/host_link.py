@@ -1,7 +1,7 @@
 """The UART side of every board top-level: pins, receiver and transmitter, the receive FIFO and the link LED.
 
-:func:`add_uart_link` puts a :class:`UartLink` on the board's UART pins, whose clock comes from the platform; a
-board top-level attaches its host bridge's byte streams (``rx``, ``tx``, as
+:func:`add_uart_link` makes the board top-level's clock (:func:`spikeforge.boards.clocking.add_board_clock`) and
+puts a :class:`UartLink` on the board's UART pins, its bit time counted in that clock; a board top-level attaches its host bridge's byte streams (``rx``, ``tx``, as
 :class:`spikeforge.hdl.host_bridge.HostBridge` has them) to the link's. The protocol is docs/host_protocol.md.
 """
 
@@ -11,12 +11,16 @@ from amaranth.lib.wiring import In, Out
 
 from spikeforge.hdl.uart import UartRx, UartTx
 
+from .clocking import add_board_clock
 
-__all__ = ["UartLink", "add_uart_link", "check_baud"]
+
+__all__ = ["UartLink", "add_uart_link", "check_baud", "check_clock"]
 
 
 # Bytes from the host wait here while the block is busy; the host protocol keeps the backlog under this.
 RX_FIFO_DEPTH = 32
+# Clock cycles per step of the link LED's hold time.
+_LED_STEP = 1 << 10
 
 
 def check_baud(baud):
@@ -24,6 +28,14 @@ def check_baud(baud):
     if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
         raise TypeError(f"Baud rate must be a positive integer, not {baud!r}")
     return baud
+
+
+def check_clock(clock_mhz):
+    """``clock_mhz`` (a board top-level's clock), or TypeError when it is neither None nor a positive number."""
+    if clock_mhz is not None and (isinstance(clock_mhz, bool) or not isinstance(clock_mhz, (int, float))
+                                  or not clock_mhz > 0):
+        raise TypeError(f"Clock must be None or a positive number of MHz, not {clock_mhz!r}")
+    return clock_mhz
 
 
 class UartLink(wiring.Component):
@@ -79,13 +91,14 @@ class UartLink(wiring.Component):
         return m
 
 
-def add_uart_link(m, platform, *, baud):
-    """Put a :class:`UartLink` on the board's UART pins in module ``m`` and return it.
+def add_uart_link(m, platform, *, baud, clock_mhz):
+    """Make the ``sync`` domain of module ``m`` at ``clock_mhz`` (:func:`~spikeforge.boards.clocking.add_board_clock`:
+    None for the board's oscillator), put a :class:`UartLink` counting its bit time in that clock on the board's
+    UART pins and return it.
 
-    The ``sync`` domain is the board's default clock. The first LED, when the board has one, lights for about
-    50 ms after each byte to or from the host.
+    The first LED, when the board has one, lights for about 50 ms after each byte to or from the host.
     """
-    clk_freq = platform.default_clk_frequency
+    clk_freq = add_board_clock(m, platform, clock_mhz)
     uart = platform.request("uart", dir="-")
     m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
     m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
@@ -94,10 +107,15 @@ def add_uart_link(m, platform, *, baud):
 
     if any(name == "led" for name, _ in platform.resources):
         m.submodules.led_buf = led = io.Buffer("o", platform.request("led", 0, dir="-"))
-        hold = Signal(range(int(clk_freq // 20) + 1))
+        # The hold time counts in steps of _LED_STEP cycles, so no counter is wider than 12 bits (a 21-bit
+        # count-down with its zero test was the slowest path of a small design at 30 MHz on the iCE40).
+        step = Signal(range(_LED_STEP))
+        steps = max(1, int(clk_freq // 20) // _LED_STEP)
+        hold = Signal(range(steps + 1))
+        m.d.sync += step.eq(step + 1)
         with m.If(link.activity):
-            m.d.sync += hold.eq(int(clk_freq // 20))
-        with m.Elif(hold != 0):
+            m.d.sync += hold.eq(steps)
+        with m.Elif((step == _LED_STEP - 1) & (hold != 0)):
             m.d.sync += hold.eq(hold - 1)
         m.d.comb += led.o.eq(hold != 0)
     return link

@@ -8,7 +8,7 @@ from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 
-from .host_link import add_uart_link, check_baud
+from .host_link import add_uart_link, check_baud, check_clock
 from .platforms import DEFAULT_BAUD
 
 
@@ -18,8 +18,8 @@ __all__ = ["LifTop"]
 class LifTop(Elaboratable):
     """A :class:`~spikeforge.hdl.lif_core.core.LifCore` and its host link on the board's UART.
 
-    The ``sync`` domain is the board's default clock; pins and frequency come from the platform. The first
-    LED, when the board has one, lights for about 50 ms after each byte to or from the host.
+    The ``sync`` domain is the board's oscillator or a PLL from it (``clock_mhz``); pins come from the
+    platform. The first LED, when the board has one, lights for about 50 ms after each byte to or from the host.
 
     Parameters
     ----------
@@ -30,6 +30,9 @@ class LifTop(Elaboratable):
         frames.
     baud : int
         UART bit rate; checked against the board clock at elaboration.
+    clock_mhz : int, float or None
+        The clock the top runs at, from the board's oscillator through a PLL
+        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
 
     Raises
     ------
@@ -38,7 +41,7 @@ class LifTop(Elaboratable):
         integer.
     """
 
-    def __init__(self, params, *, stdp=None, baud=DEFAULT_BAUD):
+    def __init__(self, params, *, stdp=None, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if stdp is not None and not isinstance(stdp, StdpParams):
@@ -46,6 +49,7 @@ class LifTop(Elaboratable):
         self._params = params
         self._stdp = stdp
         self._baud = check_baud(baud)
+        self._clock_mhz = check_clock(clock_mhz)
         self._core = LifCore(params, stdp=stdp)
 
     @property
@@ -59,6 +63,12 @@ class LifTop(Elaboratable):
     @property
     def baud(self):
         return self._baud
+
+    @property
+    def clock_mhz(self):
+        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
+        board's oscillator."""
+        return self._clock_mhz
 
     @property
     def block(self):
@@ -77,5 +87,5 @@ class LifTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        self.attach(m, add_uart_link(m, platform, baud=self._baud))
+        self.attach(m, add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz))
         return m

@@ -33,7 +33,7 @@ def format_table(reports):
     for r in reports:
         rows.append((r["board"], r["block"], r["design"], _used(r, "logic_cells"), _used(r, "ffs"), _used(r, "bram"),
                      _used(r, "spram"), _used(r, "dsp"), "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}",
-                     f"{r['clock_constraint_mhz']:g}", str(r["seed"])))
+                     f"{r.get('clock_mhz', r['clock_constraint_mhz']):g}", str(r["seed"])))
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(_COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths))]
     lines.append("  ".join("-" * w for w in widths))

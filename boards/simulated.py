@@ -12,6 +12,7 @@ from amaranth.hdl import Const, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .clocking import add_board_clock
 from .host_link import UartLink
 
 
@@ -24,22 +25,32 @@ class SimulatedBoard(wiring.Component):
     Parameters
     ----------
     top : LifTop or ChipTop
-        The board top-level (anything with ``attach(m, link)`` and ``baud``).
+        The board top-level (anything with ``attach(m, link)``, ``baud`` and ``clock_mhz``).
     clk_freq : int or float
-        The clock frequency the UART's bit time is counted in.
+        The frequency of the simulated board's oscillator in Hz: the clock when the top's ``clock_mhz`` is None.
     uart : bool
         Serial lines through the UART gateware (``uart_rx``, ``uart_tx``), or byte streams (``rx``, ``tx``).
+
+    Attributes
+    ----------
+    clk_freq : int or float
+        The clock the UART's bit time is counted in: the top's ``clock_mhz`` (no PLL: the simulator drives
+        ``sync``, :func:`~spikeforge.boards.clocking.add_board_clock`), or the oscillator's.
     """
 
     def __init__(self, top, *, clk_freq, uart):
         self._top = top
         top._MustUse__silence = True        # it is elaborated here, through attach(), never on its own
-        self._clk_freq = clk_freq
+        self._clk_freq = add_board_clock(None, None, top.clock_mhz, sim_hz=clk_freq)
         self._uart = uart
         if uart:
             super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1)})
         else:
             super().__init__({"rx": In(stream.Signature(8)), "tx": Out(stream.Signature(8))})
+
+    @property
+    def clk_freq(self):
+        return self._clk_freq
 
     def elaborate(self, platform):
         m = Module()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import click
 
-from spikeforge.boards.platforms import BOARDS, DEFAULT_BAUD, board_uart_divisor
+from spikeforge.boards.clocking import CLOCKS_MHZ, FASTEST
+from spikeforge.boards.platforms import BOARDS, DEFAULT_BAUD, board_clocks, board_family, board_uart_divisor
 
 from .blocks import BLOCKS, block_of, build_block, export_block
 from .config import load_config
@@ -358,24 +359,36 @@ def verify(ctx, config, overrides, sim, steps, seed, build_dir):
               type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the bitstream, logs, report.json and the block's manifest.")
 @_baud_option
-def build(config, overrides, board, out_dir, baud):
+@click.option("--clock", "clock_mhz", metavar="MHZ", type=click.FloatRange(min=0, min_open=True),
+              help="The clock the bitstream runs at, made by the board's PLL from its oscillator; the UART divisor "
+                   "follows it. Default: the highest of " + "; ".join(
+                       f"{', '.join(f'{mhz:g}' for mhz in CLOCKS_MHZ[board_family(board)])} MHz ({board})"
+                       for board in BOARDS) + " that meets timing and makes the baud rate (each tried in "
+                                              "DIR/clocks/).")
+def build(config, overrides, board, out_dir, baud, clock_mhz):
     """Synthesize, place and route the block described by CONFIG on its board top-level (the block behind the
-    board's UART host link) for BOARD and print the resource report.
+    board's UART host link) for BOARD and print the resource report. A build whose fmax misses its clock fails
+    (exit code 2) saying by how much.
 
     Logs are written to DIR as the build goes, so a failed build leaves them there to read.
     """
     loaded, block = _load(config, overrides)
     try:
-        board_uart_divisor(board, baud)
+        if clock_mhz is None:
+            board_clocks(board, baud)
+        else:
+            board_uart_divisor(board, baud, clock_mhz)
     except ValueError as exc:
-        raise InputError(f"--baud {baud}: {exc}") from None
-    from spikeforge.boards.build import BuildError
+        raise InputError(f"{'' if clock_mhz is None else f'--clock {clock_mhz:g} '}--baud {baud}: {exc}") from None
+    from spikeforge.boards.build import BuildError, TimingMissed
     from spikeforge.boards.report import format_table
 
     _writable(out_dir)
     _stage(f"building the [{block.name}] block {block.design(loaded)} for {board} in {out_dir}")
     try:
-        report = build_block(loaded, board, out_dir, baud=baud)
+        report = build_block(loaded, board, out_dir, baud=baud, clock_mhz=FASTEST if clock_mhz is None else clock_mhz)
+    except TimingMissed as exc:
+        raise InputError(str(exc)) from None
     except BuildError as exc:           # a tool failed, or the design does not fit the device
         raise ToolError(str(exc)) from None
     click.echo(format_table(report))

@@ -241,14 +241,14 @@ def test_a_block_the_runtime_does_not_run_is_one_line(tmp_path):
 
 
 def test_build_refuses_a_baud_rate_the_board_cannot_make(tmp_path):
-    result = run("build", EXAMPLES / "chip_2x2.toml", "--board", "ulx3s-85f", "--baud", 3000000,
+    result = run("build", EXAMPLES / "chip_2x2.toml", "--board", "ulx3s-85f", "--clock", 25, "--baud", 3000000,
                  "-o", tmp_path / "out")
-    assert_refused(result, "--baud 3000000: Baud rate 3000000 must be reachable within 2% from a 2.5e+07 Hz clock; "
-                           "the divisor 8 is 4.17% off (the ulx3s-85f's clock)", tmp_path / "out")
-    result = run("build", EXAMPLES / "chip_2x2.toml", "--board", "icebreaker", "--baud", 4000000,
+    assert_refused(result, "--clock 25 --baud 3000000: Baud rate 3000000 must be reachable within 2% from a "
+                           "2.5e+07 Hz clock; the divisor 8 is 4.17% off (the ulx3s-85f at 25 MHz)", tmp_path / "out")
+    result = run("build", EXAMPLES / "chip_2x2.toml", "--board", "icebreaker", "--clock", 12, "--baud", 4000000,
                  "-o", tmp_path / "out")
-    assert_refused(result, "--baud 4000000: Baud rate 4000000 needs at least 4 clock cycles per bit; a 1.2e+07 Hz "
-                           "clock gives 3.00 (the icebreaker's clock)", tmp_path / "out")
+    assert_refused(result, "--clock 12 --baud 4000000: Baud rate 4000000 needs at least 4 clock cycles per bit; a "
+                           "1.2e+07 Hz clock gives 3.00 (the icebreaker at 12 MHz)", tmp_path / "out")
 
 
 @pytest.mark.cocotb

@@ -55,24 +55,28 @@ def export_block(config, out_dir):
     return export(component, name=block.toplevel(config), build_dir=out_dir, description=block.describe(component))
 
 
-def build_block(config, board, out_dir, *, baud=DEFAULT_BAUD, **options):
+def build_block(config, board, out_dir, *, baud=DEFAULT_BAUD, clock_mhz=None, **options):
     """Build the configuration's block on its board top-level, its UART at ``baud``, for ``board`` in ``out_dir``
-    (:func:`spikeforge.boards.build.build`, whose ``options`` it takes) and write the block's manifest there too,
-    as ``generate`` writes it. Returns the report: the flow's, with ``block``, ``design`` (a short label) and
-    ``parameters`` (the configuration tables, as the manifest has them)."""
+    at ``clock_mhz`` (None: the board's oscillator; a frequency, or ``"fastest"``: the highest of a short list
+    that meets timing, :func:`spikeforge.boards.build.build_at_clock`, whose ``options`` it takes) and write the
+    block's manifest there too, as ``generate`` writes it. Returns the report: the flow's, with ``block``,
+    ``design`` (a short label) and ``parameters`` (the configuration tables, as the manifest has them)."""
     import json
     from pathlib import Path
 
-    from spikeforge.boards.build import build
+    from spikeforge.boards.build import build_at_clock
     from spikeforge.hdl.export import manifest_of
 
     block = block_of(config)
-    top = block.board_top(config, baud=baud)
-    component = top.block
+    probe = block.board_top(config, baud=baud)
+    component = probe.block
+    # Described here; the flow elaborates the tops it builds.
+    probe._MustUse__silence = component._MustUse__silence = True
     name = block.toplevel(config)
     description = block.describe(component)
-    report = build(top, board, out_dir, describe={
-        "block": block.name, "design": block.design(config), "parameters": description["parameters"]}, **options)
+    report = build_at_clock(lambda mhz: block.board_top(config, baud=baud, clock_mhz=mhz), board, out_dir,
+                            clock_mhz=clock_mhz, describe={"block": block.name, "design": block.design(config),
+                                                           "parameters": description["parameters"]}, **options)
     manifest = manifest_of(component, name=name, description=description)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     Path(out_dir, f"{name}.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

@@ -47,10 +47,10 @@ def _design(config):
     return f"router {p.ports} ports {p.routing}"
 
 
-def _board_top(config, *, baud):
+def _board_top(config, *, baud, clock_mhz=None):
     from spikeforge.boards.aer_top import NetworkTop
 
-    return NetworkTop(_params(config), baud=baud)
+    return NetworkTop(_params(config), baud=baud, clock_mhz=clock_mhz)
 
 
 def _loop_error(config, loop):

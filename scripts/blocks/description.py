@@ -185,8 +185,9 @@ class Block:
     design : callable
         ``design(config) -> str``: a short label of the configuration for report tables.
     board_top : callable
-        ``board_top(config, *, baud) -> Elaboratable``: the component (the top's ``block``) behind the board's
-        UART host link at ``baud``, every port reachable from the host.
+        ``board_top(config, *, baud, clock_mhz=None) -> Elaboratable``: the component (the top's ``block``)
+        behind the board's UART host link at ``baud``, every port reachable from the host, at ``clock_mhz``
+        (None: the board's oscillator; :func:`spikeforge.boards.clocking.add_board_clock`).
     simulation : Simulation
     verify : callable
         ``verify(config, *, sim, steps, seed, build_dir, echo) -> Verdict``: the cocotb bench's randomized

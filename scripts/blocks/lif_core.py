@@ -49,10 +49,10 @@ def _design(config):
     return f"{p.neurons}x{p.axons}x{p.weight_bits} P={p.lanes}" + (" STDP" if learning(config) else "")
 
 
-def _board_top(config, *, baud):
+def _board_top(config, *, baud, clock_mhz=None):
     from spikeforge.boards.lif_top import LifTop
 
-    return LifTop(config.blocks["lif_core"], stdp=learning(config), baud=baud)
+    return LifTop(config.blocks["lif_core"], stdp=learning(config), baud=baud, clock_mhz=clock_mhz)
 
 
 # --- simulate ------------------------------------------------------------------------------------------------

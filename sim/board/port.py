@@ -15,7 +15,8 @@ from spikeforge.sim.harness.runner import build, run_with_output
 __all__ = ["SimulatedPort", "SIM_CLOCK_HZ"]
 
 
-#: The clock the simulated board's UART counts bit times in (the iCEBreaker's).
+#: The simulated board's oscillator (the iCEBreaker's): its UART counts bit times in it unless the top asks for
+#: a clock of its own (``clock_mhz``).
 SIM_CLOCK_HZ = 12_000_000
 # Seconds the simulator may take to start and connect once built.
 _CONNECT_SECONDS = 120
@@ -57,7 +58,7 @@ class SimulatedPort:
         server = socket.create_server(("127.0.0.1", 0))
         server.settimeout(_CONNECT_SECONDS)
         config = {"port": server.getsockname()[1], "uart": uart,
-                  "divisor": uart_divisor(SIM_CLOCK_HZ, top.baud) if uart else 0}
+                  "divisor": uart_divisor(component.clk_freq, top.baud) if uart else 0}
         self._result = None
         self._thread = threading.Thread(target=self._simulate, args=(built, config), daemon=True)
         self._thread.start()
