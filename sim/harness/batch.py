@@ -286,7 +286,7 @@ class BatchModel:
         if lib.sf_signal_count() != len(compiled.signals) or lib.sf_stream_count() != len(compiled.streams):
             raise RuntimeError(f"{compiled.library} does not match its signal table")
         self._handle = lib.sf_open()
-        self._words = np.zeros(max(s.words for s in compiled.signals.values()), dtype=np.uint32)
+        self._words = (ctypes.c_uint32 * max(s.words for s in compiled.signals.values()))()
 
     def close(self):
         if self._handle:
@@ -317,14 +317,17 @@ class BatchModel:
             raise ValueError(f"A value of '{name}' must be an integer in 0..{(1 << signal.width) - 1}, "
                              f"not {value!r}")
         value = int(value)
-        words = np.array([(value >> (32 * k)) & 0xFFFFFFFF for k in range(signal.words)], dtype=np.uint32)
-        self._lib.sf_poke(self._handle, signal.index, words.ctypes.data)
+        for k in range(signal.words):
+            self._words[k] = (value >> (32 * k)) & 0xFFFFFFFF
+        self._lib.sf_poke(self._handle, signal.index, self._words)
 
     def peek(self, name):
         """The value of signal ``name`` (unsigned), settled with the inputs as poked."""
         signal = self._signal(name)
-        self._lib.sf_peek(self._handle, signal.index, self._words.ctypes.data)
-        return sum(int(w) << (32 * k) for k, w in enumerate(self._words[:signal.words]))
+        self._lib.sf_peek(self._handle, signal.index, self._words)
+        if signal.words == 1:
+            return self._words[0]
+        return sum(self._words[k] << (32 * k) for k in range(signal.words))
 
     def step(self, cycles=1):
         """Run ``cycles`` clock cycles with the inputs as poked; returns the cycle count."""

@@ -96,7 +96,7 @@ def unpack(layout, words, name=None):
     field = Field(0, layout.width, False) if name is None else layout.field(name)
     if field.width > 64:
         raise ValueError(f"Field '{name}' of '{layout.name}' is {field.width} bits wide; use as_ints")
-    words = np.asarray(words, dtype=np.uint32).reshape(len(words), -1).astype(np.uint64)
+    words = np.asarray(words, dtype=np.uint32).reshape(len(words), word_count(layout.width)).astype(np.uint64)
     bits = np.zeros(len(words), dtype=np.uint64)
     for k in range(field.offset // 32, (field.offset + field.width - 1) // 32 + 1):
         shift = 32 * k - field.offset
