@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spikeforge.hdl.attention.params import AttentionParams
-from spikeforge.sim.attention.model import AttentionModel, check_spikes, run_model
+from spikeforge.sim.attention.model import AttentionModel, check_spikes, event_additions, run_model
 from spikeforge.sim.attention.reference import reference, reference_for
 from spikeforge.sim.attention.rows import pack_rows, unpack_rows
 from spikeforge.sim.attention.stimulus import random_qkv
@@ -150,3 +150,26 @@ def test_rows_pack_and_unpack():
     rows = pack_rows(bits)
     assert rows[0] == sum(int(b) << c for c, b in enumerate(bits[0]))
     np.testing.assert_array_equal(unpack_rows(rows, 75), bits)
+
+
+@pytest.mark.parametrize("variant", ["v1", "v2"])
+def test_event_additions_count_each_pair(variant):
+    """The events schedule's work, counted spike by spike: in v1 a (token, channel) with K = V = 1; in v2 a
+    (token, i, j) of a head with K[n, i] = V[n, j] = 1, and Dh additions for each spike of Q."""
+    params = AttentionParams.create(variant=variant, tokens=5, channels=12, heads=3, timesteps=2)
+    q, k, v = random_qkv(params, np.random.default_rng(4), calls=2)
+    dh = params.head_channels
+    want = 0
+    for step in range(q.shape[0]):
+        for n in range(params.tokens):
+            if variant == "v1":
+                want += sum(int(k[step, n, c] and v[step, n, c]) for c in range(params.channels))
+                continue
+            for h in range(params.heads):
+                head = range(h * dh, (h + 1) * dh)
+                want += sum(int(k[step, n, i] and v[step, n, j]) for i in head for j in head)
+                want += dh * sum(int(q[step, n, i]) for i in head)
+    assert want > 0
+    assert event_additions(params, q, k, v) == want
+    dense = params.additions_per_call * 2
+    assert event_additions(params, np.ones_like(q), np.ones_like(k), np.ones_like(v)) == dense

@@ -22,6 +22,7 @@ def test_defaults_follow_the_reference_models():
     assert v2.frac_bits == 3 + 4                       # scale 2**-3, halved at each of 4 timesteps
     assert v2.threshold_fixed == 64 and v2.membrane_bits == 6
     assert v2.exact
+    assert v2.schedule == "events"
     v1 = create(variant="v1")
     assert v1.scale_shift == 0 and v1.frac_bits == 4 and v1.exact
 
@@ -38,7 +39,7 @@ def test_derived_counts():
 
 
 def test_round_trip_through_a_table():
-    p = create(lanes=4, threshold=0.75, decay_shift=2)
+    p = create(lanes=4, threshold=0.75, decay_shift=2, schedule="dense")
     assert AttentionParams.create(**p.to_dict()) == p
 
 
@@ -76,7 +77,8 @@ def test_fewer_fraction_bits_or_saturating_counts_are_not_exact():
      "or 'timesteps'"),
     ({"neurons": 4}, ValueError,
      "Unknown parameter 'neurons'; known parameters are variant, tokens, channels, heads, timesteps, lanes, "
-     "count_bits, threshold, scale_shift, decay_shift, frac_bits"),
+     "count_bits, threshold, scale_shift, decay_shift, frac_bits, schedule"),
+    ({"schedule": "sparse"}, ValueError, "Parameter 'schedule' must be one of 'events', 'dense', not 'sparse'"),
 ])
 def test_bad_parameters_are_named(overrides, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.hdl.attention.params import SCHEDULES, AttentionParams
 from spikeforge.hdl.attention.unit import AttentionUnit
-from spikeforge.sim.attention.model import run_model
+from spikeforge.scripts.bench.attention import EVENT_RATIO_GOAL, TOKEN_OVERHEAD
+from spikeforge.sim.attention.model import event_additions, run_model
 from spikeforge.sim.attention.rows import pack_rows, unpack_rows
 from spikeforge.sim.attention.stimulus import count_qkv, random_qkv
 
@@ -85,8 +86,9 @@ def _id(config):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=_id)
 @pytest.mark.parametrize("idle, stall", [(0.0, 0.0), (0.3, 0.5)], ids=["streaming", "stalls"])
-def test_rtl_equals_model(config, idle, stall):
-    params = AttentionParams.create(**config)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_rtl_equals_model(config, idle, stall, schedule):
+    params = AttentionParams.create(**config, schedule=schedule)
     q, k, v = count_qkv(params, np.random.default_rng(len(_id(config))), calls=2)
     o, _ = run_pysim(params, q, k, v, idle=idle, stall=stall, seed=3)
     want = run_model(params, q, k, v)
@@ -99,11 +101,30 @@ def test_rtl_equals_model(config, idle, stall):
     dict(variant="v1", tokens=16, channels=32, heads=2, timesteps=4, lanes=4),
     dict(variant="v2", tokens=8, channels=16, heads=2, timesteps=2, lanes=4),
 ], ids=_id)
-def test_cycles_per_call_follow_the_additions(config):
-    """With a ready sink and a source that never idles, a call costs at most 1.2 times its additions divided
-    by the lanes (docs/attention.md derives the exact count)."""
-    params = AttentionParams.create(**config)
+def test_dense_cycles_per_call_follow_the_additions(config):
+    """With a ready sink and a source that never idles, a dense call costs at most 1.2 times its additions
+    divided by the lanes (docs/attention.md derives the exact count), whatever the spikes."""
+    params = AttentionParams.create(**config, schedule="dense")
     q, k, v = random_qkv(params, np.random.default_rng(0))
     _, cycles = run_pysim(params, q, k, v)
     ratio = cycles / (params.additions_per_call / params.lanes)
     assert ratio <= 1.2, f"{cycles} cycles for {params.additions_per_call} additions on {params.lanes} lanes"
+
+
+@pytest.mark.parametrize("config", [
+    dict(variant="v1", tokens=16, channels=32, heads=2, timesteps=4, lanes=4),
+    dict(variant="v2", tokens=16, channels=32, heads=2, timesteps=4, lanes=4),
+    dict(variant="v2", tokens=8, channels=16, heads=1, timesteps=2, lanes=16),
+], ids=_id)
+@pytest.mark.parametrize("activity", [0.05, 0.5])
+def test_event_cycles_follow_the_spikes(config, activity):
+    """With a ready sink and a source that never idles, an events call costs at most 1.3 times the additions
+    its spikes ask for over the lanes, plus a few cycles per token row (the row's beat, its share of the SN
+    walk in v1, the SN passes over heads without a spike of Q in v2); and fewer than the dense schedule."""
+    params = AttentionParams.create(**config, schedule="events")
+    q, k, v = random_qkv(params, np.random.default_rng(0), density=(activity, activity))
+    _, cycles = run_pysim(params, q, k, v)
+    bound = (EVENT_RATIO_GOAL * event_additions(params, q, k, v) / params.lanes
+             + TOKEN_OVERHEAD * q.shape[0] * params.tokens)
+    assert cycles <= bound, f"{cycles} cycles, more than {bound:.0f}"
+    assert cycles < params.additions_per_call / params.lanes

@@ -1,11 +1,15 @@
 """Benchmark the attention unit and write docs/benchmarks_attention.md.
 
-Three tables:
+Four tables and a curve:
 
-- cycles per attention call, measured in the generated Verilog (Verilator by default, through the cocotb bench
-  of :mod:`spikeforge.sim.attention.rtl`), against the additions of the call divided by the lanes; one call
-  from the first row offered to the last row taken, at 5 % and at 50 % input density, and the cost per call of
-  three calls back to back (the last timestep's output then overlaps the next call's input);
+- the additions one call must perform: the dense count, and the events the spikes ask for
+  (:func:`spikeforge.sim.attention.model.event_additions`) at 5 %, 20 % and 50 % activity;
+- cycles per attention call of both schedules (``schedule = "events" | "dense"``), measured in the generated
+  Verilog (Verilator by default, through the cocotb bench of :mod:`spikeforge.sim.attention.rtl`), against the
+  events (or, dense, the dense additions) divided by the lanes; one call from the first row offered to the last
+  row taken at each activity, and the cost per call of three calls back to back (the last timestep's output then
+  overlaps the next call's input); the goals of issue 17 checked on them;
+- docs/benchmarks_attention.png: cycles per call against activity, both schedules;
 - logic cells, RAM and fmax of a board build (the unit on its board top-level, behind the UART host link,
   :class:`spikeforge.boards.attention_top.AttentionBoardTop`, built by the one build flow,
   :func:`spikeforge.scripts.blocks.build_block`) for N = 64, D = 64, H = 4, T = 4 on the ECP5-85F (ULX3S) and
@@ -15,6 +19,8 @@ Three tables:
 
 Usage: python -m spikeforge.scripts.bench.attention [--out docs/benchmarks_attention.md]
        [--build-dir build/bench_attention] [--sim verilator] [--no-boards]
+
+Every cycle count is the median of :data:`REPEATS` stimuli (seeds ``seed`` .. ``seed + REPEATS - 1``).
 """
 
 import datetime
@@ -27,7 +33,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.hdl.attention.params import SCHEDULES, AttentionParams
 from spikeforge.scripts.bench.report import build_point
 
 
@@ -48,9 +54,19 @@ BOARD_POINTS = (
     ("ulx3s-85f", dict(tokens=64, channels=64, heads=4, timesteps=4), {"v1": 16, "v2": 16}),
     ("icebreaker", dict(tokens=16, channels=32, heads=2, timesteps=4), {"v1": 4, "v2": 4}),
 )
-DENSITIES = (0.05, 0.5)
+ACTIVITIES = (0.05, 0.2, 0.5)
+REPEATS = 3
 BACK_TO_BACK = 3
+#: The dense schedule's goal: cycles over the additions / lanes.
 RATIO_GOAL = 1.2
+#: The events schedule's goal (issue 17): cycles at most EVENT_RATIO_GOAL times the events / lanes plus
+#: TOKEN_OVERHEAD cycles per token row of a timestep (tests/test_attention_pysim.py checks the same bound).
+EVENT_RATIO_GOAL = 1.3
+TOKEN_OVERHEAD = 3
+#: The point of the issue's goals on today's dense cycles: v2, N = 16, D = 32, H = 2, T = 4, 4 lanes.
+GOAL_POINT = dict(variant="v2", tokens=16, channels=32, heads=2, timesteps=4, lanes=4)
+CURVE_POINTS = (dict(variant="v1", tokens=16, channels=32, heads=2, timesteps=4, lanes=4), GOAL_POINT)
+CURVE_ACTIVITIES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 #: Cell types that would mean a multiplier: Yosys' generic cells and the DSP blocks of iCE40 and ECP5.
 MULTIPLIER_CELLS = ("$mul", "$macc", "SB_MAC16", "MULT18X18D", "ALU54B", "$__MUL")
@@ -64,24 +80,71 @@ def _echo(message):
 
 # --- cycles ------------------------------------------------------------------------------------------------
 
-def measure_cycles(params, *, sim, build_dir, seed=1):
-    """Cycles of one call at each of :data:`DENSITIES`, and per call of :data:`BACK_TO_BACK` calls; every
-    output is checked against the golden model."""
+def _checked_cycles(built, params, q, k, v, label):
+    """Cycles of the rows through the built unit; the output must equal the golden model's."""
     from spikeforge.sim.attention.model import run_model
-    from spikeforge.sim.attention.rtl import run_rtl
+    from spikeforge.sim.attention.rtl import replay_rtl
+
+    o, cycles = replay_rtl(built, params, q, k, v)
+    if not np.array_equal(o, run_model(params, q, k, v)):
+        raise AssertionError(f"the RTL of {params} differs from the golden model ({label})")
+    return cycles
+
+
+def measure_cycles(params, *, sim, build_dir, seed=1):
+    """Median cycles of one call and its events (:func:`event_additions`) at each of :data:`ACTIVITIES`, over
+    :data:`REPEATS` seeds, and the cycles per call of :data:`BACK_TO_BACK` calls; every output is checked
+    against the golden model."""
+    from spikeforge.sim.attention.model import event_additions
+    from spikeforge.sim.attention.rtl import build_unit
     from spikeforge.sim.attention.stimulus import random_qkv
 
-    rng = np.random.default_rng(seed)
+    built = build_unit(params, sim=sim, build_dir=build_dir)
     result = {}
-    runs = [(f"one call at {d:.0%}", 1, (d, d)) for d in DENSITIES]
-    runs.append((f"{BACK_TO_BACK} calls", BACK_TO_BACK, (0.05, 0.5)))
-    for label, calls, density in runs:
-        q, k, v = random_qkv(params, rng, calls=calls, density=density)
-        o, cycles = run_rtl(params, q, k, v, sim=sim, build_dir=build_dir)
-        if not np.array_equal(o, run_model(params, q, k, v)):
-            raise AssertionError(f"the RTL of {params} differs from the golden model ({label})")
-        result[label] = cycles / calls
+    for activity in ACTIVITIES:
+        cycles, events = [], []
+        for repeat in range(REPEATS):
+            rng = np.random.default_rng(seed + repeat)
+            q, k, v = random_qkv(params, rng, density=(activity, activity))
+            cycles.append(_checked_cycles(built, params, q, k, v, f"{activity:.0%}"))
+            events.append(event_additions(params, q, k, v))
+        result[activity] = {"cycles": float(np.median(cycles)), "events": float(np.median(events))}
+    q, k, v = random_qkv(params, np.random.default_rng(seed), calls=BACK_TO_BACK, density=(0.05, 0.5))
+    result["back to back"] = _checked_cycles(built, params, q, k, v, "back to back") / BACK_TO_BACK
     return result
+
+
+def measure_curve(params, *, sim, build_dir, seed=1):
+    """Cycles of one call at each of :data:`CURVE_ACTIVITIES` (one seed), checked against the golden model."""
+    from spikeforge.sim.attention.rtl import build_unit
+    from spikeforge.sim.attention.stimulus import random_qkv
+
+    built = build_unit(params, sim=sim, build_dir=build_dir)
+    return [_checked_cycles(built, params, *random_qkv(params, np.random.default_rng(seed), density=(a, a)),
+                            f"{a:.0%}") for a in CURVE_ACTIVITIES]
+
+
+def plot_curve(curves, path):
+    """Cycles per call against activity: ``curves`` maps (point, schedule) to the cycles of
+    :data:`CURVE_ACTIVITIES`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for (p, schedule), cycles in curves.items():
+        style = "o-" if schedule == "events" else "s--"
+        ax.plot([100 * a for a in CURVE_ACTIVITIES], cycles, style, label=f"{p.variant} L={p.lanes}, {schedule}")
+    ax.set_xlabel("activity (spike density of Q, K and V, %)")
+    ax.set_ylabel("cycles per attention call")
+    ax.set_yscale("log")
+    p = next(iter(curves))[0]
+    ax.set_title(f"Spike-driven attention, {_shape(p)}")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 # --- synthesis of the unit alone ---------------------------------------------------------------------------
@@ -121,19 +184,76 @@ def _shape(p):
     return f"N={p.tokens} D={p.channels} H={p.heads} T={p.timesteps}"
 
 
-def _cycles_table(rows):
-    lines = ["| variant | shape | lanes | additions / call | additions / lanes | "
-             + " | ".join(f"cycles, one call at {d:.0%}" for d in DENSITIES)
-             + f" | ratio | cycles / call, {BACK_TO_BACK} back to back | ratio |",
-             "|---|---|---:|---:|---:|" + "---:|" * len(DENSITIES) + "---:|---:|---:|"]
+def _events_table(rows):
+    lines = ["| variant | shape | dense additions / call | "
+             + " | ".join(f"events at {a:.0%}" for a in ACTIVITIES) + " | "
+             + " | ".join(f"events / dense at {a:.0%}" for a in ACTIVITIES) + " |",
+             "|---|---|---:|" + "---:|" * (2 * len(ACTIVITIES))]
+    seen = set()
     for p, cycles in rows:
-        ideal = p.additions_per_call / p.lanes
-        one = [cycles[f"one call at {d:.0%}"] for d in DENSITIES]
-        steady = cycles[f"{BACK_TO_BACK} calls"]
-        lines.append(f"| {p.variant} | {_shape(p)} | {p.lanes} | {p.additions_per_call:,} | {ideal:,.0f} | "
-                     + " | ".join(f"{c:,.0f}" for c in one)
-                     + f" | {max(one) / ideal:.3f} | {steady:,.0f} | {steady / ideal:.3f} |")
+        if (p.variant, _shape(p)) in seen:
+            continue
+        seen.add((p.variant, _shape(p)))
+        events = [cycles[a]["events"] for a in ACTIVITIES]
+        lines.append(f"| {p.variant} | {_shape(p)} | {p.additions_per_call:,} | "
+                     + " | ".join(f"{e:,.0f}" for e in events) + " | "
+                     + " | ".join(f"{e / p.additions_per_call:.3f}" for e in events) + " |")
     return lines
+
+
+def _overhead(p, cycles, events):
+    """Cycles per token row beyond :data:`EVENT_RATIO_GOAL` times the events over the lanes."""
+    return (cycles - EVENT_RATIO_GOAL * events / p.lanes) / (p.tokens * p.timesteps)
+
+
+def _cycles_table(rows):
+    lines = ["| variant | shape | lanes | schedule | "
+             + " | ".join(f"cycles at {a:.0%}" for a in ACTIVITIES) + " | "
+             + " | ".join(f"ratio at {a:.0%}" for a in ACTIVITIES)
+             + " | overhead / token row | cycles / call, back to back |",
+             "|---|---|---:|---|" + "---:|" * (2 * len(ACTIVITIES)) + "---:|---:|"]
+    for p, cycles in rows:
+        one = [cycles[a]["cycles"] for a in ACTIVITIES]
+        if p.schedule == "events":
+            ratios = [cycles[a]["cycles"] / (cycles[a]["events"] / p.lanes) for a in ACTIVITIES]
+            overhead = max(_overhead(p, cycles[a]["cycles"], cycles[a]["events"]) for a in ACTIVITIES)
+            overhead = f"{overhead:.2f}"
+        else:
+            ratios = [c / (p.additions_per_call / p.lanes) for c in one]
+            overhead = ""
+        lines.append(f"| {p.variant} | {_shape(p)} | {p.lanes} | {p.schedule} | "
+                     + " | ".join(f"{c:,.0f}" for c in one) + " | "
+                     + " | ".join(f"{r:.3f}" for r in ratios)
+                     + f" | {overhead} | {cycles['back to back']:,.0f} |")
+    return lines
+
+
+def _goals(rows):
+    """The goals of issue 17, checked on the measured rows."""
+    def find(point, schedule):
+        return next(cycles for p, cycles in rows
+                    if p.schedule == schedule and all(getattr(p, key) == value for key, value in point.items()))
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    events = [(p, cycles) for p, cycles in rows if p.schedule == "events"]
+    worst = max(((_overhead(p, cycles[a]["cycles"], cycles[a]["events"]), p, a)
+                 for p, cycles in events for a in ACTIVITIES), key=lambda item: item[0])
+    dense, fast = find(GOAL_POINT, "dense"), find(GOAL_POINT, "events")
+    low, high = ACTIVITIES[0], ACTIVITIES[-1]
+    today = dense[high]["cycles"]
+    return [
+        f"- Events schedule, every point above at {', '.join(f'{a:.0%}' for a in ACTIVITIES)}: cycles at most "
+        f"{EVENT_RATIO_GOAL} x the events / lanes plus {TOKEN_OVERHEAD} cycles per token row (N T rows a call): "
+        f"{verdict(worst[0] <= TOKEN_OVERHEAD)}; the largest overhead is {worst[0]:.2f} cycles per token row "
+        f"({worst[1].variant} {_shape(worst[1])} L={worst[1].lanes} at {worst[2]:.0%}).",
+        f"- v2 {_shape(AttentionParams.create(**GOAL_POINT))}, 4 lanes, at {low:.0%}: {fast[low]['cycles']:,.0f} "
+        f"cycles against the dense {today:,.0f} ({fast[low]['cycles'] / today:.3f} of it; the goal is at most "
+        f"0.1): {verdict(fast[low]['cycles'] <= 0.1 * today)}.",
+        f"- The same at {high:.0%}: {fast[high]['cycles']:,.0f} cycles against the dense {today:,.0f} "
+        f"({fast[high]['cycles'] / today:.3f}; the goal is no more): {verdict(fast[high]['cycles'] <= today)}.",
+    ]
 
 
 def _cells_summary(cells):
@@ -149,15 +269,17 @@ def _cells_summary(cells):
 
 
 def _boards_table(rows):
-    lines = ["| board | variant | shape | lanes | logic cells | FFs | BRAM | DSP | fmax MHz | unit alone (Yosys) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| board | variant | shape | lanes | schedule | logic cells | FFs | BRAM | DSP | fmax MHz | "
+             "unit alone (Yosys) |",
+             "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for p, report, cells in rows:
         if "error" in report:
-            lines.append(f"| {report['board']} | {p.variant} | {_shape(p)} | {p.lanes} | "
+            lines.append(f"| {report['board']} | {p.variant} | {_shape(p)} | {p.lanes} | {p.schedule} | "
                          f"{report['error']} | | | | | {_cells_summary(cells)} |")
             continue
         r, a = report["resources"], report["available"]
         lines.append(f"| {report['board']} ({report['device']}) | {p.variant} | {_shape(p)} | {p.lanes} | "
+                     f"{p.schedule} | "
                      f"{r['logic_cells']} / {a['logic_cells']} | {r['ffs']} | {r['bram']} / {a['bram']} | "
                      f"{r['dsp']} | {report['fmax_mhz']} | {_cells_summary(cells)} |")
     return lines
@@ -178,25 +300,46 @@ def _softmax_table(shapes):
     return lines
 
 
-def _write(out, cycle_rows, board_rows, sim, versions):
+def _write(out, cycle_rows, board_rows, sim, versions, curve):
     today = datetime.date.today().isoformat()
     lines = [
         "# Attention unit benchmarks",
         "",
         f"Written by `python -m spikeforge.scripts.bench.attention` on {today} ({host_platform.machine()}, "
-        f"Python {host_platform.python_version()}). See docs/attention.md for the design and the cycle count.",
+        f"Python {host_platform.python_version()}). See docs/attention.md for the design, the two schedules and "
+        "their cycle counts.",
+        "",
+        "## The additions a call must perform",
+        "",
+        "Dense: N D per timestep in v1 (the masked kv counts), 2 N D Dh in v2 (the masked counts of K^T V and "
+        "the masked sums of Q M), whatever the spikes. Events: the additions the spikes ask for "
+        "(`spikeforge.sim.attention.model.event_additions`): in v1 one per (token, channel) with K = V = 1; in "
+        "v2 one per (token, i, j) of a head with K[n, i] = V[n, j] = 1, and a row of M (Dh additions) per spike "
+        "of Q. Random Q, K and V of the given activity (every spike independently), median of "
+        f"{REPEATS} seeds. The SN updates are not counted.",
+        "",
+        *_events_table(cycle_rows),
         "",
         "## Cycles per attention call",
         "",
         f"Measured in the generated Verilog ({sim}, cocotb), from the first input row offered to the last output "
-        "row taken, with a source that never idles and a sink that is always ready; every output was checked "
-        "against the golden model. Additions per call: N D per timestep in v1 (the masked kv counts), 2 N D Dh "
-        "in v2 (the masked counts of K^T V and the masked sums of Q M); the SN updates run beside them and are "
-        "not counted. The schedule is dense, so the cycles do not depend on the spikes (compare the two "
-        f"densities). Ratio: cycles over additions / lanes; the goal is at most {RATIO_GOAL}. Back to back, "
-        "the last timestep's output rows of one call overlap the next call's input.",
+        "row taken, with a source that never idles and a sink that is always ready, on the stimuli above "
+        f"(medians of {REPEATS} seeds); every output was checked against the golden model. Ratio: cycles over "
+        "the events / lanes for the events schedule, over the dense additions / lanes for the dense one (whose "
+        f"goal is at most {RATIO_GOAL}). Overhead / token row: the largest over the activities of (cycles - "
+        f"{EVENT_RATIO_GOAL} x events / lanes) / (N T). Back to back: {BACK_TO_BACK} calls of row densities "
+        "5-50 %, whose last timestep's output rows overlap the next call's input.",
         "",
         *_cycles_table(cycle_rows),
+        "",
+        "Goals of issue 17:",
+        "",
+        *_goals(cycle_rows),
+        "",
+        f"![cycles per call against activity]({Path(curve).name})",
+        "",
+        f"`{Path(curve).name}`: cycles of one call (one seed) at activities "
+        + ", ".join(f"{a:.0%}" for a in CURVE_ACTIVITIES) + ", both schedules, in the same simulator.",
         "",
     ]
     if board_rows:
@@ -242,29 +385,41 @@ def main(out, build_dir, sim, no_boards, seed):
     for shape in CYCLE_SHAPES:
         for variant in ("v1", "v2"):
             for lanes in CYCLE_LANES[variant, shape["channels"]]:
-                p = AttentionParams.create(variant=variant, lanes=lanes, **shape)
-                _echo(f"cycles of {variant} {_shape(p)} L={lanes} in {sim}")
-                point = build_dir / "cycles" / f"{variant}-n{p.tokens}-d{p.channels}-l{lanes}"
-                cycle_rows.append((p, measure_cycles(p, sim=sim, build_dir=point, seed=seed)))
+                for schedule in SCHEDULES:
+                    p = AttentionParams.create(variant=variant, lanes=lanes, schedule=schedule, **shape)
+                    _echo(f"cycles of {variant} {_shape(p)} L={lanes} {schedule} in {sim}")
+                    point = build_dir / "cycles" / f"{variant}-n{p.tokens}-d{p.channels}-l{lanes}-{schedule}"
+                    cycle_rows.append((p, measure_cycles(p, sim=sim, build_dir=point, seed=seed)))
+    curves = {}
+    for point in CURVE_POINTS:
+        for schedule in SCHEDULES:
+            p = AttentionParams.create(**point, schedule=schedule)
+            _echo(f"curve of {p.variant} {_shape(p)} L={p.lanes} {schedule} in {sim}")
+            point_dir = build_dir / "cycles" / f"{p.variant}-n{p.tokens}-d{p.channels}-l{p.lanes}-{schedule}"
+            curves[p, schedule] = measure_curve(p, sim=sim, build_dir=point_dir, seed=seed)
+    curve = Path(out).with_suffix(".png")
+    plot_curve(curves, curve)
     board_rows, versions = [], {}
     if not no_boards:
         from spikeforge.boards.platforms import board_family
 
         for board, shape, lanes in BOARD_POINTS:
             for variant in ("v1", "v2"):
-                p = AttentionParams.create(variant=variant, lanes=lanes[variant], **shape)
-                point = build_dir / board / f"{variant}-l{p.lanes}"
-                _echo(f"building {variant} {_shape(p)} L={p.lanes} for {board}")
-                result = build_point({"attention": p}, board, point, seed=seed, echo=_echo)
-                if result["status"] == "ok":
-                    report = result["report"]
-                    versions[board] = report["tools"]
-                else:
-                    report = {"board": board, "error": f"{result['status']}: {result['error'].split(' (log:')[0]}"}
-                cells = synth_cells(p, board_family(board), point / "unit")
-                board_rows.append((p, report, cells))
-    _write(out, cycle_rows, board_rows, sim, versions)
-    _echo(f"wrote {out}")
+                for schedule in SCHEDULES:
+                    p = AttentionParams.create(variant=variant, lanes=lanes[variant], schedule=schedule, **shape)
+                    point = build_dir / board / f"{variant}-l{p.lanes}-{schedule}"
+                    _echo(f"building {variant} {_shape(p)} L={p.lanes} {schedule} for {board}")
+                    result = build_point({"attention": p}, board, point, seed=seed, echo=_echo)
+                    if result["status"] == "ok":
+                        report = result["report"]
+                        versions[board] = report["tools"]
+                    else:
+                        report = {"board": board,
+                                  "error": f"{result['status']}: {result['error'].split(' (log:')[0]}"}
+                    cells = synth_cells(p, board_family(board), point / "unit")
+                    board_rows.append((p, report, cells))
+    _write(out, cycle_rows, board_rows, sim, versions, curve)
+    _echo(f"wrote {out} and {curve}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run, run_with_output
 
 
-__all__ = ["BENCH", "TOPLEVEL", "build_unit", "run_rtl", "verify_rtl"]
+__all__ = ["BENCH", "TOPLEVEL", "build_unit", "replay_rtl", "run_rtl", "verify_rtl"]
 
 
 BENCH = "spikeforge.sim.attention.bench"
@@ -80,12 +80,19 @@ def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
     RuntimeError
         If the simulation fails.
     """
-    arrays = [check_spikes(name, a, params, calls=True) for name, a in (("q", q), ("k", k), ("v", v))]
+    q, k, v = (check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v)))
     built = build_unit(params, sim=sim, build_dir=build_dir)
+    return replay_rtl(built, params, q, k, v, idle=idle, stall=stall, seed=seed)
+
+
+def replay_rtl(built, params, q, k, v, *, idle=0.0, stall=0.0, seed=0, run_name="replay"):
+    """:func:`run_rtl` on a unit already built by :func:`build_unit` (``run_name`` names the run's directory),
+    so that several inputs share one build."""
+    arrays = [check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v))]
     config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall}
-    config.update({name: pack_rows(a) for name, a in zip("qkv", arrays)})
-    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
+    config.update({field: pack_rows(a) for field, a in zip("qkv", arrays)})
+    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name=run_name)
     if not result.ok:
-        raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
+        raise RuntimeError(f"The RTL simulation in {built.sim} failed: {result.message}")
     o = unpack_rows(replay["o"], params.channels).reshape(arrays[0].shape)
     return o.astype(np.uint8), int(replay["cycles"])
