@@ -12,18 +12,9 @@ from spikeforge.sim.lif_core.rtl import replay_rtl
 
 pytestmark = pytest.mark.cocotb
 
-CORE = """\
-[lif_core]
-neurons = 16
-axons = 12
-lanes = 4
-weight_bits = 6
-model = "cuba"
-decay_v = 2
-decay_u = 1
-threshold = 20
-refractory = 1
-"""
+PARAMETERS = dict(neurons=16, axons=12, lanes=4, weight_bits=6, model="cuba", decay_v=2, decay_u=1, threshold=20,
+                  refractory=1)
+CORE = "[lif_core]\n" + "".join(f"{key} = {value!r}\n".replace("'", '"') for key, value in PARAMETERS.items())
 
 
 def _simulate(config, events, weights, backend, out_dir, build_dir):
@@ -53,10 +44,10 @@ def test_simulate_verilator_writes_the_model_outputs(tmp_path):
 
 
 def test_batch_replay_counts_cycles_as_the_cocotb_replay(icarus, tmp_path):
-    params = LifParams.create(neurons=8, axons=6, lanes=2, model="lif", decay_v=2, threshold=10)
+    params = LifParams.create(**PARAMETERS)    # the core of the test above: one build
     rng = np.random.default_rng(5)
-    weights = rng.integers(-4, 12, size=(6, 8))
-    events = [(int(t), int(a)) for t, a in zip(rng.integers(0, 6, 20), rng.integers(0, 6, 20))]
+    weights = rng.integers(-20, 32, size=(12, 16))
+    events = [(int(t), int(a)) for t, a in zip(rng.integers(0, 6, 30), rng.integers(0, 12, 30))]
     steps = 7    # the last step has no event: it starts with its tick
     batch = replay_rtl(params, weights=weights, events=events, steps=steps, sim="verilator",
                        build_dir=tmp_path / "verilator")

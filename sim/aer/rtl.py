@@ -1,5 +1,6 @@
 """The router and mesh RTL back ends: export the Verilog, build it for Icarus or Verilator, run the cocotb bench
-(:mod:`spikeforge.sim.aer.bench`) and read back what it delivered."""
+(:mod:`spikeforge.sim.aer.bench`) and read back what it delivered; in Verilator without idle cycles or
+backpressure, one run of the batch harness instead (:mod:`spikeforge.sim.aer.batch`)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,11 @@ def run_rtl(params, packets, *, sim, build_dir, idle=0.0, stall=0.0, seed=0, che
         settle = params.latency * ((params.width + params.height) if mesh else 1) + 8
     build_dir = Path(build_dir)
     verilog, manifest = export_network(params, build_dir)
+    if sim == "verilator" and not idle and not stall:
+        from .batch import compile_network, run_batch
+
+        model = compile_network(verilog, manifest, build_dir=build_dir)
+        return RtlResult(**run_batch(model, params, packets, settle=settle, quiet=quiet, check=check))
     built = build(sim, sources=[verilog], manifest=manifest, build_dir=build_dir)
     output = built.directory / f"{name}.delivered.json"
     output.unlink(missing_ok=True)

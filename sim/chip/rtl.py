@@ -1,8 +1,10 @@
-"""Running a chip's generated Verilog in Icarus or Verilator through cocotb, from the host.
+"""Running a chip's generated Verilog in Icarus or Verilator, from the host.
 
-:func:`build_chip` exports and builds one chip; :func:`verify` runs the bench's comparison with the golden model
-on random inputs; :func:`simulate_rtl` runs given input spikes and returns the output spikes as the golden model's
-:func:`~spikeforge.sim.chip.model.run_chip` does, and the cycles of every step.
+:func:`build_chip` exports and builds one chip for cocotb; :func:`verify` runs the bench's comparison with the
+golden model on random inputs; :func:`simulate_rtl` runs given input spikes and returns the output spikes as the
+golden model's :func:`~spikeforge.sim.chip.model.run_chip` does, and the cycles of every step: through the
+cocotb replay in Icarus, on the batch harness in Verilator (:mod:`spikeforge.sim.chip.batch`, the same outputs
+and cycles).
 """
 
 from __future__ import annotations
@@ -67,16 +69,23 @@ def simulate_rtl(params, spikes, weights=None, *, sim="icarus", build_dir):
     """Output spikes (uint8, (batch, steps, outputs) or (steps, outputs) like ``spikes``) and the cycles of
     every step (batch, steps) of input ``spikes`` on the RTL; every sample starts from a freshly loaded chip."""
     inputs, single = _samples(spikes)
-    built = build_chip(params, sim=sim, build_dir=build_dir)
-    config = {"weights": _weights(weights), "inputs": inputs}
-    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
-    if not result.ok:
-        raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
-    samples = replay["samples"]
     out = np.zeros((len(inputs), len(inputs[0]) if inputs else 0, params.output_count), dtype=np.uint8)
-    cycles = np.zeros(out.shape[:2], dtype=np.int64)
-    for b, steps in enumerate(samples):
+    if sim == "verilator":
+        from . import batch
+
+        outputs, cycles = batch.replay(batch.compile_chip(params, build_dir=build_dir), params, inputs,
+                                       {name: np.asarray(w, dtype=np.int64) for name, w in (weights or {}).items()})
+    else:
+        built = build_chip(params, sim=sim, build_dir=build_dir)
+        config = {"weights": _weights(weights), "inputs": inputs}
+        result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config,
+                                         name="replay")
+        if not result.ok:
+            raise RuntimeError(f"The RTL simulation in {sim} failed: {result.message}")
+        outputs = [[step["outputs"] for step in steps] for steps in replay["samples"]]
+        cycles = np.array([[step["cycles"] for step in steps] for steps in replay["samples"]], dtype=np.int64)
+        cycles = cycles.reshape(out.shape[:2])
+    for b, steps in enumerate(outputs):
         for t, step in enumerate(steps):
-            out[b, t, step["outputs"]] = 1
-            cycles[b, t] = step["cycles"]
+            out[b, t, step] = 1
     return (out[0], cycles[0]) if single else (out, cycles)

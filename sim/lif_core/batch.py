@@ -10,6 +10,9 @@ fields zero), then per step its events, the tick (complete at ``done``), its rew
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 
 from spikeforge.hdl.export import export
@@ -20,10 +23,38 @@ from spikeforge.sim.harness.batch_build import compile_model
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS
 
 
-__all__ = ["compile_core", "replay"]
+__all__ = ["CoreReplay", "compile_core", "replay"]
 
 
 TOPLEVEL = "lif_core"
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreReplay:
+    """What :func:`replay` gives back.
+
+    Attributes
+    ----------
+    spikes : list of (int, int)
+        (timestep, neuron), in time then neuron order.
+    state : dict
+        ``{name: array (steps, neurons)}``; empty without ``dump_state``.
+    cycles : list of int
+        Each step's cycles, from its first beat offered to ``done``, as the cocotb replay counts them.
+    learned : list of numpy.ndarray
+        With learning: the weights after every step when traced, else the final weights; else empty.
+    total_cycles : int
+        Every cycle of the run, the configuration included.
+    seconds : float
+        Wall time of the run in the harness (without building the stimulus).
+    """
+
+    spikes: list
+    state: dict
+    cycles: list
+    learned: list
+    total_cycles: int
+    seconds: float
 
 
 def compile_core(params, *, build_dir, stdp=None):
@@ -88,13 +119,7 @@ def replay(model, params, *, weights, by_step, dump_state, stdp=None, rewards_by
 
     Returns
     -------
-    spikes : list of (int, int)
-    state : dict
-        ``{name: array (steps, neurons)}``.
-    cycles : list of int
-        Each step's cycles, from its first beat offered to ``done``, as the cocotb replay counts them.
-    weights : list of numpy.ndarray
-        With learning: the weights after every step when traced, else the final weights; else empty.
+    CoreReplay
 
     Raises
     ------
@@ -123,7 +148,9 @@ def replay(model, params, *, weights, by_step, dump_state, stdp=None, rewards_by
             sequence.then("cfg", weight_reads, until=("cfg_rsp", A * N))
     if stdp is not None and not trace_weights:
         sequence.then("cfg", weight_reads, until=("cfg_rsp", A * N))
+    start = time.monotonic()
     result = model.run(stimulus, finish={"done": steps, "cfg_rsp": sequence.expected("cfg_rsp")})
+    seconds = time.monotonic() - start
 
     tick_cycles = result.beats("tick").cycles
     spike_cycles = result.beats("spikes").cycles
@@ -143,4 +170,5 @@ def replay(model, params, *, weights, by_step, dump_state, stdp=None, rewards_by
         learned = [responses[steps * per_step:].reshape(A, N)]
     else:
         learned = []
-    return spikes, state, cycles, learned
+    return CoreReplay(spikes=spikes, state=state, cycles=cycles, learned=learned, total_cycles=result.cycles,
+                      seconds=seconds)

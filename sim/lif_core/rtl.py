@@ -109,9 +109,9 @@ def replay_rtl(params, *, weights, events, steps, sim="icarus", build_dir, dump_
 
         compiled = batch.compile_core(params, build_dir=build_dir)
         schedule = event_schedule(compiled.compiled.manifest, params, events, steps)
-        spikes, state, cycles, _ = batch.replay(compiled, params, weights=model.weights,
-                                                by_step=events_by_step(schedule, steps), dump_state=dump_state)
-        return spikes, state, cycles
+        done = batch.replay(compiled, params, weights=model.weights, by_step=events_by_step(schedule, steps),
+                            dump_state=dump_state)
+        return done.spikes, done.state, done.cycles
     built = build_core(params, sim=sim, build_dir=build_dir, waves=waves)
     config = {
         "params": params.to_dict(),

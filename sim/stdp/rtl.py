@@ -102,11 +102,11 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
 
         compiled = batch.compile_core(params, stdp=stdp, build_dir=build_dir)
         schedule = event_schedule(compiled.compiled.manifest, params, events, steps)
-        spikes, state, _, weights = batch.replay(compiled, params, weights=model.weights,
-                                                 by_step=events_by_step(schedule, steps), dump_state=dump_state,
-                                                 stdp=stdp, rewards_by_step=events_by_step(reward_schedule, steps),
-                                                 trace_weights=trace_weights)
-        return learned_result(params, spikes, state, weights[-1], weights if trace_weights else None, steps)
+        done = batch.replay(compiled, params, weights=model.weights, by_step=events_by_step(schedule, steps),
+                            dump_state=dump_state, stdp=stdp, rewards_by_step=events_by_step(reward_schedule, steps),
+                            trace_weights=trace_weights)
+        return learned_result(params, done.spikes, done.state, done.learned[-1],
+                              done.learned if trace_weights else None, steps)
     built = build_core(params, stdp, sim=sim, build_dir=build_dir, waves=waves)
     config = {
         "params": params.to_dict(),
