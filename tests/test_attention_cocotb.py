@@ -93,10 +93,10 @@ def test_rtl_equals_model(name, schedule, sim, tmp_path):
 
 
 def _event_schedule_cycles(params, q, k, v):
-    """The cycles docs/attention.md gives the events schedule, before latencies. v1: a row costs the most
-    events a lane has (at least its beat), and each timestep the SN walk of D / L words. v2: a row costs one
-    cycle per spike of K in a head whose V row is not zero (at least its beat); a (token, head) costs Dh / L
-    cycles per spike of Q (one pass when it has none)."""
+    """At most the cycles docs/attention.md gives the events schedule, before latencies. v1: a row costs the most
+    events a lane has (at least its beat), and each timestep's SN walk at most D / L words. v2: a row costs at
+    most one cycle per spike of K in a head whose V row is not zero (at least its beat); a (token, head) at most
+    Dh / L cycles per spike of Q (one pass when it has none)."""
     p = params
     if p.variant == "v1":
         per_lane = (k & v).reshape(k.shape[:2] + (p.channels // p.lanes, p.lanes)).sum(axis=2)

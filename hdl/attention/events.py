@@ -64,7 +64,9 @@ def v1_event_counts(unit, m, *, accept, row, first_row, walk_pending):
     -------
     (ready, sn) : (Value, dict)
         Whether a row may be taken this cycle, and the registered stage that feeds the SN of one word
-        (``valid``, ``word``, ``first_t``, ``kv``, ``v``, and the membranes' write port ``mem_wr``).
+        (``valid``, ``word``, ``last``: the walk's last word, ``zero_v``: the membranes are taken as 0, ``kv``,
+        ``v``, the membranes' write port ``mem_wr`` and ``live``, the flags the SN sets for a word whose
+        membranes stay above 0).
     """
     p = unit.params
     D, L, T = p.channels, p.lanes, p.timesteps
@@ -87,15 +89,18 @@ def v1_event_counts(unit, m, *, accept, row, first_row, walk_pending):
     rests = [_without_lowest(mask) for mask in masks]
     t = Signal(range(T))                        # the timestep the walk is for
     walking = Signal()
-    walk_word = Signal(range(C))
-    walk_last = walk_word == C - 1
+    walk_todo = Signal(C)                       # the words the walk has still to visit, the current one included
+    walk_word = lowest_set_bit(walk_todo)
+    walk_last = ~_without_lowest(walk_todo).any()
     # The next row may come in the cycle of the current row's last events, or of the walk's last word.
     ready = ~Cat(*(rest.any() for rest in rests)).any() & ~walk_pending & (~walking | walk_last)
 
     # Stage 0: every lane with an event left takes its lowest channel; stage 1 increments that count.
+    e1_valids = []
     for lane, ((wr, rd), mask, rest, flags) in enumerate(zip(banks, masks, rests, written)):
         word = lowest_set_bit(mask)
         e1_valid = Signal(name=f"kv_event_{lane}")
+        e1_valids.append(e1_valid)
         e1_word = Signal(range(C), name=f"kv_word_{lane}")
         m.d.comb += rd.addr.eq(Mux(walking, walk_word, word))
         m.d.sync += [e1_valid.eq(mask.any()), e1_word.eq(word), mask.eq(rest)]
@@ -111,24 +116,29 @@ def v1_event_counts(unit, m, *, accept, row, first_row, walk_pending):
         with m.If(first_row):
             m.d.sync += [flags.eq(0) for flags in written]
 
-    # The walk: stage 0 reads word w of every bank and of the membranes, and takes the written flags (the next
-    # timestep's first row may clear them in the cycle of the last word); stage 1 registers the counts.
-    idle = ~Cat(*masks).any()
-    with m.If(walk_pending & idle):
-        # The last event's count is written this cycle, before the walk's first read.
-        m.d.sync += [walking.eq(1), walk_pending.eq(0)]
+    # The walk visits the words with a count written in this timestep or a membrane above 0 (at least one
+    # word, so that s is handed over); the others keep their zero membranes and give no spike. Stage 0 reads
+    # word w of every bank and of the membranes, and takes the written flags (the next timestep's first row may
+    # clear them in the cycle of the last word); stage 1 registers the counts.
+    first_t = t == 0
+    live = Signal(C)                            # a membrane of the word is above 0 (else they all read as 0)
+    todo = Cat(*(Cat(*(flags[w] for flags in written)).any() for w in range(C))) | Mux(first_t, 0, live)
+    with m.If(walk_pending & ~Cat(*masks, *e1_valids).any()):
+        # The last event's count and flag are written by now.
+        m.d.sync += [walking.eq(1), walk_pending.eq(0), walk_todo.eq(Mux(todo.any(), todo, 1))]
     with m.If(walking):
-        m.d.sync += [walk_word.eq(Mux(walk_last, 0, walk_word + 1)), walking.eq(~walk_last)]
+        m.d.sync += [walk_todo.eq(_without_lowest(walk_todo)), walking.eq(~walk_last)]
         with m.If(walk_last):
             m.d.sync += t.eq(Mux(t == T - 1, 0, t + 1))
     m.d.comb += mem_rd.addr.eq(walk_word)
-    w1 = {"valid": Signal(), "word": Signal(range(C)), "first_t": Signal(), "fresh": Signal(L)}
-    m.d.sync += [w1["valid"].eq(walking), w1["word"].eq(walk_word), w1["first_t"].eq(t == 0),
+    w1 = {"valid": Signal(), "word": Signal(range(C)), "last": Signal(), "zero_v": Signal(), "fresh": Signal(L)}
+    m.d.sync += [w1["valid"].eq(walking), w1["word"].eq(walk_word), w1["last"].eq(walk_last),
+                 w1["zero_v"].eq(first_t | ~live.bit_select(walk_word, 1)),
                  w1["fresh"].eq(Cat(*(flags.bit_select(walk_word, 1) for flags in written)))]
     count_word = data.ArrayLayout(unsigned(p.count_bits), L)
-    sn = {"valid": Signal(), "word": Signal(range(C)), "first_t": Signal(), "kv": Signal(count_word),
-          "v": Signal(membrane_word), "mem_wr": mem_wr}
-    m.d.sync += [sn[key].eq(w1[key]) for key in ("valid", "word", "first_t")]
+    sn = {"valid": Signal(), "word": Signal(range(C)), "last": Signal(), "zero_v": Signal(),
+          "kv": Signal(count_word), "v": Signal(membrane_word), "mem_wr": mem_wr, "live": live}
+    m.d.sync += [sn[key].eq(w1[key]) for key in ("valid", "word", "last", "zero_v")]
     m.d.sync += sn["v"].eq(mem_rd.data)
     m.d.sync += [sn["kv"][lane].eq(Mux(w1["fresh"][lane], rd.data, 0)) for lane, (_, rd) in enumerate(banks)]
     return ready, sn
@@ -138,156 +148,174 @@ def v2_events(unit, m):
     """The whole v2 datapath by events: accumulate M as the rows come in, then compute the timestep's outputs
     once its last row's events are done."""
     p = unit.params
-    N, D, L, T, H, Dh = p.tokens, p.channels, p.lanes, p.timesteps, p.heads, p.head_channels
-    J, W = Dh // L, D // L
-    # Row i of head h of M is word Cat(i, h): no multiplication, and a few unused words when Dh is not a power
-    # of two.
+    N, D, H, Dh = p.tokens, p.channels, p.heads, p.head_channels
+    # M has a bank per head, so that every head takes a spike of K each cycle; row i of a head is word i.
     i_bits = (Dh - 1).bit_length()
-    m_depth = H << i_bits
-    m_row = data.ArrayLayout(unsigned(p.count_bits), Dh)
-    m.submodules.m_mem = m_mem = Memory(shape=m_row, depth=m_depth, init=[])
-    m_wr = m_mem.write_port()
-    # Consecutive rows may add to the same row of M in consecutive cycles.
-    m_rd = m_mem.read_port(transparent_for=(m_wr,))
-    membrane_word = data.ArrayLayout(unsigned(p.membrane_bits), L)
-    m.submodules.membrane_mem = mem = Memory(shape=membrane_word, depth=N * W, init=[])
-    mem_wr = mem.write_port()
-    mem_rd = mem.read_port()
+    banks = []
+    for h in range(H):
+        bank = Memory(shape=data.ArrayLayout(unsigned(p.count_bits), Dh), depth=1 << i_bits, init=[])
+        m.submodules[f"m_bank_{h}"] = bank
+        wr = bank.write_port()
+        # Consecutive rows may add to the same row of M in consecutive cycles.
+        banks.append((wr, bank.read_port(transparent_for=(wr,))))
     m.submodules.q_mem = q_mem = Memory(shape=unsigned(D), depth=N, init=[])
     q_wr = q_mem.write_port()
     # The compute walk reads token 0's row as soon as a cycle after it came in: with one token, that is the
     # cycle it is written.
     q_rd = q_mem.read_port(transparent_for=(q_wr,) if N == 1 else ())
-    queue, may_start_row, start_row = unit._output_queue(m)
 
-    written = Signal(m_depth)                   # row of M written in this timestep (else it reads as 0)
+    # Row i of head h of M written in this timestep (else it reads as 0): bit Cat(i, h).
+    written = Signal(H << i_bits)
     computing = Signal()                        # the outputs of the timestep are being computed
     rows_in = Signal()                          # every token row of the timestep has come in
-    a_addr, a_busy = _v2_accumulate(unit, m, m_wr, m_rd, q_wr, written, computing, rows_in)
-    compute_start = rows_in & ~a_busy & ~computing
-    with m.If(compute_start):
-        m.d.sync += computing.eq(1)
-    _v2_compute(unit, m, m_rd, mem_wr, mem_rd, q_rd, queue, may_start_row, start_row, written, computing,
-                rows_in, compute_start, a_addr)
+    a_rows, a_busy = _v2_accumulate(unit, m, banks, q_wr, written, computing, rows_in)
+    _v2_compute(unit, m, banks, q_rd, written, computing, rows_in, a_busy, a_rows)
     return m
 
 
-def _head_split(value, heads, width):
-    """The index of the lowest head of ``value`` (heads of ``width`` bits) with a set bit, and that head's bits."""
-    head = lowest_set_bit(Cat(*(value[h * width:(h + 1) * width].any() for h in range(heads))))
-    return head, _slice(value, head, heads, width)
-
-
-def _v2_accumulate(unit, m, m_wr, m_rd, q_wr, written, computing, rows_in):
-    """M = K^T V of the rows as they come in, a K spike a cycle; Q is stored for the compute walk. Returns the
-    address of M the events read and whether events of the row are left (stage 0 or 1)."""
+def _v2_accumulate(unit, m, banks, q_wr, written, computing, rows_in):
+    """M = K^T V of the rows as they come in, a spike of K per head a cycle; Q is stored for the compute walk.
+    Returns the rows of M the events read, per head, and whether events of the row are left (stage 0 or 1)."""
     p = unit.params
-    N, D, H, Dh = p.tokens, p.channels, p.heads, p.head_channels
+    N, H, Dh = p.tokens, p.heads, p.head_channels
+    i_bits = (Dh - 1).bit_length()
     n_in = Signal(range(N))
-    k_events = Signal(D)                        # the row's K spikes in heads whose V row is not zero
-    v_row = Signal(D)
-    a1 = {"valid": Signal(), "addr": Signal(range(len(written))), "bits": Signal(Dh)}
-
-    rest = _without_lowest(k_events)
+    # Per head: the row's spikes of K if its V row is not zero, and the V row.
+    k_events = [Signal(Dh, name=f"k_events_{h}") for h in range(H)]
+    v_rows = [Signal(Dh, name=f"v_row_{h}") for h in range(H)]
+    rests = [_without_lowest(events) for events in k_events]
     m.d.comb += q_wr.addr.eq(n_in)
-    m.d.comb += unit.qkv.ready.eq(~computing & ~rows_in & ~rest.any())
-    head, head_bits = _head_split(k_events, H, Dh)
-    addr = Cat(lowest_set_bit(head_bits), Const(0, (Dh - 1).bit_length()))[:(Dh - 1).bit_length()]
-    addr = Cat(addr, head)
-    m.d.sync += [a1["valid"].eq(k_events.any()), a1["addr"].eq(addr), a1["bits"].eq(_slice(v_row, head, H, Dh)),
-                 k_events.eq(rest)]
+    m.d.comb += unit.qkv.ready.eq(~computing & ~rows_in & ~Cat(*(rest.any() for rest in rests)).any())
+    rows, pending = [], []
+    for h, ((wr, rd), events, v_row, rest) in enumerate(zip(banks, k_events, v_rows, rests)):
+        row = Cat(lowest_set_bit(events), Const(0, i_bits))[:i_bits]
+        a1_valid, a1_row, a1_bits = Signal(name=f"a1_valid_{h}"), Signal(i_bits, name=f"a1_row_{h}"), Signal(Dh)
+        m.d.sync += [a1_valid.eq(events.any()), a1_row.eq(row), a1_bits.eq(v_row), events.eq(rest)]
+        # Stage 1: the row of M plus the V row, Dh saturating increments (a row not yet written is 0).
+        flags = written[h << i_bits:(h + 1) << i_bits]
+        with m.If(a1_valid):
+            fresh = flags.bit_select(a1_row, 1)
+            m.d.comb += [wr.addr.eq(a1_row), wr.en.eq(1)]
+            for j in range(Dh):
+                bit = a1_bits[j]
+                m.d.comb += wr.data[j].eq(Mux(fresh, unit._saturating_increment(rd.data[j], bit), bit))
+            m.d.sync += flags.bit_select(a1_row, 1).eq(1)
+        rows.append(row)
+        pending += [events.any(), a1_valid]
     with m.If(unit.qkv.valid & unit.qkv.ready):
-        row = unit.qkv.payload
-        v_heads = Cat(*(row.v[h * Dh:(h + 1) * Dh].any().replicate(Dh) for h in range(H)))
-        m.d.comb += [q_wr.data.eq(row.q), q_wr.en.eq(1)]
-        m.d.sync += [k_events.eq(row.k & v_heads), v_row.eq(row.v)]
+        payload = unit.qkv.payload
+        m.d.comb += [q_wr.data.eq(payload.q), q_wr.en.eq(1)]
+        for h, (events, v_row) in enumerate(zip(k_events, v_rows)):
+            head = slice(h * Dh, (h + 1) * Dh)
+            m.d.sync += [events.eq(Mux(payload.v[head].any(), payload.k[head], 0)), v_row.eq(payload.v[head])]
         with m.If(n_in == 0):
             m.d.sync += written.eq(0)
         with m.If(n_in == N - 1):
             m.d.sync += [n_in.eq(0), rows_in.eq(1)]
         with m.Else():
             m.d.sync += n_in.eq(n_in + 1)
-    # Stage 1: the row of M plus the V row, Dh saturating increments (a row not yet written is 0).
-    with m.If(a1["valid"]):
-        fresh = written.bit_select(a1["addr"], 1)
-        m.d.comb += [m_wr.addr.eq(a1["addr"]), m_wr.en.eq(1)]
-        for j in range(Dh):
-            bit = a1["bits"][j]
-            m.d.comb += m_wr.data[j].eq(Mux(fresh, unit._saturating_increment(m_rd.data[j], bit), bit))
-        m.d.sync += written.bit_select(a1["addr"], 1).eq(1)
-    return addr, k_events.any() | a1["valid"]
+    return rows, Cat(*pending).any()
 
 
-def _v2_compute(unit, m, m_rd, mem_wr, mem_rd, q_rd, queue, may_start_row, start_row, written, computing, rows_in,
-                compute_start, a_addr):
-    """X = Q M over the spikes of Q and the spiking neurons, token by token and head by head."""
+def _v2_compute(unit, m, banks, q_rd, written, computing, rows_in, a_busy, a_rows):
+    """X = Q M over the spikes of Q and the spiking neurons, token by token, visiting only the heads with a
+    spike of Q or a membrane that is not zero (the others keep their zero membranes and output zeros)."""
     p = unit.params
-    N, D, L, T, H, Dh = p.tokens, p.channels, p.lanes, p.timesteps, p.heads, p.head_channels
-    J, W = Dh // L, D // L
-    i_bits = (Dh - 1).bit_length()
+    N, L, T, H, Dh = p.tokens, p.lanes, p.timesteps, p.heads, p.head_channels
+    J = Dh // L
+    i_bits, j_bits, h_bits = (Dh - 1).bit_length(), (J - 1).bit_length(), (H - 1).bit_length()
     count_word = data.ArrayLayout(unsigned(p.count_bits), L)
     sum_word = data.ArrayLayout(unsigned(p.x_bits), L)
+    membrane_word = data.ArrayLayout(unsigned(p.membrane_bits), L)
+    # The membranes of word jw of head h of token n are word Cat(jw, h, n).
+    m.submodules.membrane_mem = mem = Memory(shape=membrane_word, depth=N << (h_bits + j_bits), init=[])
+    mem_wr = mem.write_port()
+    mem_rd = mem.read_port()
+    # live[n] bit h: a membrane of head h of token n is not zero (when clear, they all read as 0).
+    m.submodules.live_mem = live_mem = Memory(shape=unsigned(H), depth=N, init=[])
+    live_wr = live_mem.write_port()
+    # With one token, the next timestep reads its flags right after they are written.
+    live_rd = live_mem.read_port(transparent_for=(live_wr,) if N == 1 else ())
+    queue, may_start_row, start_row = unit._output_queue(m)
+
     # --- stage 0 walks (token n, head h, spike i of Q[n, h], word jw of the head) ---
     t = Signal(range(T))
     cn = Signal(range(N))
     ch = Signal(range(H))
     cjw = Signal(range(J))
+    q_row = Signal(p.channels)                  # Q[n]
+    live_row = Signal(H)                        # live[n]
+    heads_left = Signal(H)                      # the heads of token n still to visit, the current one included
     spikes_left = Signal(Dh)                    # the spikes of Q[n, h] not yet walked, this one included
-    heads_left = Signal(D)                      # Q[n] from head h + 1 on, at bit 0
     first_pass = Signal()
-    mem_addr = Signal(range(N * W))             # n * W + h * J + jw, counted
-    q_fresh = Signal()                          # q_rd holds the row of token cn + 1
+    token_first = Signal()                      # no cycle of token n issued yet
+    q_fresh = Signal()                          # q_rd and live_rd hold token cn + 1
+    first_t = t == 0
 
     rest = _without_lowest(spikes_left)
     last_pass = ~rest.any()                     # the head's last spike, or a pass over a head with none
     last_word = cjw == J - 1
-    last_head = ch == H - 1
+    heads_after = _without_lowest(heads_left)
+    idle_token = ~heads_left.any()              # nothing to add and every membrane 0: a row of zeros
+    token_end = idle_token | (last_word & last_pass & ~heads_after.any())
     last_token = cn == N - 1
-    token_end = last_word & last_pass & last_head
-    row_start = (ch == 0) & first_pass & (cjw == 0)
-    issue = computing & (~row_start | may_start_row) & (~token_end | last_token | q_fresh)
-    m.d.comb += start_row.eq(issue & row_start)
-    c_addr = Cat(Cat(lowest_set_bit(spikes_left), Const(0, i_bits))[:i_bits], ch)
-    m.d.comb += [m_rd.addr.eq(Mux(computing, c_addr, a_addr)),
-                 q_rd.addr.eq(Mux(computing & ~last_token, cn + 1, 0))]
+    issue = computing & (~token_first | may_start_row) & (~token_end | last_token | q_fresh)
+    m.d.comb += start_row.eq(issue & token_first)
+    c_row = Cat(lowest_set_bit(spikes_left), Const(0, i_bits))[:i_bits]
+    m.d.comb += [rd.addr.eq(Mux(computing, c_row, a_row)) for (_, rd), a_row in zip(banks, a_rows)]
+    m.d.comb += [port.addr.eq(Mux(computing & ~last_token, cn + 1, 0)) for port in (q_rd, live_rd)]
     m.d.sync += q_fresh.eq(computing & ~(issue & token_end))
+
+    def load_token():
+        """Take token cn + 1 (or 0) from the read ports: its row of Q, its flags and its first head."""
+        todo = Cat(*(q_rd.data[h * Dh:(h + 1) * Dh].any() for h in range(H))) | Mux(first_t, 0, live_rd.data)
+        head = lowest_set_bit(todo)
+        return [q_row.eq(q_rd.data), live_row.eq(live_rd.data), heads_left.eq(todo), ch.eq(head),
+                spikes_left.eq(_slice(q_rd.data, head, H, Dh)), first_pass.eq(1), token_first.eq(1)]
+
+    # The last timestep's flags and membranes are written before the walk reads them.
+    drained = Signal()
+    compute_start = rows_in & ~a_busy & ~computing & drained
     with m.If(compute_start):
-        m.d.sync += [spikes_left.eq(q_rd.data[:Dh]), heads_left.eq(q_rd.data >> Dh), first_pass.eq(1)]
+        m.d.sync += [computing.eq(1), *load_token()]
     with m.If(issue):
-        with m.If(~last_word):
+        m.d.sync += token_first.eq(0)
+        with m.If(~last_word & ~idle_token):
             m.d.sync += cjw.eq(cjw + 1)
         with m.Else():
             m.d.sync += cjw.eq(0)
-            with m.If(~last_pass):
+            with m.If(~idle_token & ~last_pass):
                 m.d.sync += [spikes_left.eq(rest), first_pass.eq(0)]
-            with m.Elif(~last_head):
-                m.d.sync += [ch.eq(ch + 1), spikes_left.eq(heads_left[:Dh]), heads_left.eq(heads_left >> Dh),
-                             first_pass.eq(1)]
+            with m.Elif(~idle_token & heads_after.any()):
+                head = lowest_set_bit(heads_after)
+                m.d.sync += [ch.eq(head), heads_left.eq(heads_after), first_pass.eq(1),
+                             spikes_left.eq(_slice(q_row, head, H, Dh))]
             with m.Else():
-                m.d.sync += [ch.eq(0), spikes_left.eq(q_rd.data[:Dh]), heads_left.eq(q_rd.data >> Dh),
-                             first_pass.eq(1), cn.eq(cn + 1)]
+                m.d.sync += [cn.eq(cn + 1), *load_token()]
                 with m.If(last_token):
                     # Timestep done: the next one's rows may come in. The reads of M still in the pipeline
                     # were made before the next timestep's first write can reach M.
                     m.d.sync += [cn.eq(0), computing.eq(0), rows_in.eq(0), t.eq(Mux(t == T - 1, 0, t + 1))]
-        with m.If(last_pass):
-            m.d.sync += mem_addr.eq(Mux(token_end & last_token, 0, mem_addr + 1))
 
-    c1 = {"valid": Signal(), "load": Signal(), "row_on": Signal(), "first": Signal(), "last": Signal(),
-          "row_end": Signal(), "mem_addr": Signal(range(N * W)), "first_t": Signal()}
+    c1 = {"valid": Signal(), "sn": Signal(), "load": Signal(), "row_on": Signal(), "first": Signal(),
+          "zero_v": Signal(), "row_end": Signal(), "mem_addr": Signal(len(Cat(cjw, ch, cn))),
+          "head": Signal(range(H))}
     m.d.sync += [
-        c1["valid"].eq(issue), c1["load"].eq(cjw == 0), c1["first"].eq(first_pass), c1["last"].eq(last_pass),
-        c1["row_on"].eq(spikes_left.any() & written.bit_select(c_addr, 1)),
-        c1["row_end"].eq(token_end), c1["mem_addr"].eq(mem_addr), c1["first_t"].eq(t == 0),
+        c1["valid"].eq(issue), c1["sn"].eq(issue & ~idle_token & last_pass), c1["load"].eq(cjw == 0),
+        c1["row_on"].eq(spikes_left.any() & written.bit_select(Cat(c_row, ch), 1)), c1["first"].eq(first_pass),
+        c1["zero_v"].eq(first_t | ~live_row.bit_select(ch, 1)), c1["row_end"].eq(issue & token_end),
+        c1["mem_addr"].eq(Cat(cjw, ch, cn)), c1["head"].eq(ch),
     ]
     # Stage 1: register the row of M (0 for a head without a spike), then shift a word out of it per cycle.
-    c2 = {key: Signal.like(c1[key], name=f"c2_{key}") for key in ("valid", "first", "last", "row_end", "mem_addr",
-                                                                  "first_t")}
+    c2 = {key: Signal.like(c1[key], name=f"c2_{key}")
+          for key in ("valid", "sn", "first", "zero_v", "row_end", "mem_addr", "head")}
     m.d.sync += [c2[key].eq(c1[key]) for key in c2]
-    m_row = Signal(len(m_rd.data.as_value()))
+    row_bits = Dh * p.count_bits
+    m_row = Signal(row_bits)
+    read = _slice(Cat(*(rd.data.as_value() for _, rd in banks)), c1["head"], H, row_bits)
     with m.If(c1["valid"]):
         with m.If(c1["load"]):
-            m.d.sync += m_row.eq(Mux(c1["row_on"], m_rd.data.as_value(), 0))
+            m.d.sync += m_row.eq(Mux(c1["row_on"], read, 0))
         with m.Else():
             m.d.sync += m_row.eq(m_row >> (L * p.count_bits))
     m.d.comb += mem_rd.addr.eq(c1["mem_addr"])
@@ -301,11 +329,41 @@ def _v2_compute(unit, m, m_rd, mem_wr, mem_rd, q_rd, queue, may_start_row, start
         m.d.comb += sums[lane].eq(Mux(c2["first"], 0, front[lane]) + word[lane])
     with m.If(c2["valid"]):
         m.d.sync += acc.eq(Cat(acc[L * p.x_bits:], sums.as_value()) if J > 1 else sums.as_value())
-    c3 = {"valid": Signal(), "row_end": Signal(), "mem_addr": Signal(range(N * W)), "first_t": Signal(),
-          "x": Signal(sum_word), "v": Signal(data.ArrayLayout(unsigned(p.membrane_bits), L))}
-    m.d.sync += [
-        c3["valid"].eq(c2["valid"] & c2["last"]), c3["row_end"].eq(c2["row_end"]),
-        c3["mem_addr"].eq(c2["mem_addr"]), c3["first_t"].eq(c2["first_t"]), c3["x"].eq(sums),
-        c3["v"].eq(mem_rd.data),
-    ]
-    unit._v2_sn_stage(m, c3, mem_wr, queue)
+    c3 = {key: Signal.like(c2[key], name=f"c3_{key}") for key in ("sn", "zero_v", "row_end", "mem_addr", "head")}
+    c3["x"], c3["v"] = Signal(sum_word), Signal(membrane_word)
+    m.d.sync += [c3[key].eq(c2[key]) for key in ("zero_v", "row_end", "mem_addr", "head")]
+    m.d.sync += [c3["sn"].eq(c2["valid"] & c2["sn"]), c3["x"].eq(sums), c3["v"].eq(mem_rd.data)]
+    m.d.sync += drained.eq(~(issue | c1["valid"] | c2["valid"] | c3["sn"] | c3["row_end"]))
+    _v2_sn_stage(unit, m, c3, mem_wr, live_wr, queue, j_bits)
+
+
+def _v2_sn_stage(unit, m, c3, mem_wr, live_wr, queue, j_bits):
+    """The SN of L elements (word Cat(jw, h) of the token's row); the row goes to the queue at ``row_end``
+    with zeros for the heads not visited, and the token's flags (a membrane left above 0) to ``live_wr``."""
+    p = unit.params
+    H, L, J = p.heads, p.lanes, p.head_channels // p.lanes
+    slots = H << j_bits                         # word Cat(jw, h) of the row, a few unused when J is not a power of 2
+    out_row = Signal(slots * L)
+    live = Signal(H)
+    token = Signal(range(p.tokens))
+    row = Signal.like(out_row)
+    live_next = Signal(H)
+    m.d.comb += [row.eq(out_row), live_next.eq(live)]
+    with m.If(c3["sn"]):
+        slot = c3["mem_addr"][:j_bits + len(c3["head"])]
+        m.d.comb += [mem_wr.addr.eq(c3["mem_addr"]), mem_wr.en.eq(1)]
+        word_spikes, above_zero = [], []
+        for lane in range(L):
+            spike, v_next = unit._sn(m, c3["x"][lane], c3["v"][lane], c3["zero_v"], lane)
+            m.d.comb += mem_wr.data[lane].eq(v_next)
+            word_spikes.append(spike)
+            above_zero.append(v_next.any())
+        m.d.comb += row.word_select(slot, L).eq(Cat(*word_spikes))
+        with m.If(Cat(*above_zero).any()):
+            m.d.comb += live_next.bit_select(c3["head"], 1).eq(1)
+    m.d.sync += [out_row.eq(row), live.eq(live_next)]
+    with m.If(c3["row_end"]):
+        real = Cat(*(row.word_select((h << j_bits) + jw, L) for h in range(H) for jw in range(J)))
+        m.d.comb += [queue.w_data.eq(real), queue.w_en.eq(1),
+                     live_wr.addr.eq(token), live_wr.data.eq(live_next), live_wr.en.eq(1)]
+        m.d.sync += [out_row.eq(0), live.eq(0), token.eq(Mux(token == p.tokens - 1, 0, token + 1))]

@@ -150,7 +150,7 @@ class AttentionUnit(wiring.Component):
         in_bank = Signal()
         q_waddr = Signal(range(2 * N))
         accept = Signal()
-        spikes = Signal(D)                          # s, filled from the top one word at a time
+        spikes = Signal(D)                          # s, written a word at a time
         handoff = Signal()                          # s complete, waiting for the emitter
         # Emitter: O[n] = Q[n] & s of the previous timestep.
         s_out = Signal(D)
@@ -182,18 +182,22 @@ class AttentionUnit(wiring.Component):
 
         # --- hand s to the emitter once it has finished the previous timestep ---
         with m.If(handoff & ~em_busy):
-            m.d.sync += [handoff.eq(0), s_out.eq(spikes), em_busy.eq(1), em_bank.eq(~em_bank)]
+            # The words the events schedule does not visit give no spike.
+            m.d.sync += [handoff.eq(0), s_out.eq(spikes), spikes.eq(0), em_busy.eq(1), em_bank.eq(~em_bank)]
 
         # --- the SN of one word of kv ---
         with m.If(sn["valid"]):
             m.d.comb += [sn["mem_wr"].addr.eq(sn["word"]), sn["mem_wr"].en.eq(1)]
-            word_spikes = []
+            word_spikes, above_zero = [], []
             for lane in range(L):
-                spike, v_next = self._sn(m, sn["kv"][lane], sn["v"][lane], sn["first_t"], lane)
+                spike, v_next = self._sn(m, sn["kv"][lane], sn["v"][lane], sn["zero_v"], lane)
                 m.d.comb += sn["mem_wr"].data[lane].eq(v_next)
                 word_spikes.append(spike)
-            m.d.sync += spikes.eq(Cat(spikes[L:], *word_spikes))
-            with m.If(sn["word"] == C - 1):
+                above_zero.append(v_next.any())
+            m.d.sync += (spikes.word_select(sn["word"], L) if C > 1 else spikes).eq(Cat(*word_spikes))
+            if "live" in sn:
+                m.d.sync += sn["live"].bit_select(sn["word"], 1).eq(Cat(*above_zero).any())
+            with m.If(sn["last"]):
                 m.d.sync += handoff.eq(1)
 
         # --- emitter ---
@@ -234,7 +238,7 @@ class AttentionUnit(wiring.Component):
         # Stage 1: read-modify-write of the kv word. Stage 2 (last row only): the SN of the finished word.
         s1 = {"valid": Signal(), "word": Signal(range(C)), "bits": Signal(L), "first_row": Signal(),
               "last_row": Signal(), "first_t": Signal()}
-        s2 = {"valid": Signal(), "word": Signal(range(C)), "first_t": Signal(),
+        s2 = {"valid": Signal(), "word": Signal(range(C)), "last": Signal(), "zero_v": Signal(),
               "kv": Signal(count_word), "v": Signal(membrane_word), "mem_wr": mem_wr}
 
         last_word = word == C - 1
@@ -277,7 +281,8 @@ class AttentionUnit(wiring.Component):
         # The last row's counts are final: on to the SN.
         m.d.sync += [
             s2["valid"].eq(s1["valid"] & s1["last_row"]), s2["word"].eq(s1["word"]),
-            s2["first_t"].eq(s1["first_t"]), s2["kv"].eq(kv_next), s2["v"].eq(mem_rd.data),
+            s2["last"].eq(s1["word"] == C - 1), s2["zero_v"].eq(s1["first_t"]), s2["kv"].eq(kv_next),
+            s2["v"].eq(mem_rd.data),
         ]
         return ready, s2
 

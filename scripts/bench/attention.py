@@ -62,7 +62,7 @@ RATIO_GOAL = 1.2
 #: The events schedule's goal (issue 17): cycles at most EVENT_RATIO_GOAL times the events / lanes plus
 #: TOKEN_OVERHEAD cycles per token row of a timestep (tests/test_attention_pysim.py checks the same bound).
 EVENT_RATIO_GOAL = 1.3
-TOKEN_OVERHEAD = 3
+TOKEN_OVERHEAD = 2
 #: The point of the issue's goals on today's dense cycles: v2, N = 16, D = 32, H = 2, T = 4, 4 lanes.
 GOAL_POINT = dict(variant="v2", tokens=16, channels=32, heads=2, timesteps=4, lanes=4)
 CURVE_POINTS = (dict(variant="v1", tokens=16, channels=32, heads=2, timesteps=4, lanes=4), GOAL_POINT)
