@@ -1,20 +1,22 @@
 """The event-driven datapaths of the attention unit (``schedule = "events"``): the work follows the spikes.
 
-Spikes are turned into addresses by lowest-set-bit encoders, and only those addresses are visited; a count is
-touched only by an event, so counts are not cleared between timesteps: a flag per count (or per row of counts)
-says whether it was written in the current timestep, and a count that was not reads as 0.
+Spikes are turned into addresses by lowest-set-bit encoders, and only those addresses are visited. A count is
+touched only by an event, so counts are not cleared between timesteps: a flag per count (v1) or per row of M
+(v2) says whether it was written in the current timestep, and one that was not reads as 0. A flag per word of
+membranes (v1) or per token and head (v2) says whether a membrane is above 0: a word or head with no input and
+no membrane above 0 would stay at 0 and give no spike, and is skipped.
 
 v1 (:func:`v1_event_counts`): kv is split into L banks, lane l holding the channels c = w L + l; for a row, each
 lane takes the next channel w of its own (K AND V) bits every cycle and increments its count, so a row costs the
 largest number of events any lane has (at least one cycle: the row's beat). Once the last row's events are done,
-the SN walks the D / L words of kv.
+the SN walks the words of kv that were written or hold a membrane above 0.
 
-v2 (:func:`v2_events`): M is held a row per word (H x Dh words of Dh counts). Accumulating, a spike K[n, i] in a
-head whose V row is not zero adds that V row to the row i of M (Dh incrementers, one cycle a spike); heads of V
-with no spike are skipped. Computing, for each token n and head h, the walk visits only the spikes i of Q[n, h]:
-row i of M is read once and its Dh / L words are added to the head's Dh accumulators, L a cycle; the last spike's
-pass hands each finished word to the SN. A head with no spike of Q still takes one pass (its sums are 0), since
-its membranes decay.
+v2 (:func:`v2_events`): M has a bank per head, a row of Dh counts per word. Accumulating, each head takes one
+spike K[n, i] a cycle, if its V row is not zero, and adds that V row to row i of M (Dh incrementers). Computing,
+for each token n the walk visits the heads with a spike of Q[n] or a membrane above 0; in a head it visits only
+the spikes i of Q[n, h]: row i of M is read once and its Dh / L words are added to the head's Dh accumulators, L a
+cycle; the last spike's pass hands each finished word to the SN. A visited head with no spike of Q takes one pass
+(its sums are 0), since its membranes decay.
 
 See docs/attention.md for the cycle counts.
 """
@@ -153,7 +155,7 @@ def v2_events(unit, m):
     i_bits = (Dh - 1).bit_length()
     banks = []
     for h in range(H):
-        bank = Memory(shape=data.ArrayLayout(unsigned(p.count_bits), Dh), depth=1 << i_bits, init=[])
+        bank = Memory(shape=data.ArrayLayout(unsigned(p.count_bits), Dh), depth=Dh, init=[])
         m.submodules[f"m_bank_{h}"] = bank
         wr = bank.write_port()
         # Consecutive rows may add to the same row of M in consecutive cycles.
