@@ -9,13 +9,14 @@ file, the line and the rule broken.
 
 import array
 import csv
+import json
 
 import numpy as np
 
 from spikeforge.sim.files import MAX_STEPS, decimal
 
 
-__all__ = ["DataFileError", "read_events", "read_weights", "write_spikes", "write_state"]
+__all__ = ["DataFileError", "read_events", "read_weights", "write_cycles", "write_spikes", "write_state"]
 
 EVENT_HEADER = ("t", "addr")
 INPUT_HEADER = ("t", "addr", "value")
@@ -180,3 +181,11 @@ def write_spikes(path, spikes):
 def write_state(path, state):
     """Write a state dump: arrays such as ``v`` and ``u`` of shape (steps, neurons)."""
     np.savez(path, **{name: np.asarray(value) for name, value in state.items()})
+
+
+def write_cycles(path, total, **parts):
+    """Write an RTL run's cycles.json: ``{"total": N}`` and the parts given, e.g. ``per_step=[...]`` (nested lists
+    for a batch of samples) or ``per_call=[...]``."""
+    cycles = {"total": int(total), **{name: np.asarray(value).tolist() for name, value in parts.items()}}
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(json.dumps(cycles) + "\n")

@@ -1,6 +1,8 @@
 """The LIF core on the batch harness: ``simulate --backend verilator`` writes the golden model's outputs, and a
 batch replay counts the cycles of every step as the cocotb replay does."""
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -41,6 +43,10 @@ def test_simulate_verilator_writes_the_model_outputs(tmp_path):
     assert sorted(rtl_state) == sorted(state) == ["u", "v"]
     for name in state:
         np.testing.assert_array_equal(rtl_state[name], state[name], err_msg=f"state {name}")
+    cycles = json.loads((tmp_path / "rtl" / "cycles.json").read_text())
+    assert len(cycles["per_step"]) == 25 and min(cycles["per_step"]) > 0
+    assert cycles["total"] == sum(cycles["per_step"])
+    assert not (tmp_path / "model" / "cycles.json").exists()
 
 
 def test_batch_replay_counts_cycles_as_the_cocotb_replay(icarus, tmp_path):

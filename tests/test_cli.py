@@ -305,11 +305,11 @@ def test_malformed_config(tmp_path):
 def test_simulate_rtl_backend(config, tmp_path, stand_in):
     calls = []
 
-    def simulate_rtl(params, *, weights, events, steps, sim, build_dir, dump_state):
+    def replay_rtl(params, *, weights, events, steps, sim, build_dir, dump_state):
         calls.append((params, weights, events, steps, sim, Path(build_dir).is_dir(), dump_state))
-        return [(2, 5), (0, 3)], {"v": np.ones((steps, params.neurons), dtype=np.int64)}
+        return [(2, 5), (0, 3)], {"v": np.ones((steps, params.neurons), dtype=np.int64)}, [40, 7, 51]
 
-    stand_in("spikeforge.sim.lif_core.rtl", simulate_rtl=simulate_rtl)
+    stand_in("spikeforge.sim.lif_core.rtl", replay_rtl=replay_rtl)
     events = write_events(tmp_path / "events.csv", [(2, 1), (0, 4), (0, 2)])
     out = tmp_path / "sim"
     result = run("simulate", config, "--input", events, "--backend", "verilator", "-o", out, "--dump-state")
@@ -317,13 +317,14 @@ def test_simulate_rtl_backend(config, tmp_path, stand_in):
     assert calls == [(params_of(), None, [(0, 4), (0, 2), (2, 1)], 3, "verilator", True, True)]
     assert read_csv(out / "spikes.csv") == [(0, 3), (2, 5)]
     assert np.load(out / "state.npz")["v"].shape == (3, 16)
+    assert json.loads((out / "cycles.json").read_text()) == {"total": 98, "per_step": [40, 7, 51]}
 
 
 def test_simulate_rtl_failure_leaves_nothing(config, tmp_path, stand_in):
-    def simulate_rtl(params, **kwargs):
+    def replay_rtl(params, **kwargs):
         raise RuntimeError("The RTL simulation in icarus failed: no vvp")
 
-    stand_in("spikeforge.sim.lif_core.rtl", simulate_rtl=simulate_rtl)
+    stand_in("spikeforge.sim.lif_core.rtl", replay_rtl=replay_rtl)
     events = write_events(tmp_path / "events.csv", [(0, 1)])
     result = run("simulate", config, "--input", events, "--backend", "icarus", "-o", tmp_path / "sim")
     assert result.exit_code == 1

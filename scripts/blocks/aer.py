@@ -11,6 +11,7 @@ import click
 
 from spikeforge.hdl.aer.params import MeshParams, RouterParams
 
+from ..data_files import write_cycles
 from ..errors import InputError, ToolError
 from .description import (BACKEND_NAMES, Block, Simulation, SweepWorkload, Verdict, check_workload, counted,
                           fmax_hz, lazy)
@@ -84,12 +85,16 @@ def _simulate(config, request, stage, build_dir):
     click.echo(f"spikeforge: delivering {counted(len(packets), 'packet')} on {BACKEND_NAMES[request.backend]}",
                err=True)
     try:
-        rows, dropped = run_network(params, packets, request.backend, build_dir=build_dir)
+        rows, dropped, cycles = run_network(params, packets, request.backend, build_dir=build_dir)
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     write_delivered(stage / "delivered.csv", rows, params)
+    wrote = str(request.out_dir / "delivered.csv")
+    if cycles is not None:
+        write_cycles(stage / "cycles.json", cycles)
+        wrote += f" and {request.out_dir / 'cycles.json'}"
     return (f"{counted(len(rows), 'delivery', 'deliveries')} of {counted(len(packets), 'packet')}, {dropped} "
-            f"dropped; wrote {request.out_dir / 'delivered.csv'}")
+            f"dropped; wrote {wrote}")
 
 
 def _verify(config, *, sim, steps, seed, build_dir, echo):

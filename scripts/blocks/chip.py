@@ -18,6 +18,7 @@ from spikeforge.sim.chip.load import neuron_arrays
 from spikeforge.sim.files import load_npz, read_spikes as read_input_spikes
 from spikeforge.sim.lif_core.fields import state_names
 
+from ..data_files import write_cycles
 from ..errors import InputError, ToolError
 from ..progress import progress
 from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
@@ -143,9 +144,11 @@ def _simulate(config, request, stage, build_dir):
 
         click.echo(f"spikeforge: simulating {steps} timesteps of the chip's Verilog in {request.backend}", err=True)
         try:
-            out, _ = simulate_rtl(params, spikes, weights, sim=request.backend, build_dir=build_dir)
+            out, cycles = simulate_rtl(params, spikes, weights, sim=request.backend, build_dir=build_dir)
         except RuntimeError as exc:
             raise ToolError(str(exc)) from None
+        write_cycles(stage / "cycles.json", cycles.sum(), per_step=cycles)
+        written.append("cycles.json")
     np.savez(stage / "out.npz", spikes=out)
     paths = ", ".join(str(request.out_dir / name) for name in written)
     return f"{int(out.sum())} output spikes of shape {out.shape}; wrote {paths}"

@@ -16,7 +16,7 @@ from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.files import MAX_STEPS
 
-from ..data_files import DataFileError, read_events, read_weights, write_spikes, write_state
+from ..data_files import DataFileError, read_events, read_weights, write_cycles, write_spikes, write_state
 from ..errors import ConfigError, InputError, ToolError
 from ..progress import progress
 from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
@@ -114,13 +114,14 @@ def _run_learning(params, stdp, weights, events, rewards, steps, backend, output
 
 
 def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
+    """Spikes, state and the cycles of every step (None on the model) of an inference core."""
     if backend == "model":
-        return _run_model(params, weights, events, steps, outputs.state)
-    from spikeforge.sim.lif_core.rtl import simulate_rtl
+        return (*_run_model(params, weights, events, steps, outputs.state), None)
+    from spikeforge.sim.lif_core.rtl import replay_rtl
 
     _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
-    return simulate_rtl(params, weights=weights, events=_event_list(events), steps=steps, sim=backend,
-                        build_dir=build_dir, dump_state=outputs.state)
+    return replay_rtl(params, weights=weights, events=_event_list(events), steps=steps, sim=backend,
+                      build_dir=build_dir, dump_state=outputs.state)
 
 
 def _read_input(config, request):
@@ -165,12 +166,17 @@ def _simulate(config, request, stage, build_dir):
         if stdp is not None:
             spikes, state, learned = _run_learning(params, stdp, weights, events, rewards, steps, request.backend,
                                                    outputs, build_dir)
+            cycles = None       # the learning core's cocotb replay does not count them
         else:
-            spikes, state = _run_inference(params, weights, events, steps, request.backend, outputs, build_dir)
+            spikes, state, cycles = _run_inference(params, weights, events, steps, request.backend, outputs,
+                                                   build_dir)
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     written = ["spikes.csv"]
     write_spikes(stage / "spikes.csv", spikes)
+    if cycles is not None:
+        write_cycles(stage / "cycles.json", sum(cycles), per_step=cycles)
+        written.append("cycles.json")
     if outputs.state:
         write_state(stage / "state.npz", state)
         written.append("state.npz")

@@ -141,6 +141,8 @@ def run_network(params, packets, backend, build_dir=None):
     dropped : int
         The sum of the routers' dropped counters (the model's, or those the RTL run read back): packets that
         matched no table entry or had no way to their destination.
+    cycles : int or None
+        The RTL run's cycles, from cycle 0 to the end of the drain; None on the model.
 
     Raises
     ------
@@ -153,7 +155,7 @@ def run_network(params, packets, backend, build_dir=None):
         raise ValueError(f"Backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend == "model":
         traffic = AerModel(params).run(packets)
-        delivered, dropped = traffic.delivered, traffic.dropped
+        delivered, dropped, cycles = traffic.delivered, traffic.dropped, None
     else:
         if build_dir is None:
             raise ValueError(f"Backend {backend!r} needs a build directory")
@@ -162,11 +164,11 @@ def run_network(params, packets, backend, build_dir=None):
         result = run_rtl(params, packets, sim=backend, build_dir=build_dir, check=False)
         if not result.ok:
             raise RuntimeError(f"The {backend} simulation failed: {result.message}")
-        delivered, dropped = result.delivered, result.dropped
+        delivered, dropped, cycles = result.delivered, result.dropped, result.cycles
     tagged = bool(params.tag_bits)
     rows = [(d.t, d.node, d.src, d.payload) + ((d.tag,) if tagged else ())
             for node in sorted(delivered) for d in delivered[node]]
-    return sorted(rows, key=lambda row: (row[0], row[1])), int(dropped.sum())
+    return sorted(rows, key=lambda row: (row[0], row[1])), int(dropped.sum()), cycles
 
 
 def write_delivered(path, rows, params):
