@@ -160,7 +160,7 @@ class HostBridge(wiring.Component):
         wiring.connect(m, encoder.link, wiring.flipped(self.tx))
         # From the frame parser to the frame sender: one-cycle requests, and the acknowledgement to send.
         link = {name: Signal(name=name) for name in ("info_request", "status_request", "host_ack", "host_nak",
-                                                     "send_ack", "send_nak")}
+                                                     "send_ack", "send_nak", "reply_held", "dropped")}
         seq = Signal(8)             # of the frame received
         expected = Signal(8)        # of the next command to execute
         self._elaborate_rx(m, decoder.body, link, seq, expected)
@@ -238,12 +238,19 @@ class HostBridge(wiring.Component):
                             with m.Else():
                                 m.d.comb += link["send_nak"].eq(1)
             with m.State("ISSUE"):
+                # A block that cannot take the command while one of its replies is held may be waiting for that
+                # reply's ACK, which is behind this command in the link: the command is dropped (neither executed
+                # nor acknowledged, so the host sends it again) and the held reply is sent again, so that the
+                # host acknowledges it once more.
                 for name, (number, _) in commands.items():
                     port = getattr(self, name)
                     m.d.comb += port.valid.eq(code == number)
                     with m.If(port.valid & port.ready):
                         m.d.comb += link["send_ack"].eq(1)
                         m.d.sync += expected.eq(expected + 1)
+                        m.next = "HUNT"
+                    with m.Elif(port.valid & link["reply_held"]):
+                        m.d.comb += link["dropped"].eq(1)
                         m.next = "HUNT"
 
     def _elaborate_tx(self, m, body, link, seq, expected):
@@ -311,7 +318,8 @@ class HostBridge(wiring.Component):
                 if port is not None:
                     m.d.comb += port.ready.eq(held[i])
             m.d.sync += [held.eq(0), tx_seq.eq(tx_seq + 1), resend.eq(0)]
-        with m.If(link["host_nak"] & held.any()):
+        m.d.comb += link["reply_held"].eq(held.any())
+        with m.If((link["host_nak"] | link["dropped"]) & held.any()):
             m.d.sync += resend.eq(1)
         # After the sender, so that a request in the cycle its previous frame starts is not lost.
         with m.If(link["status_request"]):

@@ -93,14 +93,15 @@ class Bench(wiring.Component):
         return m
 
 
-def run(dut, host_bytes, *, until_idle=300, stall=0.0, gaps=None, seed=0, acknowledge=True):
+def run(dut, host_bytes, *, until_idle=300, stall=0.0, gaps=None, seed=0, acknowledge=True, deadline=None):
     """Drive ``host_bytes`` into ``dut.rx`` (items that are ints are idle cycles), collect the frames of
     ``dut.tx`` with a random ``stall`` fraction of cycles not ready, and stop ``until_idle`` cycles after the last
-    byte in or out. With ``acknowledge``, every reply frame is acknowledged (between the host's frames)."""
+    byte in or out. With ``acknowledge``, every reply frame is acknowledged (between the host's frames). With a
+    ``deadline`` (cycles), a device that has not read every host byte by then fails the test."""
     rng = random.Random(seed)
     reader = FrameReader()
     frames, acks = [], []
-    state = {"last": 0, "cycle": 0}
+    state = {"last": 0, "cycle": 0, "sent": False}
 
     async def send(ctx, item):
         for byte in item:
@@ -124,6 +125,7 @@ def run(dut, host_bytes, *, until_idle=300, stall=0.0, gaps=None, seed=0, acknow
                 await idle(ctx, item)
             else:
                 await send(ctx, item)
+        state["sent"] = True
         while state["cycle"] - state["last"] < until_idle:
             await idle(ctx, 1)
 
@@ -142,7 +144,11 @@ def run(dut, host_bytes, *, until_idle=300, stall=0.0, gaps=None, seed=0, acknow
     sim.add_clock(1e-6)
     sim.add_testbench(host)
     sim.add_testbench(device, background=True)
-    sim.run()
+    if deadline is None:
+        sim.run()
+    else:
+        sim.run_until(deadline * 1e-6)
+        assert state["sent"], f"the device stopped reading the link; it had sent {frames}"
     assert reader.bad == 0
     return frames
 
@@ -258,6 +264,20 @@ def test_an_ack_as_the_held_reply_starts_again_invents_no_reply(params, delay):
             encode(0, ACK), 100]
     replies = {frame for frame in run(dut, host, acknowledge=False) if frame.code != ACK}
     assert replies == {f.cfg_data(0, 17)}
+
+
+def test_a_command_behind_a_lost_ack_of_a_reply_is_dropped_and_the_reply_sent_again(params):
+    # The host's ACK of the CFG_DATA reply 0 is lost and the host sends the next read. The core cannot take it
+    # while its reply is held; the bridge once waited for it there, in front of the host's repeated ACK, and
+    # stopped reading the link. Now it drops the read (no ACK) and sends reply 0 again; the host acknowledges the
+    # repeat and sends the read again, which is executed once.
+    dut = Bench(params)
+    f = Frames(dut.core)
+    host = [f.cfg(0, WRITE, WEIGHT, 2, 3, 17), f.cfg(1, READ, WEIGHT, 2, 3), 200,
+            f.cfg(2, READ, WEIGHT, 2, 4), 200,
+            encode(0, ACK), f.cfg(2, READ, WEIGHT, 2, 4), 200, encode(1, ACK), 100]
+    assert run(dut, host, acknowledge=False, deadline=5000) == [
+        ack(0), ack(1), f.cfg_data(0, 17), f.cfg_data(0, 17), ack(2), f.cfg_data(1, 0)]
 
 
 def test_a_tick_while_the_last_done_is_held_gets_its_own_done(params):

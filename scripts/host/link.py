@@ -4,7 +4,8 @@
 Commands are numbered and sent ahead of their acknowledgements up to a window (go-back-N): an ACK acknowledges
 every command up to its number, a NAK every command before its number and asks for the rest again, and a silence
 of ``timeout`` seconds sends every unacknowledged command again. The device's replies are numbered too; each is
-acknowledged, a repeat of the last is acknowledged and dropped, and a damaged frame or a silence while a reply is
+acknowledged, a repeat of the last is acknowledged and dropped (and the unacknowledged commands, which the
+device drops while it holds a reply, are sent again), and a damaged frame or a silence while a reply is
 awaited asks for it again (NAK). After ``retries`` silences in a row the device is taken to be gone
 (:class:`LinkError`).
 """
@@ -172,7 +173,7 @@ class Link:
             misses += 1
             self.stats.timeouts += 1
             if misses > self._retries:
-                raise LinkError(f"{self._name}: the device stopped answering (no {what} after {misses - 1} "
+                raise LinkError(f"{self._name}: the device stopped answering (waiting for {what}, {misses - 1} "
                                 f"retries)")
             self._went_back = None
             self._resend_all()
@@ -222,3 +223,7 @@ class Link:
                 self._last_reply = frame.seq
                 self._replies.append((frame.code, frame.payload))
                 self.stats.payload_in += len(frame.payload)
+            else:
+                # A repeat: our ACK of it was lost, and the device dropped the commands it could not take while
+                # it held the reply; send them again now rather than after a silence.
+                self._resend_all()

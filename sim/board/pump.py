@@ -16,13 +16,15 @@ import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from spikeforge.sim.harness import run_config
-from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, reset, start_clock
+from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS, Timeout, reset, start_clock
 from spikeforge.sim.harness.streams import StreamPorts
 from cocotb.utils import get_sim_time
 
 
 # Cycles the design runs between two looks at the socket when there is nothing to do.
 _IDLE_CYCLES = 32
+# Cycles a byte may wait for the design before the pump looks whether the host has gone.
+_PATIENCE_CYCLES = 20_000
 
 
 def _receive(sock):
@@ -34,15 +36,24 @@ def _receive(sock):
 
 
 async def _pump_bytes(dut, manifest, sock):
-    ports = StreamPorts(dut, manifest, seed=0)
+    ports = StreamPorts(dut, manifest, seed=0, patience=_PATIENCE_CYCLES)
     source, sink = ports.source("rx"), ports.sink("tx")
     sink.start()
+    pending = bytearray()       # bytes from the host the design has not taken yet
     while True:
         data = _receive(sock)
         if data is None:
             return
-        if data:
-            await source.send(data)
+        pending += data
+        if pending:
+            # A design that stops taking bytes must not keep the simulation running once the host has gone:
+            # every _PATIENCE_CYCLES the socket is read again.
+            first = source.sent
+            try:
+                await source.send(pending)
+            except Timeout:
+                pass
+            del pending[:source.sent - first]
         out = sink.take_all()
         if out:
             sock.sendall(bytes(out))
