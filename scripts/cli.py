@@ -29,6 +29,7 @@ from .data_files import DataFileError
 from .errors import ConfigError, InputError, Interrupted, ToolError
 from .interrupts import terminate_like_interrupt
 from .progress import still_running
+from .workers import check_scheduler
 
 
 __all__ = ["main"]
@@ -263,6 +264,11 @@ _SIMULATE_OPTIONS = {
     "trace_weights": click.option("--trace-weights", is_flag=True, help="[lif_core] with [stdp]: write "
                                   "weights.npy with the weights after every timestep, shape (steps, axons, "
                                   "neurons)."),
+    "jobs": click.option("-j", "--jobs", type=click.IntRange(min=1), help="[chip] on an RTL back end: split the "
+                         "batch of samples into N parts run at once on local processes (or on the --scheduler's "
+                         "workers)."),
+    "scheduler": click.option("--scheduler", metavar="tcp://HOST:PORT", help="[chip] on an RTL back end: run the "
+                              "parts of the batch on this Dask cluster."),
 }
 
 
@@ -294,6 +300,8 @@ def simulate(config, overrides, input_path, backend, out_dir, build_dir, **optio
     for name in ("dt", "integrator"):
         if name in given:
             raise InputError(f"--{name} applies to a NIR graph (NET.nir), not a configuration file")
+    if problem := check_scheduler(given.get("scheduler")):
+        raise InputError(problem)
     loaded, block = _load(config, overrides)
     for name in given:
         if name not in block.simulation.options:
@@ -411,12 +419,14 @@ and writes what simulate does and prints the link's summary (docs/board_bringup.
               type=click.Path(dir_okay=False, path_type=Path), help="The input, as simulate's.")
 @_SIMULATE_OPTIONS["weights"]
 @_SIMULATE_OPTIONS["steps"]
+@_SIMULATE_OPTIONS["dump_weights"]
 @click.option("--link-errors", type=click.FloatRange(0, 1, max_open=True), metavar="RATE",
               help="With --sim: damage this fraction of the link's bytes in both directions (flip, drop, insert).")
 @click.option("--seed", type=int, help="With --sim: the seed of --link-errors (default 0).")
 @_output_option
 @_build_dir_option
-def run(config, overrides, port, baud, sim, input_path, weights, steps, link_errors, seed, out_dir, build_dir):
+def run(config, overrides, port, baud, sim, input_path, weights, steps, dump_weights, link_errors, seed, out_dir,
+        build_dir):
     from .host.command import RunRequest, run_on_board
 
     if (port is None) == (sim is None):
@@ -425,7 +435,8 @@ def run(config, overrides, port, baud, sim, input_path, weights, steps, link_err
         if value is not None and sim is None:
             raise InputError(f"{name} applies to a simulated board (--sim), not to --port {port}")
     loaded, block = _load(config, overrides)
-    given = {name: value for name, value in (("weights", weights), ("steps", steps)) if value is not None}
+    given = {name: value for name, value in (("weights", weights), ("steps", steps), ("dump_weights", dump_weights))
+             if value not in (None, False)}
     for name in given:
         if name not in block.simulation.options:
             raise InputError(f"--{name} applies to a {_takers(name)} block, not [{block.name}]")
@@ -504,8 +515,8 @@ def sweep(space_path, out_dir, jobs, scheduler, resume):
 
     with _input_errors():
         space = load_space(space_path)
-    if scheduler and not scheduler.startswith(("tcp://", "tls://", "inproc://")):
-        raise InputError(f"--scheduler {scheduler}: expected an address such as tcp://HOST:8786")
+    if problem := check_scheduler(scheduler):
+        raise InputError(problem)
     _writable(out_dir)
     executor = f"Dask cluster {scheduler}" if scheduler else f"{jobs} local worker{'s' if jobs > 1 else ''}"
     _stage(f"{space.mode} sweep of {space_path} on {executor}, results in {out_dir}")

@@ -7,6 +7,7 @@ Parameters :mod:`spikeforge.hdl.chip.params`, generator :mod:`spikeforge.hdl.chi
 
 from __future__ import annotations
 
+import concurrent.futures
 from pathlib import Path
 
 import click
@@ -111,6 +112,34 @@ class _Recorder:
         return {name: a[0] if self.single else a for name, a in self.arrays.items()}
 
 
+def _run_rtl(params, spikes, weights, request, build_dir):
+    """Output spikes and cycles of ``spikes`` on the RTL; with ``--jobs N`` or ``--scheduler``, the batch split
+    into N parts (one without ``--jobs``) run at once on local processes or the Dask cluster."""
+    from spikeforge.sim.chip.rtl import simulate_rtl
+
+    jobs, scheduler = request.options.get("jobs", 1), request.options.get("scheduler")
+    if spikes.ndim == 2 or (jobs == 1 and not scheduler):
+        return simulate_rtl(params, spikes, weights, sim=request.backend, build_dir=build_dir)
+    from .. import workers
+
+    if request.backend == "verilator":
+        from spikeforge.sim.chip.batch import compile_chip
+
+        compile_chip(params, build_dir=build_dir / "batch").close()     # compiled once, then cached for the parts
+    parts = [part for part in np.array_split(np.arange(len(spikes)), jobs) if len(part)]
+    results = {}
+    with workers.executor(jobs, scheduler) as pool, \
+            progress(length=len(spikes), label="simulating", unit="samples") as bar:
+        futures = {pool.submit(simulate_rtl, params, spikes[part], weights, sim=request.backend,
+                               build_dir=build_dir / f"part-{index}"): index for index, part in enumerate(parts)}
+        for future in concurrent.futures.as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            bar.update(len(parts[index]))
+    return (np.concatenate([results[i][0] for i in range(len(parts))]),
+            np.concatenate([results[i][1] for i in range(len(parts))]))
+
+
 def _simulate(config, request, stage, build_dir):
     params = config.blocks["chip"]
     spikes = read_spikes(request.input, params)
@@ -120,6 +149,9 @@ def _simulate(config, request, stage, build_dir):
     if observe and request.backend != "model":
         raise InputError("--dump-state and --plot of a chip come from the golden model (which the RTL equals); "
                          "use --backend model")
+    spread = [f"--{name}" for name in ("jobs", "scheduler") if name in request.options]
+    if spread and request.backend == "model":
+        raise InputError(f"{spread[0]} spreads the samples of an RTL run; the golden model runs in one process")
     written = ["out.npz"]
     if request.backend == "model":
         from spikeforge.sim.chip.model import run_chip
@@ -140,11 +172,9 @@ def _simulate(config, request, stage, build_dir):
             plot_run(stage / "chip.png", params, recorder.rasters, recorder.traffic)
             written.append("chip.png")
     else:
-        from spikeforge.sim.chip.rtl import simulate_rtl
-
         click.echo(f"spikeforge: simulating {steps} timesteps of the chip's Verilog in {request.backend}", err=True)
         try:
-            out, cycles = simulate_rtl(params, spikes, weights, sim=request.backend, build_dir=build_dir)
+            out, cycles = _run_rtl(params, spikes, weights, request, build_dir)
         except RuntimeError as exc:
             raise ToolError(str(exc)) from None
         write_cycles(stage / "cycles.json", cycles.sum(), per_step=cycles)
@@ -213,7 +243,7 @@ BLOCK = Block(
         input="an .npz file of spikes, (batch, steps, inputs) or (steps, inputs)",
         outputs="DIR/out.npz (spikes, (batch, steps, outputs) or (steps, outputs)); with --dump-state DIR/state.npz "
                 "(every core's spikes and state per step), with --plot DIR/chip.png (rasters, packets per link)",
-        options=("weights", "dump_state", "plot"),
+        options=("weights", "dump_state", "plot", "jobs", "scheduler"),
         run=_simulate,
     ),
     verify=_verify,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from spikeforge.hdl.manifest import source_digest, tool_versions
 
+from .. import workers
 from ..progress import progress
 from .pareto import pareto_front, plot_front
 from .point import Task, evaluate, point_key
@@ -85,17 +86,6 @@ class Sweep:
         return [results[task["key"]] for task in tasks]
 
 
-@contextlib.contextmanager
-def _executor(jobs, scheduler):
-    if scheduler:
-        from distributed import Client
-        with Client(scheduler) as client:
-            yield client.get_executor()
-    else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            yield pool
-
-
 def _progress(total):
     return progress(length=total, label="sweep", unit="points")
 
@@ -104,7 +94,7 @@ def run_sweep(space, out_dir, *, jobs=1, scheduler=None, resume=False):
     """Run the sweep and write its outputs; return (rows, front, sweep)."""
     sweep = Sweep(space, out_dir)
     sweep.out_dir.mkdir(parents=True, exist_ok=True)
-    with _executor(jobs, scheduler) as executor:
+    with workers.executor(jobs, scheduler) as executor:
         if space.mode == "grid":
             from .optimize import record_grid
             points = grid_points(space)

@@ -77,7 +77,7 @@ def _dest(value):
 
 
 def run_rtl(params, packets, *, sim, build_dir, idle=0.0, stall=0.0, seed=0, check=True, settle=None,
-            quiet=1000, name="run"):
+            quiet=1000, name="run", cocotb=False):
     """Run ``packets`` through the RTL of ``params`` in simulator ``sim``.
 
     Parameters
@@ -102,6 +102,9 @@ def run_rtl(params, packets, *, sim, build_dir, idle=0.0, stall=0.0, seed=0, che
         Cycles without any movement after which waiting packets mean a deadlock.
     name : str
         Name of the run's files in the build directory.
+    cocotb : bool
+        Run the cocotb bench in Verilator too without idle cycles or backpressure, where the batch harness
+        would run (to compare the two).
 
     Returns
     -------
@@ -112,7 +115,7 @@ def run_rtl(params, packets, *, sim, build_dir, idle=0.0, stall=0.0, seed=0, che
         settle = params.latency * ((params.width + params.height) if mesh else 1) + 8
     build_dir = Path(build_dir)
     verilog, manifest = export_network(params, build_dir)
-    if sim == "verilator" and not idle and not stall:
+    if sim == "verilator" and not idle and not stall and not cocotb:
         from .batch import compile_network, run_batch
 
         model = compile_network(verilog, manifest, build_dir=build_dir)

@@ -43,6 +43,8 @@ def replay(model, params, inputs, weights):
         Per sample, per step, the output indices in arrival order.
     cycles : numpy.ndarray
         (samples, steps): each step's cycles, from its first beat offered to ``done``.
+    total : int
+        Every cycle of the run, the loading included.
     """
     layout = model.compiled.manifest.stream_layout("cfg")
     load = pack(layout, [flat_fields(command) for command in rest_commands(params) + load_commands(params, weights)])
@@ -65,4 +67,4 @@ def replay(model, params, inputs, weights):
                        enumerate(first_beats)], dtype=np.int64)
     steps = len(inputs[0]) if inputs else 0
     outputs = [per_step[b * steps:(b + 1) * steps] for b in range(len(inputs))]
-    return outputs, cycles.reshape(len(inputs), steps)
+    return outputs, cycles.reshape(len(inputs), steps), result.cycles

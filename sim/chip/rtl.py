@@ -73,8 +73,8 @@ def simulate_rtl(params, spikes, weights=None, *, sim="icarus", build_dir):
     if sim == "verilator":
         from . import batch
 
-        outputs, cycles = batch.replay(batch.compile_chip(params, build_dir=build_dir), params, inputs,
-                                       {name: np.asarray(w, dtype=np.int64) for name, w in (weights or {}).items()})
+        outputs, cycles, _ = batch.replay(batch.compile_chip(params, build_dir=build_dir), params, inputs,
+                                          {name: np.asarray(w, dtype=np.int64) for name, w in (weights or {}).items()})
     else:
         built = build_chip(params, sim=sim, build_dir=build_dir)
         config = {"weights": _weights(weights), "inputs": inputs}
