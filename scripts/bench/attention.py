@@ -18,12 +18,16 @@ Four tables and a curve:
 - the additions of one call against the multiply-accumulates of softmax attention of the same shape.
 
 Usage: python -m spikeforge.scripts.bench.attention [--out docs/benchmarks_attention.md]
-       [--build-dir build/bench_attention] [--sim verilator] [--no-boards]
+       [--build-dir build/bench_attention] [--sim verilator] [--no-boards | --no-build]
+
+The cycles are cached in the build directory for the same Verilog, simulator and stimuli; ``--no-build``
+reports the board builds it holds.
 
 Every cycle count is the median of :data:`REPEATS` stimuli (seeds ``seed`` .. ``seed + REPEATS - 1``).
 """
 
 import datetime
+import hashlib
 import json
 import platform as host_platform
 import subprocess
@@ -33,8 +37,9 @@ from pathlib import Path
 import click
 import numpy as np
 
+from spikeforge.hdl.manifest import tool_versions
 from spikeforge.hdl.attention.params import SCHEDULES, AttentionParams
-from spikeforge.scripts.bench.report import build_point
+from spikeforge.scripts.bench.report import build_point, cached, machine_line, stored_build, verdict
 
 
 __all__ = ["main", "synth_cells", "MULTIPLIER_CELLS"]
@@ -80,48 +85,67 @@ def _echo(message):
 
 # --- cycles ------------------------------------------------------------------------------------------------
 
-def _checked_cycles(built, params, q, k, v, label):
-    """Cycles of the rows through the built unit; the output must equal the golden model's."""
+def _checked_runs(built, params, runs, label):
+    """Cycles of each ``(q, k, v)`` of ``runs`` through the built unit, in one simulation; every output must
+    equal the golden model's."""
     from spikeforge.sim.attention.model import run_model
-    from spikeforge.sim.attention.rtl import replay_rtl
+    from spikeforge.sim.attention.rtl import replay_calls
 
-    o, cycles = replay_rtl(built, params, q, k, v)
-    if not np.array_equal(o, run_model(params, q, k, v)):
-        raise AssertionError(f"the RTL of {params} differs from the golden model ({label})")
+    cycles = []
+    for (q, k, v), (o, c) in zip(runs, replay_calls(built, params, runs)):
+        if not np.array_equal(o, run_model(params, q, k, v)):
+            raise AssertionError(f"the RTL of {params} differs from the golden model ({label})")
+        cycles.append(c)
     return cycles
+
+
+def _key(params, sim, seed, what):
+    """What a cached measurement depends on: the unit's Verilog, the simulator and the stimuli."""
+    from amaranth.back import verilog
+
+    from spikeforge.hdl.attention.unit import AttentionUnit
+
+    design = hashlib.sha256(verilog.convert(AttentionUnit(params), name="attention").encode()).hexdigest()
+    return {"design": design, "sim": sim, "seed": seed, "what": what}
 
 
 def measure_cycles(params, *, sim, build_dir, seed=1):
     """Median cycles of one call and its events (:func:`event_additions`) at each of :data:`ACTIVITIES`, over
     :data:`REPEATS` seeds, and the cycles per call of :data:`BACK_TO_BACK` calls; every output is checked
-    against the golden model."""
+    against the golden model. Returns ``{"activities": {"0.05": {"cycles", "events"}, ...}, "back to back"}``,
+    cached in ``build_dir`` for the same Verilog, simulator and stimuli."""
     from spikeforge.sim.attention.model import event_additions
     from spikeforge.sim.attention.rtl import build_unit
     from spikeforge.sim.attention.stimulus import random_qkv
 
-    built = build_unit(params, sim=sim, build_dir=build_dir)
-    result = {}
-    for activity in ACTIVITIES:
-        cycles, events = [], []
-        for repeat in range(REPEATS):
-            rng = np.random.default_rng(seed + repeat)
-            q, k, v = random_qkv(params, rng, density=(activity, activity))
-            cycles.append(_checked_cycles(built, params, q, k, v, f"{activity:.0%}"))
-            events.append(event_additions(params, q, k, v))
-        result[activity] = {"cycles": float(np.median(cycles)), "events": float(np.median(events))}
-    q, k, v = random_qkv(params, np.random.default_rng(seed), calls=BACK_TO_BACK, density=(0.05, 0.5))
-    result["back to back"] = _checked_cycles(built, params, q, k, v, "back to back") / BACK_TO_BACK
-    return result
+    def measure():
+        runs = [random_qkv(params, np.random.default_rng(seed + repeat), density=(activity, activity))
+                for activity in ACTIVITIES for repeat in range(REPEATS)]
+        runs.append(random_qkv(params, np.random.default_rng(seed), calls=BACK_TO_BACK, density=(0.05, 0.5)))
+        cycles = _checked_runs(build_unit(params, sim=sim, build_dir=build_dir), params, runs, "cycles")
+        result = {"activities": {}, "back to back": cycles[-1] / BACK_TO_BACK}
+        for index, activity in enumerate(ACTIVITIES):
+            chosen = slice(index * REPEATS, (index + 1) * REPEATS)
+            result["activities"][f"{activity:g}"] = {
+                "cycles": float(np.median(cycles[chosen])),
+                "events": float(np.median([event_additions(params, *run) for run in runs[chosen]]))}
+        return result
+
+    key = _key(params, sim, seed, [ACTIVITIES, REPEATS, BACK_TO_BACK])
+    return cached(Path(build_dir) / "cycles.json", key, measure)
 
 
 def measure_curve(params, *, sim, build_dir, seed=1):
-    """Cycles of one call at each of :data:`CURVE_ACTIVITIES` (one seed), checked against the golden model."""
+    """Cycles of one call at each of :data:`CURVE_ACTIVITIES` (one seed), checked against the golden model;
+    cached like :func:`measure_cycles`."""
     from spikeforge.sim.attention.rtl import build_unit
     from spikeforge.sim.attention.stimulus import random_qkv
 
-    built = build_unit(params, sim=sim, build_dir=build_dir)
-    return [_checked_cycles(built, params, *random_qkv(params, np.random.default_rng(seed), density=(a, a)),
-                            f"{a:.0%}") for a in CURVE_ACTIVITIES]
+    def measure():
+        runs = [random_qkv(params, np.random.default_rng(seed), density=(a, a)) for a in CURVE_ACTIVITIES]
+        return _checked_runs(build_unit(params, sim=sim, build_dir=build_dir), params, runs, "curve")
+
+    return cached(Path(build_dir) / "curve.json", _key(params, sim, seed, list(CURVE_ACTIVITIES)), measure)
 
 
 def plot_curve(curves, path):
@@ -194,11 +218,16 @@ def _events_table(rows):
         if (p.variant, _shape(p)) in seen:
             continue
         seen.add((p.variant, _shape(p)))
-        events = [cycles[a]["events"] for a in ACTIVITIES]
+        events = [_at(cycles, a)["events"] for a in ACTIVITIES]
         lines.append(f"| {p.variant} | {_shape(p)} | {p.additions_per_call:,} | "
                      + " | ".join(f"{e:,.0f}" for e in events) + " | "
                      + " | ".join(f"{e / p.additions_per_call:.3f}" for e in events) + " |")
     return lines
+
+
+def _at(measured, activity):
+    """The median cycles and events of :func:`measure_cycles` at ``activity``."""
+    return measured["activities"][f"{activity:g}"]
 
 
 def _overhead(p, cycles, events):
@@ -213,10 +242,10 @@ def _cycles_table(rows):
              + " | overhead / token row | cycles / call, back to back |",
              "|---|---|---:|---|" + "---:|" * (2 * len(ACTIVITIES)) + "---:|---:|"]
     for p, cycles in rows:
-        one = [cycles[a]["cycles"] for a in ACTIVITIES]
+        one = [_at(cycles, a)["cycles"] for a in ACTIVITIES]
         if p.schedule == "events":
-            ratios = [cycles[a]["cycles"] / (cycles[a]["events"] / p.lanes) for a in ACTIVITIES]
-            overhead = max(_overhead(p, cycles[a]["cycles"], cycles[a]["events"]) for a in ACTIVITIES)
+            ratios = [_at(cycles, a)["cycles"] / (_at(cycles, a)["events"] / p.lanes) for a in ACTIVITIES]
+            overhead = max(_overhead(p, **_at(cycles, a)) for a in ACTIVITIES)
             overhead = f"{overhead:.2f}"
         else:
             ratios = [c / (p.additions_per_call / p.lanes) for c in one]
@@ -234,15 +263,13 @@ def _goals(rows):
         return next(cycles for p, cycles in rows
                     if p.schedule == schedule and all(getattr(p, key) == value for key, value in point.items()))
 
-    def verdict(ok):
-        return "met" if ok else "**not met**"
-
     events = [(p, cycles) for p, cycles in rows if p.schedule == "events"]
-    worst = max(((_overhead(p, cycles[a]["cycles"], cycles[a]["events"]), p, a)
+    worst = max(((_overhead(p, **_at(cycles, a)), p, a)
                  for p, cycles in events for a in ACTIVITIES), key=lambda item: item[0])
     dense, fast = find(GOAL_POINT, "dense"), find(GOAL_POINT, "events")
     low, high = ACTIVITIES[0], ACTIVITIES[-1]
-    today = dense[high]["cycles"]
+    today = _at(dense, high)["cycles"]
+    fast = {a: _at(fast, a) for a in (low, high)}
     return [
         f"- Events schedule, every point above at {', '.join(f'{a:.0%}' for a in ACTIVITIES)}: cycles at most "
         f"{EVENT_RATIO_GOAL} x the events / lanes plus {TOKEN_OVERHEAD} cycles per token row (N T rows a call): "
@@ -308,6 +335,9 @@ def _write(out, cycle_rows, board_rows, sim, versions, curve):
         f"Written by `python -m spikeforge.scripts.bench.attention` on {today} ({host_platform.machine()}, "
         f"Python {host_platform.python_version()}). See docs/attention.md for the design, the two schedules and "
         "their cycle counts.",
+        "",
+        machine_line() + " Packages: " + ", ".join(f"{name} {version}" for name, version in tool_versions().items()
+                                                    if version) + ".",
         "",
         "## The additions a call must perform",
         "",
@@ -378,7 +408,8 @@ def _write(out, cycle_rows, board_rows, sim, versions, curve):
 @click.option("--sim", type=click.Choice(("verilator", "icarus")), default="verilator", show_default=True)
 @click.option("--no-boards", is_flag=True, help="Skip the board builds and the synthesis of the unit.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Stimulus seed and nextpnr seed.")
-def main(out, build_dir, sim, no_boards, seed):
+@click.option("--no-build", is_flag=True, help="Report the board builds the build directory holds; build none.")
+def main(out, build_dir, sim, no_boards, seed, no_build):
     """Measure the attention unit and write the benchmark report."""
     build_dir = Path(build_dir)
     cycle_rows = []
@@ -409,7 +440,10 @@ def main(out, build_dir, sim, no_boards, seed):
                     p = AttentionParams.create(variant=variant, lanes=lanes[variant], schedule=schedule, **shape)
                     point = build_dir / board / f"{variant}-l{p.lanes}-{schedule}"
                     _echo(f"building {variant} {_shape(p)} L={p.lanes} {schedule} for {board}")
-                    result = build_point({"attention": p}, board, point, seed=seed, echo=_echo)
+                    if no_build:
+                        result = stored_build(point) or {"status": "not built", "error": "not built"}
+                    else:
+                        result = build_point({"attention": p}, board, point, seed=seed, echo=_echo)
                     if result["status"] == "ok":
                         report = result["report"]
                         versions[board] = report["tools"]

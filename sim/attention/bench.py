@@ -6,8 +6,9 @@ Two tests, each reading its run configuration (:mod:`spikeforge.sim.harness.run_
   :mod:`spikeforge.sim.attention.stimulus`) with random idle cycles on the input and
   backpressure on the output; every output row is checked against the golden model, and the first difference
   is reported as "call c, timestep t, token n: channel j spiked in the model but not in the RTL".
-- ``replay``: the packed rows ``q``, ``k``, ``v`` of the configuration go through the unit; the output rows and
-  the cycles taken are written to ``output`` as JSON (the ``simulate`` command and the benchmarks use it).
+- ``replay``: the packed rows ``q``, ``k``, ``v`` of each of the configuration's ``runs`` go through the unit,
+  one run after another (a unit is back in its first state after a whole call); each run's output rows and
+  cycles are written to ``output`` as JSON (the ``simulate`` command and the benchmarks use it).
 
 The bench knows the unit only through the build manifest and the parameters (pure Python), never Amaranth.
 """
@@ -132,13 +133,17 @@ async def compare(dut):
 
 @cocotb.test()
 async def replay(dut):
-    """Send the configuration's rows; write the output rows and the cycles to ``output``."""
+    """Send the rows of each of the configuration's ``runs`` (packed ``q``, ``k``, ``v``), one run after the
+    other's last output row; write each run's output rows and cycles to ``output`` as JSON."""
     config, manifest, params = _setup(dut)
     p = params
     shape = (-1, p.tokens, p.channels)
-    q, k, v = (unpack_rows(config[name], p.channels).reshape(shape) for name in ("q", "k", "v"))
     driver = AttentionDriver(dut, manifest, p, seed=config.get("seed", 0), idle=config.get("idle", 0.0),
                              stall=config.get("stall", 0.0))
     await driver.start()
-    o, cycles = await driver.run(q, k, v)
-    Path(config["output"]).write_text(json.dumps({"o": pack_rows(o), "cycles": cycles}) + "\n")
+    results = []
+    for run in config["runs"]:
+        q, k, v = (unpack_rows(run[name], p.channels).reshape(shape) for name in ("q", "k", "v"))
+        o, cycles = await driver.run(q, k, v)
+        results.append({"o": pack_rows(o), "cycles": cycles})
+    Path(config["output"]).write_text(json.dumps({"runs": results}) + "\n")

@@ -18,7 +18,7 @@ from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run, run_with_output
 
 
-__all__ = ["BENCH", "TOPLEVEL", "build_unit", "replay_rtl", "run_rtl", "verify_rtl"]
+__all__ = ["BENCH", "TOPLEVEL", "build_unit", "replay_calls", "run_rtl", "verify_rtl"]
 
 
 BENCH = "spikeforge.sim.attention.bench"
@@ -82,17 +82,20 @@ def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
     """
     q, k, v = (check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v)))
     built = build_unit(params, sim=sim, build_dir=build_dir)
-    return replay_rtl(built, params, q, k, v, idle=idle, stall=stall, seed=seed)
+    [(o, cycles)] = replay_calls(built, params, [(q, k, v)], idle=idle, stall=stall, seed=seed)
+    return o, cycles
 
 
-def replay_rtl(built, params, q, k, v, *, idle=0.0, stall=0.0, seed=0, run_name="replay"):
-    """:func:`run_rtl` on a unit already built by :func:`build_unit` (``run_name`` names the run's directory),
-    so that several inputs share one build."""
-    arrays = [check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v))]
-    config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall}
-    config.update({field: pack_rows(a) for field, a in zip("qkv", arrays)})
-    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name=run_name)
+def replay_calls(built, params, runs, *, idle=0.0, stall=0.0, seed=0):
+    """:func:`run_rtl` for each ``(q, k, v)`` of ``runs``, one after the other in one simulation of a unit
+    built by :func:`build_unit`; returns a list of ``(o, cycles)``."""
+    packed = []
+    for q, k, v in runs:
+        arrays = [check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v))]
+        packed.append({field: pack_rows(a) for field, a in zip("qkv", arrays)})
+    config = {"params": params.to_dict(), "seed": seed, "idle": idle, "stall": stall, "runs": packed}
+    result, replay = run_with_output(built, test_module=BENCH, tests=r"\.replay$", config=config, name="replay")
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {built.sim} failed: {result.message}")
-    o = unpack_rows(replay["o"], params.channels).reshape(arrays[0].shape)
-    return o.astype(np.uint8), int(replay["cycles"])
+    return [(unpack_rows(run["o"], params.channels).reshape((-1, params.tokens, params.channels)).astype(np.uint8),
+             int(run["cycles"])) for run in replay["runs"]]
