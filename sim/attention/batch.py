@@ -18,14 +18,22 @@ from spikeforge.sim.harness.batch_words import as_ints
 from .rows import pack_rows, unpack_rows
 
 
-__all__ = ["run_batch"]
+__all__ = ["compile_unit", "replay", "run_batch"]
 
 
 TOPLEVEL = "attention"
 
 
-def run_batch(params, q, k, v, *, build_dir):
-    """Send Q, K, V rows (checked binary arrays of shape (calls * timesteps, tokens, channels)).
+def compile_unit(params, *, build_dir):
+    """Export the :class:`AttentionUnit` of ``params`` to ``build_dir`` and compile it into the batch harness
+    (cached)."""
+    unit = AttentionUnit(params)
+    verilog, manifest = export(unit, name=TOPLEVEL, build_dir=build_dir, description=attention_manifest(unit))
+    return BatchModel(compile_model(verilog, manifest, build_dir=build_dir))
+
+
+def replay(model, params, q, k, v):
+    """Send Q, K, V rows (checked binary arrays of shape (calls * timesteps, tokens, channels)) on ``model``.
 
     Returns
     -------
@@ -33,18 +41,25 @@ def run_batch(params, q, k, v, *, build_dir):
         uint8, the shape of ``q``.
     cycles : int
         From the first input row offered to the last output row taken, as the cocotb replay counts them.
+    total : int
+        Every cycle of the run.
     """
-    unit = AttentionUnit(params)
-    verilog, manifest = export(unit, name=TOPLEVEL, build_dir=build_dir, description=attention_manifest(unit))
-    with BatchModel(compile_model(verilog, manifest, build_dir=build_dir)) as model:
-        stimulus = Stimulus(model)
-        rows = list(zip(pack_rows(q), pack_rows(k), pack_rows(v)))
-        stimulus.send("qkv", {"q": np.array([r[0] for r in rows], dtype=np.uint64),
-                              "k": np.array([r[1] for r in rows], dtype=np.uint64),
-                              "v": np.array([r[2] for r in rows], dtype=np.uint64)}
-                      if params.channels <= 64 else [{"q": a, "k": b, "v": c} for a, b, c in rows])
-        result = model.run(stimulus, finish={"o": len(rows)})
+    stimulus = Stimulus(model)
+    rows = list(zip(pack_rows(q), pack_rows(k), pack_rows(v)))
+    if params.channels <= 64:
+        columns = {name: np.array([row[i] for row in rows], dtype=np.uint64) for i, name in enumerate("qkv")}
+        stimulus.send("qkv", columns)
+    else:
+        stimulus.send("qkv", [{"q": a, "k": b, "v": c} for a, b, c in rows])
+    result = model.run(stimulus, finish={"o": len(rows)})
     out = result.beats("o")
     o = unpack_rows(as_ints(out.words), params.channels).reshape(q.shape)
     cycles = int(out.cycles[-1] - result.beats("qkv").offered[0] + 1) if len(out) else 0
-    return o.astype(np.uint8), cycles
+    return o.astype(np.uint8), cycles, result.cycles
+
+
+def run_batch(params, q, k, v, *, build_dir):
+    """:func:`replay` on a unit compiled for it: (o, cycles)."""
+    with compile_unit(params, build_dir=build_dir) as model:
+        o, cycles, _ = replay(model, params, q, k, v)
+    return o, cycles

@@ -294,7 +294,7 @@ def compile_model(verilog, manifest, *, build_dir, cache_dir=None):
     if not cached:
         runtime = _runtime(cache_dir, root, version, compiler)
         _fill(entry, lambda staging: _build(staging, source, manifest, root, runtime,
-                                                Path(build_dir) / "batch"))
+                                                Path(build_dir).resolve() / "batch"))
     description = json.loads((entry / _SIGNALS).read_text())
     signals = {name: Signal(**signal) for name, signal in description["signals"].items()}
     streams = _streams(manifest, signals)
