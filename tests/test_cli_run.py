@@ -112,6 +112,34 @@ def test_run_chip_on_the_simulated_board_equals_simulate(chip_input, builds, tmp
     assert bool(stats["retransmissions"]) == bool(errors)
 
 
+LEARNING = LIF + ("[stdp]\nenabled = true\nreward = true\nstochastic = true\nseed = 77\nlr_shift = 4\n"
+                  "a_plus = 40\na_minus = 30\n")
+
+
+@pytest.mark.cocotb
+def test_run_learning_core_with_rewards_equals_simulate(lif_core, builds, tmp_path):
+    # Events and rewards of a reward-modulated, stochastically rounded learning core: the spikes and the weights
+    # it learned (read back over the link) equal the golden model's, at 1% damaged bytes.
+    (tmp_path / "core.toml").write_text(LEARNING)
+    rng = np.random.default_rng(8)
+    rows = [f"{t},{int(a)}" for t in range(10) for a in rng.integers(0, 6, size=4)]
+    rows += [f"{t},reward,{int(rng.integers(-100, 100))}" for t in range(1, 10, 2)]
+    (tmp_path / "events.csv").write_text("t,addr,value\n" + "\n".join(rows) + "\n")
+    args = (tmp_path / "core.toml", "--input", tmp_path / "events.csv", "--weights", lif_core / "weights.npy",
+            "--dump-weights")
+    model = run("simulate", *args, "-o", tmp_path / "model")
+    assert model.exit_code == 0, model.output
+    result = run("run", *args, "--sim", "verilator", "--link-errors", 0.01, "--seed", 2, "-o", tmp_path / "board",
+                 "--build-dir", builds / "learning")
+    stats = summary(result)
+    assert "5 rewards" in result.stdout
+    assert (tmp_path / "board" / "spikes.csv").read_text() == (tmp_path / "model" / "spikes.csv").read_text()
+    learned = np.load(tmp_path / "board" / "weights.npy")
+    np.testing.assert_array_equal(learned, np.load(tmp_path / "model" / "weights.npy"))
+    assert not np.array_equal(learned, np.load(lif_core / "weights.npy"))        # it learned something
+    assert stats["retransmissions"]
+
+
 # --- through a serial port -----------------------------------------------------------------------------------
 
 @contextlib.contextmanager

@@ -192,21 +192,34 @@ def _simulate(config, request, stage, build_dir):
 # --- run on a board ------------------------------------------------------------------------------------------
 
 def _read_for_board(config, request):
-    if learning(config) is not None:
-        raise InputError(f"{config.path}: run drives inference cores; a core with [stdp] enabled runs in simulate "
-                         f"(the host runtime sends no rewards yet)")
-    events, _, weights, steps = _read_input(config, request)
-    return weights, _by_step(_event_list(events), steps)
+    """(weights, events by step, rewards by step, read the weights back) of a ``run`` request, checked."""
+    stdp = learning(config)
+    if request.options.get("dump_weights") and stdp is None:
+        raise InputError(f"--dump-weights needs a learning core: {config.path} has no enabled [stdp] table")
+    events, rewards, weights, steps = _read_input(config, request)
+    return weights, _by_step(_event_list(events), steps), _by_step(rewards, steps), \
+        bool(request.options.get("dump_weights"))
 
 
 def _run_on_board(config, inputs, board, stage, out_dir):
-    from spikeforge.scripts.host.run import run_lif_core
+    from spikeforge.scripts.host.run import run_learning_core, run_lif_core
 
-    weights, by_step = inputs
-    spikes = run_lif_core(board, config.blocks["lif_core"], weights, by_step)
+    params, stdp = config.blocks["lif_core"], learning(config)
+    weights, by_step, rewards, read_weights = inputs
+    written = [out_dir / "spikes.csv"]
+    if stdp is None:
+        spikes = run_lif_core(board, params, weights, by_step)
+    else:
+        spikes, learned = run_learning_core(board, params, stdp, weights, by_step, rewards,
+                                            read_weights=read_weights)
+        if learned is not None:
+            np.save(stage / "weights.npy", learned)
+            written.append(out_dir / "weights.npy")
     write_spikes(stage / "spikes.csv", spikes)
+    rewarded = f", {counted(sum(map(len, rewards)), 'reward')}" if stdp is not None and stdp.reward else ""
     return BoardRunDone(timesteps=len(by_step), events=sum(map(len, by_step)),
-                        wrote=f"{counted(len(spikes), 'spike')}; wrote {out_dir / 'spikes.csv'}")
+                        wrote=f"{counted(len(spikes), 'spike')}{rewarded}; wrote "
+                              f"{' and '.join(str(path) for path in written)}")
 
 
 # --- verify --------------------------------------------------------------------------------------------------
@@ -315,5 +328,7 @@ BLOCK = Block(
                  "energy_per_synop_pj", "steps", "events", "spikes", "synaptic_ops"),
         refuse=_refuse,
     ),
-    board_run=BoardRun(outputs="DIR/spikes.csv (t,addr; addr = neuron)", read=_read_for_board, run=_run_on_board),
+    board_run=BoardRun(outputs="DIR/spikes.csv (t,addr; addr = neuron), with [stdp] and --dump-weights the "
+                               "learned weights read back into DIR/weights.npy",
+                       read=_read_for_board, run=_run_on_board),
 )

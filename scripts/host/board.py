@@ -176,6 +176,12 @@ class Board:
                 raise LinkError(f"the device sent {port} during a timestep")
             spikes.append(value[b.output_field])
 
+    def reward(self, value):
+        """One reward command to a reward-modulated learning core (acknowledged, no reply)."""
+        if "reward" not in self._codes:
+            raise LinkError("this board's core takes no rewards (its learning engine was built with reward = false)")
+        self._send("reward", int(value))
+
     def status(self):
         """The STATUS counters, ``{name: value}``."""
         return read_fields(STATUS_FIELDS[self._manifest.block], self._link.ask(STATUS))
