@@ -33,4 +33,5 @@ def test_batch_router_delivers_in_the_cocotb_cycles(icarus, tmp_path):
     assert batch.ok and cocotb.ok, batch.message or cocotb.message
     assert batch.delivered == cocotb.delivered
     assert batch.injected == cocotb.injected
+    assert batch.cycles == cocotb.cycles
     assert (batch.dropped == cocotb.dropped).all() and (batch.forwarded == cocotb.forwarded).all()

@@ -32,10 +32,11 @@ def _echo(message):
     click.echo(f"bench_largest: {message}", err=True)
 
 
-def chain(count, neurons, axons):
-    """A chip of ``count`` cores of ``neurons`` x ``axons``, 8-bit weights, one lane, each feeding the next."""
+def chain(count, neurons, axons, lanes=1):
+    """A chip of ``count`` cores of ``neurons`` x ``axons``, 8-bit weights, ``lanes`` lanes, each feeding the
+    next."""
     width = math.ceil(math.sqrt(count))
-    core = {"neurons": neurons, "axons": axons, "lanes": 1, "weight_bits": 8}
+    core = {"neurons": neurons, "axons": axons, "lanes": lanes, "weight_bits": 8}
     names = [f"c{i}" for i in range(count)]
     connections = [{"source": "input", "target": names[0], "count": min(axons, neurons)}]
     connections += [{"source": a, "target": b, "count": min(axons, neurons)} for a, b in zip(names, names[1:])]

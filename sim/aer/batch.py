@@ -114,5 +114,7 @@ def run_batch(model, params, packets, *, settle, quiet, check):
                 where = f"router {router} " if mesh else ""
                 message = (f"counters: {where}{name}[{port}] = {got[router, port]} in the RTL, "
                            f"{want[router, port]} in the model")
+    # The bench ends ``settle`` cycles after the cycle of the last handshake; the harness one cycle later (after
+    # ``settle`` quiet cycles).
     return dict(ok=not message, message=message, delivered=delivered, injected=injected, forwarded=forwarded,
-                dropped=dropped, cycles=result.cycles - origin, seconds=seconds)
+                dropped=dropped, cycles=result.cycles - 1 - origin, seconds=seconds)
