@@ -13,7 +13,9 @@ def test_defaults_and_round_trip():
     assert table.routes.entries == ((TableEntry(key=1, mask=3, route=5),),)
     mesh = MeshParams.create(width=3, height=2, routing="table", key_bits=4,
                              routes=[{"node": 4, "key": 2, "mask": 15, "route": 1 << LOCAL}])
-    for params in (router, table, mesh, MeshParams.create(width=4, height=4)):
+    wide = MeshParams.create(width=2, height=2, routing="table", lookups=3)
+    assert wide.router(0).lookups == 3 and "lookups" not in router.to_dict()
+    for params in (router, table, mesh, wide, MeshParams.create(width=4, height=4)):
         assert type(params).create(**params.to_dict()) == params
 
 
@@ -58,6 +60,10 @@ def test_mesh_geometry():
      r"Parameter 'default_route' is only used by miss = 'default', not 'drop'"),
     (dict(routing="table", table_size=0), ValueError,
      r"Parameter 'table_size' must be in the range 1..1024; 0 is out of range"),
+    (dict(routing="table", lookups=5), ValueError,
+     r"Parameter 'lookups' must be in the range 1..4 \(at most one per port\); 5 is out of range"),
+    (dict(routing="table", lookups="2"), TypeError, r"Parameter 'lookups' must be an integer, not '2'"),
+    (dict(lookups=2), ValueError, r"Parameter 'lookups' is only used by routing = 'table', not 'xy'"),
     (dict(colour="red"), ValueError, r"Unknown parameter 'colour'; known parameters are routing, .*"),
 ])
 def test_router_rules(kwargs, error, message):
@@ -96,6 +102,9 @@ def test_mesh_rules():
                                          r"4 is out of range$"):
         MeshParams.create(width=2, height=2, routing="table",
                           routes=[{"node": 4, "key": 0, "mask": 0, "route": 1}])
+    with pytest.raises(ValueError, match=r"^Parameter 'lookups' must be in the range 1..5 \(at most one per port\); "
+                                         r"6 is out of range$"):
+        MeshParams.create(width=2, height=2, routing="table", lookups=6)
     with pytest.raises(ValueError, match=r"^Parameter 'routes' has 2 entries for node 1; 'table_size' allows 1$"):
         MeshParams.create(width=2, height=1, routing="table", table_size=1,
                           routes=[{"node": 1, "key": 0, "mask": 0, "route": 1}] * 2)

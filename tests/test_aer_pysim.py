@@ -172,6 +172,20 @@ def test_router_table_multicast_and_drops():
     run_pysim(params, packets, idle=0.2, stall=0.3, seed=5)
 
 
+@pytest.mark.parametrize("lookups", [1, 2, 4])
+def test_router_table_moves_a_packet_per_lookup_per_cycle(lookups):
+    """Four saturated inputs, each to its own output: the router takes in and moves ``lookups`` packets per cycle
+    (each lookup with its bus serves its inputs in turn), so the last of 4 x 16 packets leaves 64 / lookups
+    cycles after the first arrives, plus the latency."""
+    params = RouterParams.create(routing="table", ports=4, key_bits=2, table_size=4, lookups=lookups,
+                                 routes=[{"key": k, "mask": 3, "route": 1 << k} for k in range(4)])
+    count = 16
+    packets = [Packet(t=0, src=src, dest=(src + 1) % 4, payload=k) for src in range(4) for k in range(count)]
+    driver = run_pysim(params, packets)
+    last = max(d.t for rows in driver.delivered.values() for d in rows)
+    assert last == 4 * count // lookups - 1 + params.latency
+
+
 def test_router_table_default_route():
     params = RouterParams.create(routing="table", ports=3, key_bits=4, table_size=2, miss="default",
                                  default_route=0b110, counter_bits=4,
@@ -197,6 +211,15 @@ def test_mesh_3x2_table_multicast_trees():
     packets = uniform_random(params, count=8, seed=10, keys=None)
     packets = [Packet(t=p.t, src=p.src, dest=p.src if p.payload % 4 else 7, payload=p.payload) for p in packets]
     run_pysim(params, packets, idle=0.1, stall=0.3, seed=11)
+
+
+@pytest.mark.parametrize("lookups", [2, 5])
+def test_mesh_3x2_table_with_several_lookups(lookups):
+    params = MeshParams.create(width=3, height=2, routing="table", key_bits=3, table_size=6, payload_bits=4,
+                               lookups=lookups)
+    targets = {0: [5, 2, 3], 1: [0, 1], 2: [3], 3: [0, 1, 2, 3, 4, 5], 4: [], 5: [4, 0]}
+    params = MeshParams.create(**{**params.to_dict(), "routes": multicast_tree_routes(params, targets)})
+    run_pysim(params, uniform_random(params, count=12, seed=12), idle=0.1, stall=0.3, seed=13)
 
 
 def test_mesh_routing_loop_is_reported():

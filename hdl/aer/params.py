@@ -28,8 +28,9 @@ ROUTINGS = ("xy", "table")
 #: Zero-load latency of one ``xy`` router in cycles: a packet accepted at an input in cycle t is valid at its
 #: output in cycle t + LATENCY (input FIFO, then output register), so also the per-hop latency of a mesh.
 LATENCY = 2
-#: The same for a ``table`` router: input buffer in memory (2 cycles), the shared lookup, the holding register.
-TABLE_LATENCY = 4
+#: The same for a ``table`` router: the lookup as a packet enters its input buffer in memory (2 cycles), then the
+#: output register.
+TABLE_LATENCY = 3
 #: Widest slice of a key that one match memory of a ``table`` router looks up (2 ** 8 words: one block RAM).
 KEY_SLICE_BITS = 8
 MISSES = ("drop", "default")
@@ -95,6 +96,7 @@ class _Common:
     tag_bits: int
     key_bits: int
     fifo_depth: int
+    lookups: int
     table_size: int
     miss: str
     default_route: int
@@ -113,7 +115,7 @@ class _Common:
             raise ValueError(f"Unknown parameter '{unknown[0]}'; known parameters are {', '.join(cls.keys())}")
 
     @staticmethod
-    def _check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, table_size, miss,
+    def _check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size, miss,
                       default_route, counter_bits, routes):
         check_choice("routing", routing, ROUTINGS)
         check_int("payload_bits", payload_bits, 1, 32)
@@ -123,6 +125,7 @@ class _Common:
         if routing == "table":
             check_int("key_bits", key_bits, 1, 32)
             check_int("table_size", table_size, 1, 1024)
+            check_int("lookups", lookups, 1, ports, f"must be in the range 1..{ports} (at most one per port)")
             check_choice("miss", miss, MISSES)
             all_ports = (1 << ports) - 1
             if miss == "default":
@@ -138,6 +141,8 @@ class _Common:
                     raise ValueError(f"Parameter '{name}' is only used by routing = 'table', not 'xy'")
             if miss != "drop":
                 raise ValueError("Parameter 'miss' is only used by routing = 'table', not 'xy'")
+            if lookups != 1:
+                raise ValueError("Parameter 'lookups' is only used by routing = 'table', not 'xy'")
 
     @property
     def uses_table(self):
@@ -145,11 +150,8 @@ class _Common:
 
     @property
     def latency(self):
-        """Zero-load cycles per router: :data:`LATENCY` (``xy``), or :data:`TABLE_LATENCY` (``table``) with its
-        input buffers in memory; with ``fifo_depth = 1`` a ``table`` router's buffer is a register, a cycle less."""
-        if not self.uses_table:
-            return LATENCY
-        return TABLE_LATENCY if self.fifo_depth > 1 else TABLE_LATENCY - 1
+        """Zero-load cycles per router: :data:`LATENCY` (``xy``) or :data:`TABLE_LATENCY` (``table``)."""
+        return TABLE_LATENCY if self.uses_table else LATENCY
 
     @property
     def index_bits(self):
@@ -165,7 +167,7 @@ class _Common:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["routes"] = self.routes.to_rows(mesh=isinstance(self, MeshParams))
         if not self.uses_table:
-            for key in ("key_bits", "table_size", "miss", "default_route", "routes"):
+            for key in ("key_bits", "table_size", "lookups", "miss", "default_route", "routes"):
                 del out[key]
         return out
 
@@ -199,6 +201,10 @@ class RouterParams(_Common):
         ``table`` only: width of the routing key, 1..32.
     fifo_depth : int
         Depth of each input FIFO, 1..256 (2 or more for one packet per cycle per input).
+    lookups : int
+        ``table`` only: lookups per cycle, 1..ports, each with its own copy of the match memories and its own
+        bus to the outputs; the linked inputs are dealt to them in turn (default 1: one lookup and one bus
+        shared by every port, the smallest router).
     table_size : int
         ``table`` only: number of table entries, 1..1024.
     miss : str
@@ -226,7 +232,7 @@ class RouterParams(_Common):
 
     @classmethod
     def create(cls, *, ports=None, routing="xy", width=None, height=None, x=None, y=None, src_bits=None,
-               payload_bits=16, tag_bits=0, key_bits=None, fifo_depth=4, table_size=None, miss="drop",
+               payload_bits=16, tag_bits=0, key_bits=None, fifo_depth=4, lookups=1, table_size=None, miss="drop",
                default_route=0, counter_bits=16, routes=(), **unknown):
         """Validate keyword parameters and return a :class:`RouterParams`."""
         cls._check_unknown(unknown)
@@ -258,14 +264,14 @@ class RouterParams(_Common):
             default_src = bits_for(ports)
         src_bits = default_src if src_bits is None else src_bits
         check_int("src_bits", src_bits, 1, 16)
-        cls._check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, table_size, miss,
+        cls._check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size, miss,
                           default_route, counter_bits, routes)
         routes = RouteTable.create(routes, key_bits=key_bits, ports=ports, nodes=1, table_size=table_size,
                                    mesh=False)
         return cls(routing=routing, payload_bits=payload_bits, tag_bits=tag_bits, key_bits=key_bits,
-                   fifo_depth=fifo_depth, table_size=table_size, miss=miss, default_route=default_route,
-                   counter_bits=counter_bits, routes=routes, ports=ports, width=width, height=height, x=x, y=y,
-                   src_bits=src_bits)
+                   fifo_depth=fifo_depth, lookups=lookups, table_size=table_size, miss=miss,
+                   default_route=default_route, counter_bits=counter_bits, routes=routes, ports=ports, width=width,
+                   height=height, x=x, y=y, src_bits=src_bits)
 
     @property
     def packet(self):
@@ -297,7 +303,7 @@ class MeshParams(_Common):
 
     @classmethod
     def create(cls, *, width, height, routing="xy", payload_bits=16, tag_bits=0, key_bits=None, fifo_depth=4,
-               table_size=None, miss="drop", default_route=0, counter_bits=16, routes=(), **unknown):
+               lookups=1, table_size=None, miss="drop", default_route=0, counter_bits=16, routes=(), **unknown):
         """Validate keyword parameters and return a :class:`MeshParams`."""
         cls._check_unknown(unknown)
         check_int("width", width, 1, 16)
@@ -309,13 +315,13 @@ class MeshParams(_Common):
         else:
             key_bits = 0 if key_bits is None else key_bits
             table_size = 0 if table_size is None else table_size
-        cls._check_common(MESH_PORTS, routing, payload_bits, tag_bits, key_bits, fifo_depth, table_size, miss,
-                          default_route, counter_bits, routes)
+        cls._check_common(MESH_PORTS, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size,
+                          miss, default_route, counter_bits, routes)
         routes = RouteTable.create(routes, key_bits=key_bits, ports=MESH_PORTS, nodes=width * height,
                                    table_size=table_size, mesh=True)
         return cls(routing=routing, payload_bits=payload_bits, tag_bits=tag_bits, key_bits=key_bits,
-                   fifo_depth=fifo_depth, table_size=table_size, miss=miss, default_route=default_route,
-                   counter_bits=counter_bits, routes=routes, width=width, height=height)
+                   fifo_depth=fifo_depth, lookups=lookups, table_size=table_size, miss=miss,
+                   default_route=default_route, counter_bits=counter_bits, routes=routes, width=width, height=height)
 
     @property
     def ports(self):
@@ -352,7 +358,7 @@ class MeshParams(_Common):
             return RouterParams.create(ports=MESH_PORTS, routing="table", src_bits=bits_for(self.nodes),
                                        payload_bits=self.payload_bits, tag_bits=self.tag_bits,
                                        key_bits=self.key_bits, fifo_depth=self.fifo_depth,
-                                       table_size=self.table_size, miss=self.miss,
+                                       lookups=self.lookups, table_size=self.table_size, miss=self.miss,
                                        default_route=self.default_route, counter_bits=self.counter_bits)
         return RouterParams.create(routing="xy", width=self.width, height=self.height, x=x, y=y,
                                    src_bits=bits_for(self.nodes), payload_bits=self.payload_bits,

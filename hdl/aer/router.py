@@ -9,20 +9,24 @@ A round-robin arbiter per output port picks, among the heads that owe it a copy,
 and loads it into the output register. A packet accepted in cycle t is valid at its output in cycle t + 2; every
 input and output moves one packet per cycle in steady state.
 
-``table`` mode, one lookup shared by the ports (SpiNNaker's router also looks up one packet at a time): each
-linked input has a buffer of ``fifo_depth`` packets in memory (:class:`amaranth.lib.fifo.SyncFIFOBuffered`, its
-output register the head). A round-robin arbiter picks one head per cycle that has no route yet and looks its key
-up in a ternary match memory, which holds, for each slice of the key and each value of that slice, the entries
-that value matches (the RAM-based TCAM of Jiang, "Scalable ternary content addressable memory implementation
-using FPGAs", ANCS 2013): one read per slice and an AND give every entry's match at once, with no comparator.
-The next cycle the first match's route (or the miss route) becomes the mask of outputs the head owes a copy to,
-and from there the outputs' round-robin arbiters serve the heads as in ``xy`` mode (without output registers).
-Since only the lookup is shared and it never waits for an output, a head waits only for the outputs of its own
-route, as in ``xy`` mode: the shared lookup adds no dependency between the ports (a holding register shared by
-the ports would, and deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word
-per cycle (``2 ** slice bits`` cycles; the configuration port is busy and no lookup starts meanwhile). A packet
-accepted in cycle t is valid at its outputs in cycle t + 4 (``TABLE_LATENCY``; t + 3 with ``fifo_depth = 1``,
-whose buffer is a register); the router looks up one packet per cycle.
+``table`` mode, ``lookups`` lanes, each with a lookup and a bus to the outputs; the linked inputs are dealt to the
+lanes in turn (``lookups = 1``: one lane shared by every port, as SpiNNaker's router looks up one packet at a
+time). Each cycle a lane takes one arriving packet of its inputs, round-robin, into that input's buffer and looks
+its key up in the lane's copy of the ternary match memory, which holds, for each slice of the key and each value
+of that slice, the entries that value matches (the RAM-based TCAM of Jiang, "Scalable ternary content addressable
+memory implementation using FPGAs", ANCS 2013): one read per slice and an AND give every entry's match at once,
+with no comparator. The next cycle the first match's route (or the miss route) is written beside the packet; an
+empty route drops it (counted at its input; it leaves the buffer unsent). A buffer (:class:`_PacketQueue`) keeps
+its packets in block RAM, the head in the memory's read register. Each cycle a lane also moves one head of its
+inputs that owes a copy to a free output, round-robin, over its bus: every output of the head's route that is
+free loads the copy into its output register (with several lanes, an output takes one of the lanes offering it a
+copy, round-robin), and the head leaves when every output of its route has taken its copy. A head waits only for
+the outputs of its own route and a lane moves only heads that can move, so the shared lanes add no dependency
+between the ports (a lane that held a head until all its outputs were ready would, and deadlocks a mesh). A write
+of an entry rewrites its column of the match memories, one word per cycle (``2 ** slice bits`` cycles; the
+configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
+outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one packet per cycle (so an input with a
+lane of its own, like every output, one per cycle), the router ``lookups`` packets per cycle.
 
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
@@ -52,6 +56,19 @@ def _lowest(m, value, name):
     return result
 
 
+def _one_hot(grant, values):
+    """The one of ``values`` (equally wide) that the one-hot ``grant`` selects; 0 when it selects none."""
+    result = 0
+    for j, value in enumerate(values):
+        result = result | (value & grant[j].replicate(len(value)))
+    return result
+
+
+def _select(grant, values):
+    """:func:`_one_hot`, for a result used only when ``grant`` selects one: a single value is taken as it is."""
+    return values[0] if len(values) == 1 else _one_hot(grant, values)
+
+
 def round_robin(m, requests, pointer, name):
     """Round-robin choice among ``requests``; return (one-hot grant, next pointer).
 
@@ -69,21 +86,105 @@ def round_robin(m, requests, pointer, name):
 
 
 # Yosys attributes of the table router's memories. ``no_rw_check``: none of them is read where it is written in
-# the same cycle with the answer used (a buffer reads only words written before; a lookup is held off while its
+# the same cycle with the answer used (a queue reads only words written before; no key is looked up while its
 # match memory is rewritten; the configuration port takes one command a cycle), so Yosys need not add the
 # bypass logic that gives a block RAM Amaranth's read-before-write behaviour.
 _NO_RW_CHECK = {"no_rw_check": 1}
 
 
-class _PacketBuffer(fifo.SyncFIFOBuffered):
-    """A :class:`~amaranth.lib.fifo.SyncFIFOBuffered` whose storage asks Yosys for block RAM
-    (``ram_style = "block"``; left to itself, Yosys keeps a few packets in flip-flops, which on the iCE40 cost a
-    logic cell per bit), without the read-during-write bypass."""
+class _ReadPort:
+    """A synchronous read of a memory with ``no_rw_check``, built as an asynchronous read port and a register
+    (``data``, loaded when ``en``). Yosys merges the register into the block RAM (memory_dff), and only that merge
+    applies ``no_rw_check``: a synchronous read port of Amaranth's would get the read-before-write emulation (a
+    register per bit) regardless. The register has no reset, as a block RAM's output has none."""
+
+    def __init__(self, m, memory, name):
+        port = memory.read_port(domain="comb")
+        self.addr = port.addr
+        self.en = Signal(name=f"{name}_en")
+        self.data = Signal(memory.shape, name=f"{name}_data", reset_less=True)
+        with m.If(self.en):
+            m.d.sync += self.data.eq(port.data)
+
+
+class _PacketQueue(wiring.Component):
+    """An input buffer of ``depth`` packets and their routes, decided by a lookup as each packet arrives: the
+    packet is written in cycle t, its route in cycle t + 1, and the head is valid (with its route) from t + 2.
+    Packets are in memory (block RAM) and the head is the memory's read register, no register of its own; the
+    routes are in a memory of their own (a few flip-flops for a short buffer). After a pop the next packet is the
+    head in the next cycle.
+
+    Members
+    -------
+    w : In(stream.Signature(width))
+        Packets in; ready while the buffer has room.
+    route : In(route_bits)
+        The route of the packet written in the previous cycle.
+    r : Out(stream.Signature(width))
+        The head; a transfer pops it.
+    r_route : Out(route_bits)
+        The head's route.
+    held : Out(1)
+        A packet is in the buffer.
+    """
+
+    def __init__(self, width, route_bits, depth):
+        self._width, self._depth = width, depth
+        super().__init__({"w": In(stream.Signature(width)), "route": In(route_bits),
+                          "r": Out(stream.Signature(width)), "r_route": Out(route_bits), "held": Out(1)})
 
     def elaborate(self, platform):
-        m = super().elaborate(platform)
-        if self.depth > 1:                     # depth 1 is a register, no memory
-            m.submodules.storage.attrs.update({"ram_style": "block", **_NO_RW_CHECK})
+        m = Module()
+        depth, w, r = self._depth, self.w, self.r
+        # A buffer of one packet is a register (Yosys maps a memory of one word to flip-flops).
+        attrs = {"ram_style": "block", **_NO_RW_CHECK} if depth > 1 else _NO_RW_CHECK
+        storage = m.submodules.storage = Memory(shape=self._width, depth=depth, init=[], attrs=attrs)
+        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[])
+        write, read = storage.write_port(), _ReadPort(m, storage, "head")
+        route_write = routes.write_port()
+        route_read = routes.read_port(transparent_for=(route_write,))   # a route written as its packet is read
+        count = Signal(range(depth + 1))          # packets in the buffer, the head included
+        head = Signal(range(depth))               # address of the head (or of the next packet to read)
+        tail = Signal(range(depth))               # address the next packet is written to
+        last = Signal(range(depth))               # address of the packet written in the previous cycle
+        written = Signal()                        # a packet was written in the previous cycle
+        accept = w.valid & w.ready
+        pop = r.valid & r.ready
+        m.d.comb += [
+            w.ready.eq(count != depth), self.held.eq(count != 0),
+            write.addr.eq(tail), write.data.eq(w.payload), write.en.eq(accept),
+            route_write.addr.eq(last), route_write.data.eq(self.route), route_write.en.eq(written),
+            r.payload.eq(read.data), self.r_route.eq(route_read.data),
+            read.addr.eq(head), route_read.addr.eq(read.addr), route_read.en.eq(read.en),
+        ]
+        m.d.sync += [written.eq(accept), last.eq(tail), count.eq(count + accept - pop)]
+        with m.If(accept):
+            m.d.sync += tail.eq(Mux(tail == depth - 1, 0, tail + 1))
+        # ``count`` does not include a packet written in this cycle, so every packet read here is in memory, and its
+        # route too (the route written in this cycle, of the packet written in the previous one, is read through).
+        with m.If(pop):
+            following = Mux(head == depth - 1, 0, head + 1)
+            m.d.comb += [read.addr.eq(following), read.en.eq(1)]
+            m.d.sync += [head.eq(following), r.valid.eq(count > 1)]
+        with m.Elif(~r.valid):
+            m.d.comb += read.en.eq(1)
+            m.d.sync += r.valid.eq(count != 0)
+        return m
+
+
+class _SaturatingCounter(wiring.Component):
+    """Counts the cycles with ``event``, saturating at all ones: the incrementer's carry out says the counter is
+    full, so no comparator is needed."""
+
+    def __init__(self, bits):
+        super().__init__({"event": In(1), "count": Out(bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        step = Signal(len(self.count) + 1)
+        m.d.comb += step.eq(self.count + 1)
+        with m.If(self.event & ~step[-1]):
+            m.d.sync += self.count.eq(step)
         return m
 
 
@@ -158,8 +259,9 @@ class Router(wiring.Component):
         return self._links
 
     def _count(self, m, counter, event):
-        with m.If(event & (counter != self._p.counter_max)):
-            m.d.sync += counter.eq(counter + 1)
+        """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it."""
+        counting = m.submodules[f"{counter.name}_counter"] = _SaturatingCounter(len(counter))
+        m.d.comb += [counting.event.eq(event), counter.eq(counting.count)]
 
     def _route_xy(self, m, packet, name):
         """One-hot output port of a packet under dimension-ordered XY routing; 0 when its destination is off
@@ -181,14 +283,14 @@ class Router(wiring.Component):
         return route
 
     def _configuration(self, m, slices):
-        """The configuration port, the entries it reads back, the routes the lookup uses and the writes of the
-        match memories. Returns (match memories' read ports, route registers, busy: a column is being
+        """The configuration port, the entries it reads back, the routes the lookups use and the writes of the
+        match memories. Returns (match memories, one per key slice; route registers; busy: a column is being
         rewritten)."""
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
-                                                attrs=_NO_RW_CHECK)
-        entry_write, entry_read = entries.write_port(), entries.read_port()
+                                                attrs={"ram_style": "block", **_NO_RW_CHECK})
+        entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
         routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
 
         rsp_valid = Signal()
@@ -223,7 +325,7 @@ class Router(wiring.Component):
             m.d.sync += [rsp_valid.eq(1), rsp_zero.eq(~in_range)]
 
         # Bit ``column`` of word v of slice s's memory: the entry matches a key whose slice s is v.
-        ports = []
+        memories = []
         last = (1 << len(sweep)) - 1
         for s, (lsb, width) in enumerate(slices):
             memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[],
@@ -237,12 +339,12 @@ class Router(wiring.Component):
                     p.table_size)),
                 write.en.eq(Mux(sweeping, Const(1) << column, 0)),
             ]
-            ports.append(memory.read_port())
+            memories.append(memory)
         with m.If(sweeping):
             m.d.sync += sweep.eq(sweep + 1)
             with m.If(sweep == last):
                 m.d.sync += sweeping.eq(0)
-        return ports, routes, sweeping
+        return memories, routes, sweeping
 
     def elaborate(self, platform):
         return self._elaborate_table() if self._p.uses_table else self._elaborate_xy()
@@ -251,97 +353,123 @@ class Router(wiring.Component):
         p = self._p
         m = Module()
         N = p.ports
-        pkt_bits = self.packet_layout.size
         slices = key_slices(p.key_bits)
-        matches, routes, busy = self._configuration(m, slices)
+        memories, routes, busy = self._configuration(m, slices)
         linked = [i for i in range(N) if self._links >> i & 1]
+        lanes = min(p.lookups, len(linked))
+        groups = [linked[k::lanes] for k in range(lanes)]
 
-        # Input buffers of the linked ports (the others never take a packet). A buffer's head is its output
-        # register; ``owed`` is the mask of outputs the head still owes a copy to once it has been looked up.
-        buffers, owed, routed = {}, {}, {}
+        # Input buffers of the linked ports (the others never take a packet). ``sent`` is the mask of outputs that
+        # have taken their copy of the head.
+        queues, sent, heads = {}, {}, {}
         for i in range(N):
-            port = self.inputs[i]
             if i not in linked:
-                m.d.comb += port.ready.eq(0)
+                m.d.comb += self.inputs[i].ready.eq(0)
                 continue
-            buffer = buffers[i] = m.submodules[f"buffer{i}"] = _PacketBuffer(width=pkt_bits, depth=p.fifo_depth)
-            m.d.comb += [buffer.w_data.eq(port.payload), buffer.w_en.eq(port.valid), port.ready.eq(buffer.w_rdy)]
-            owed[i] = Signal(N, name=f"owed{i}")
-            routed[i] = Signal(name=f"routed{i}")
+            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth)
+            sent[i] = Signal(N, name=f"sent{i}")
+            heads[i] = Signal(self.packet_layout, name=f"head{i}")
+            m.d.comb += heads[i].eq(queues[i].r.payload)
 
-        # The shared lookup: one head that has no route yet per cycle, round-robin; its key goes to the match
-        # memories, and the next cycle the first match's route becomes its ``owed`` mask.
-        looked_valid = Signal()
-        looked_input = Signal(N)
-        requests = Signal(N)
-        m.d.comb += requests.eq(Cat((buffers[i].r_rdy & ~routed[i] & ~(looked_valid & looked_input[i]) & ~busy)
-                                    if i in buffers else 0 for i in range(N)))
-        pointer = Signal(N, name="lookup_pointer", init=(1 << N) - 1)
-        grant, after = round_robin(m, requests, pointer, "lookup")
-        key = 0
-        for i, buffer in buffers.items():
-            key = key | (buffer.r_data & grant[i].replicate(pkt_bits))
-        chosen = Signal(self.packet_layout)
-        m.d.comb += chosen.eq(key)
-        for port, (lsb, width) in zip(matches, slices):
-            m.d.comb += [port.addr.eq(chosen.key[lsb:lsb + width]), port.en.eq(1)]
-        m.d.sync += [looked_valid.eq(requests.any()), looked_input.eq(grant)]
-        with m.If(requests.any()):
-            m.d.sync += pointer.eq(after)
+        # Output registers: loaded from a lane's bus when empty or emptied in this cycle.
+        free = Signal(N)
+        m.d.comb += free.eq(Cat((~self.outputs[o].valid | self.outputs[o].ready) if o in linked else 0
+                                for o in range(N)))
 
-        # Every entry's match is the AND of its slices' bits; the first match wins.
-        every = matches[0].data
-        for port in matches[1:]:
-            every = every & port.data
-        match = Signal(p.table_size)
-        m.d.comb += match.eq(every)
-        first = _lowest(m, match, "first")
-        hit = 0
-        for e, route in enumerate(routes):
-            hit = hit | (route & first[e].replicate(N))
-        miss_route = p.default_route if p.miss == "default" else 0
-        route = Signal(N)
-        m.d.comb += route.eq(Mux(match.any(), hit, miss_route) & self._links)
+        # Each lane serves a group of inputs with its own lookup (a copy of the match memories) and its own bus to
+        # the outputs. Per cycle a lane takes one arriving packet into its buffer and looks its key up, and moves
+        # one head that owes a free output a copy, each chosen round-robin.
+        looking, offers, taking = [], [], []
+        for k, group in enumerate(groups):
+            arriving = Signal(len(group), name=f"lane{k}_arriving")
+            m.d.comb += arriving.eq(Cat(self.inputs[i].valid & queues[i].w.ready & ~busy for i in group))
+            pointer = Signal(len(group), name=f"lane{k}_lookup_pointer", init=(1 << len(group)) - 1)
+            grant, after = round_robin(m, arriving, pointer, f"lane{k}_lookup")
+            with m.If(arriving.any()):
+                m.d.sync += pointer.eq(after)
+            for j, i in enumerate(group):
+                port, queue = self.inputs[i], queues[i]
+                m.d.comb += [queue.w.payload.eq(port.payload), queue.w.valid.eq(port.valid & grant[j]),
+                             port.ready.eq(queue.w.ready & grant[j])]
+            key = Signal(p.key_bits, name=f"lane{k}_key")
+            m.d.comb += key.eq(_select(grant, [self.inputs[i].payload.key for i in group]))
+            ports = [_ReadPort(m, memory, f"lane{k}_match{s}") for s, memory in enumerate(memories)]
+            for port, (lsb, width) in zip(ports, slices):
+                m.d.comb += [port.addr.eq(key[lsb:lsb + width]), port.en.eq(1)]
+            looked = Signal(len(group), name=f"lane{k}_looked")     # the input whose packet was looked up
+            m.d.sync += looked.eq(grant)
+            looking.append(looked.any())
+            route = self._route_of(m, ports, routes, f"lane{k}")
+            for j, i in enumerate(group):
+                m.d.comb += queues[i].route.eq(route)
+                self._count(m, self.dropped[i], looked[j] & ~route.any())
 
-        # Outputs: a round-robin arbiter over the heads that owe the output a copy (as in xy mode), no output
-        # register: valid and the arbitration start from the ``owed`` flip-flops.
-        taken = {i: Signal(N, name=f"taken{i}") for i in buffers}
-        for o in range(N):
+            owes = {i: Signal(N, name=f"owes{i}") for i in group}   # outputs the head still owes a copy to
+            for i in group:
+                m.d.comb += owes[i].eq(Mux(queues[i].r.valid, queues[i].r_route & ~sent[i], 0))
+            ready = Signal(len(group), name=f"lane{k}_move_requests")
+            m.d.comb += ready.eq(Cat((owes[i] & free).any() for i in group))
+            pointer = Signal(len(group), name=f"lane{k}_move_pointer", init=(1 << len(group)) - 1)
+            move, after = round_robin(m, ready, pointer, f"lane{k}_move")
+            with m.If(ready.any()):
+                m.d.sync += pointer.eq(after)
+            bus = Signal(self.packet_layout.size, name=f"lane{k}_bus")
+            offer = Signal(N, name=f"lane{k}_offer")       # the free outputs the moving head owes a copy to
+            m.d.comb += [bus.eq(_select(move, [heads[i].as_value() for i in group])),
+                         offer.eq(_one_hot(move, [owes[i] for i in group]) & free)]
+            taken = Signal(N, name=f"lane{k}_taken")       # the outputs that load the moving head's copy
+            offers.append((bus, offer))
+            taking.append(taken)
+            for j, i in enumerate(group):
+                left = Signal(N, name=f"left{i}")
+                m.d.comb += left.eq(owes[i] & ~Mux(move[j], taken, 0))
+                with m.If(queues[i].r.valid & ~left.any()):
+                    # The last copy leaves (or there was none: a dropped packet): the next packet moves up.
+                    m.d.comb += queues[i].r.ready.eq(1)
+                    m.d.sync += sent[i].eq(0)
+                with m.Elif(move[j]):
+                    m.d.sync += sent[i].eq(sent[i] | taken)
+
+        # Outputs: with several lanes, a round-robin arbiter over the lanes offering the output a copy.
+        for o in linked:
             port = self.outputs[o]
-            if o not in linked:
-                continue
-            requests_o = Signal(N, name=f"out{o}_requests")
-            m.d.comb += requests_o.eq(Cat(owed[i][o] if i in owed else 0 for i in range(N)))
-            pointer_o = Signal(N, name=f"out{o}_pointer", init=(1 << N) - 1)
-            grant_o, after_o = round_robin(m, requests_o, pointer_o, f"out{o}")
-            payload = 0
-            for i, buffer in buffers.items():
-                payload = payload | (buffer.r_data & grant_o[i].replicate(pkt_bits))
-                m.d.comb += taken[i][o].eq(grant_o[i] & port.ready)
-            m.d.comb += [port.valid.eq(requests_o.any()), port.payload.eq(payload)]
-            with m.If(port.valid & port.ready):
-                m.d.sync += pointer_o.eq(after_o)
+            requests = Signal(lanes, name=f"out{o}_requests")
+            m.d.comb += requests.eq(Cat(offer[o] for _, offer in offers))
+            if lanes > 1:
+                pointer = Signal(lanes, name=f"out{o}_pointer", init=(1 << lanes) - 1)
+                grant, after = round_robin(m, requests, pointer, f"out{o}")
+                with m.If(requests.any()):
+                    m.d.sync += pointer.eq(after)
+            else:
+                grant = requests
+            for k, taken in enumerate(taking):
+                m.d.comb += taken[o].eq(grant[k])
+            with m.If(requests.any()):
+                m.d.sync += [port.valid.eq(1), port.payload.eq(_select(grant, [bus for bus, _ in offers]))]
+            with m.Elif(port.ready):
+                m.d.sync += port.valid.eq(0)
             self._count(m, self.forwarded[o], port.valid & port.ready)
 
-        for i, buffer in buffers.items():
-            looked = looked_valid & looked_input[i]
-            left = Signal(N, name=f"left{i}")
-            m.d.comb += left.eq(owed[i] & ~taken[i])
-            self._count(m, self.dropped[i], looked & ~route.any())
-            with m.If(looked):
-                # Looked up: a packet with an empty route is dropped, the others owe their route.
-                m.d.sync += [owed[i].eq(route), routed[i].eq(route.any())]
-                m.d.comb += buffer.r_en.eq(~route.any())
-            with m.Elif(routed[i]):
-                m.d.sync += owed[i].eq(left)
-                with m.If(~left.any()):
-                    # The last copy leaves: the next packet moves up.
-                    m.d.comb += buffer.r_en.eq(1)
-                    m.d.sync += routed[i].eq(0)
-
-        # Idle: no packet in a buffer (heads included) or the lookup stage.
-        m.d.comb += self.idle.eq(~Cat(*(b.level.any() for b in buffers.values()), looked_valid).any())
+        # Idle: no packet in a buffer, a lookup or an output register.
+        held = [q.held for q in queues.values()] + looking + [self.outputs[o].valid for o in linked]
+        m.d.comb += self.idle.eq(~Cat(*held).any())
         return m
+
+    def _route_of(self, m, ports, routes, name):
+        """The route a lookup reads from the match memories' ``ports`` one cycle after its key: the first
+        matching entry's (every entry's match is the AND of its slices' bits), or the miss route; restricted to
+        the linked ports."""
+        p = self._p
+        every = ports[0].data
+        for port in ports[1:]:
+            every = every & port.data
+        match = Signal(p.table_size, name=f"{name}_match")
+        m.d.comb += match.eq(every)
+        first = _lowest(m, match, f"{name}_first")
+        miss_route = p.default_route if p.miss == "default" else 0
+        route = Signal(p.ports, name=f"{name}_route")
+        m.d.comb += route.eq(Mux(match.any(), _one_hot(first, routes), miss_route) & self._links)
+        return route
 
     def _elaborate_xy(self):
         p = self._p
