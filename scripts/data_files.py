@@ -8,6 +8,7 @@ file, the line and the rule broken.
 """
 
 import array
+import contextlib
 import csv
 import json
 
@@ -16,7 +17,8 @@ import numpy as np
 from spikeforge.sim.files import MAX_STEPS, decimal
 
 
-__all__ = ["DataFileError", "read_events", "read_weights", "write_cycles", "write_spikes", "write_state"]
+__all__ = ["DataFileError", "OutOfOrder", "SpikeWriter", "read_event_steps", "read_events", "read_weights",
+           "write_cycles", "write_spikes", "write_state"]
 
 EVENT_HEADER = ("t", "addr")
 INPUT_HEADER = ("t", "addr", "value")
@@ -63,22 +65,67 @@ def read_events(path, *, axons, steps=None, reward_bits=None):
         If the file cannot be read, the header is neither ``t,addr`` nor ``t,addr,value``, or a row is not an
         event or reward in range.
     """
+    events, rewards = array.array("q"), []       # events: t, axon, t, axon...
+    with _event_rows(path, axons, steps, reward_bits) as rows:
+        for t, axon, value in rows:
+            if axon is None:
+                rewards.append((t, value))
+            else:
+                events.extend((t, axon))
+    return np.frombuffer(events, dtype=np.int64).reshape(-1, 2), rewards
+
+
+class OutOfOrder(Exception):
+    """An events file whose rows go back in time, which :func:`read_event_steps` cannot stream."""
+
+
+def read_event_steps(path, *, axons, steps=None, reward_bits=None):
+    """The rows of an events file in time order, a timestep at a time, as they are read: ``(t, axons,
+    rewards)`` for every t from 0 to the last row's (to ``steps - 1`` when given), ``axons`` the step's events
+    and ``rewards`` its reward values, in file order. Memory holds one timestep, whatever the file's size.
+
+    The file and its rows are checked as :func:`read_events` checks them (DataFileError, when the bad row is
+    read); a row earlier than the one before it raises :class:`OutOfOrder` (read such a file with
+    :func:`read_events`, which sorts).
+    """
+    with _event_rows(path, axons, steps, reward_bits) as rows:
+        t, axons_now, rewards_now = 0, [], []
+        for row_t, axon, value in rows:
+            if row_t < t:
+                raise OutOfOrder(f"{path}: time {row_t} comes after time {t}")
+            while t < row_t:
+                yield t, axons_now, rewards_now
+                t, axons_now, rewards_now = t + 1, [], []
+            if axon is None:
+                rewards_now.append(value)
+            else:
+                axons_now.append(axon)
+        if axons_now or rewards_now:
+            yield t, axons_now, rewards_now
+            t += 1
+        for t in range(t, steps or 0):
+            yield t, [], []
+
+
+@contextlib.contextmanager
+def _event_rows(path, axons, steps, reward_bits):
+    """The checked rows of an events file, ``(t, axon, None)`` for an event and ``(t, None, value)`` for a
+    reward, in file order."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            return _read_event_rows(path, csv.reader(file), axons, steps, reward_bits)
+            yield _checked_rows(path, csv.reader(file), axons, steps, reward_bits)
     except OSError as exc:
         raise DataFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise DataFileError(f"{path}: not a UTF-8 text file") from None
 
 
-def _read_event_rows(path, rows, axons, steps, reward_bits):
+def _checked_rows(path, rows, axons, steps, reward_bits):
     header = next(rows, None)
     header = tuple(cell.strip() for cell in header) if header is not None else None
     if header not in (EVENT_HEADER, INPUT_HEADER):
         found = ",".join(header) if header else "an empty file"
         raise DataFileError(f"{path} line 1: expected the header 't,addr' or 't,addr,value', found {found!r}")
-    events, rewards = array.array("q"), []       # events: t, axon, t, axon...
     for row in rows:
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -90,7 +137,7 @@ def _read_event_rows(path, rows, axons, steps, reward_bits):
             raise DataFileError(f"{where}: expected {expected}, found {','.join(row)!r}")
         if cells[1] == REWARD:
             t, value = _reward_row(where, cells, header, reward_bits)
-            rewards.append((_check_time(where, t, steps), value))
+            yield _check_time(where, t, steps), None, value
         else:
             if len(cells) == 3 and cells[2]:
                 raise DataFileError(f"{where}: only a reward row (addr 'reward') has a value; found "
@@ -98,8 +145,7 @@ def _read_event_rows(path, rows, axons, steps, reward_bits):
             t, axon = _integers(where, cells[:2], "two integers 't,addr'", row)
             if not 0 <= axon < axons:
                 raise DataFileError(f"{where}: axon {axon} is out of range 0..{axons - 1}")
-            events.extend((_check_time(where, t, steps), axon))
-    return np.frombuffer(events, dtype=np.int64).reshape(-1, 2), rewards
+            yield _check_time(where, t, steps), axon, None
 
 
 def _integers(where, cells, expected, row):
@@ -176,6 +222,22 @@ def write_spikes(path, spikes):
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(EVENT_HEADER)
         writer.writerows(sorted((int(t), int(n)) for t, n in spikes))
+
+
+class SpikeWriter:
+    """Spikes written to a ``t,addr`` CSV file a timestep at a time, in time order (as :func:`write_spikes`
+    writes them); ``count`` is the number written."""
+
+    def __init__(self, file):
+        self._writer = csv.writer(file, lineterminator="\n")
+        self._writer.writerow(EVENT_HEADER)
+        self.count = 0
+
+    def write(self, t, neurons):
+        """The spikes of timestep ``t`` (later than any written before)."""
+        neurons = sorted(int(n) for n in neurons)
+        self._writer.writerows((t, n) for n in neurons)
+        self.count += len(neurons)
 
 
 def write_state(path, state):

@@ -7,6 +7,7 @@ board top-level :class:`spikeforge.boards.lif_top.LifTop`; docs/lif_core.md and 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import click
@@ -16,9 +17,10 @@ from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.files import MAX_STEPS
 
-from ..data_files import DataFileError, read_events, read_weights, write_cycles, write_spikes, write_state
+from ..data_files import (DataFileError, OutOfOrder, SpikeWriter, read_event_steps, read_events, read_weights,
+                          write_cycles, write_spikes, write_state)
 from ..errors import ConfigError, InputError, ToolError
-from ..progress import progress
+from ..progress import progress, still_running
 from .description import (Block, BoardRun, BoardRunDone, MismatchError, Simulation, SweepWorkload, Verdict,
                           check_workload, counted, fmax_hz, lazy)
 
@@ -67,25 +69,50 @@ def _by_step(events, steps):
     return events_by_step(events, steps)
 
 
-def _run_model(params, weights, events, steps, dump_state):
+def _run_model(params, weights, by_step, dump_state, on_spikes):
+    """Run the golden model over ``by_step``, ``(t, axons)`` for t = 0, 1, ...; hand each step's spiking neurons
+    to ``on_spikes(t, neurons)``. Returns the steps run and the state (v, and u for cuba, after every tick; empty
+    without ``dump_state``)."""
     from spikeforge.sim.lif_core.model import LifModel
 
     model = LifModel(params, weights)
-    starts = np.searchsorted(events[:, 0], np.arange(steps + 1))     # step t: events[starts[t]:starts[t + 1]]
-    spikes, v, u = [], [], []
-    with progress(length=steps, label="simulating", unit="timesteps") as bar:
-        for t in range(steps):
-            spikes.extend((t, int(n)) for n in model.step(events[starts[t]:starts[t + 1], 1]))
-            if dump_state:
-                v.append(model.v.copy())
-                u.append(model.u.copy())
-            bar.update(1)
+    steps, v, u = 0, [], []
+    for t, axons in by_step:
+        on_spikes(t, model.step(np.asarray(axons, dtype=np.int64)))
+        if dump_state:
+            v.append(model.v.copy())
+            u.append(model.u.copy())
+        steps += 1
     state = {}
     if dump_state:
         state["v"] = np.array(v, dtype=np.int64).reshape(steps, params.neurons)
         if params.has_current:
             state["u"] = np.array(u, dtype=np.int64).reshape(steps, params.neurons)
-    return spikes, state
+    return steps, state
+
+
+def _stream_model(params, request, stage, dump_state):
+    """The golden model of an inference core over an events file read a timestep at a time (memory holds one
+    step, whatever the file's size); spikes go to ``stage/spikes.csv`` as they come. Returns (spikes, steps,
+    state); raises :class:`~spikeforge.scripts.data_files.OutOfOrder` for a file whose rows go back in time."""
+    steps = _steps_option(request)
+    weights = _weights_option(request, params)
+    label = f"simulating {request.input}"
+    with open(stage / "spikes.csv", "w", newline="", encoding="utf-8") as file, _input_errors(), \
+            (progress(length=steps, label="simulating", unit="timesteps") if steps else still_running(label)) \
+            as bar:
+        writer = SpikeWriter(file)
+
+        def by_step():
+            for t, axons, _ in read_event_steps(request.input, axons=params.axons, steps=steps):
+                yield t, axons
+                if bar is not None:
+                    bar.update(1)
+
+        ran, state = _run_model(params, weights, by_step(), dump_state, writer.write)
+    if not ran:
+        raise InputError(f"{request.input}: no events, so the number of timesteps is unknown; give --steps")
+    return writer.count, ran, state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +143,11 @@ def _run_learning(params, stdp, weights, events, rewards, steps, backend, output
 def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
     """Spikes, state and the cycles of every step (None on the model) of an inference core."""
     if backend == "model":
-        return (*_run_model(params, weights, events, steps, outputs.state), None)
+        starts = np.searchsorted(events[:, 0], np.arange(steps + 1))     # step t: events[starts[t]:starts[t + 1]]
+        spikes = []
+        _, state = _run_model(params, weights, ((t, events[starts[t]:starts[t + 1], 1]) for t in range(steps)),
+                              outputs.state, lambda t, neurons: spikes.extend((t, int(n)) for n in neurons))
+        return spikes, state, None
     from spikeforge.sim.lif_core.rtl import replay_rtl
 
     _stage(f"simulating {steps} timesteps of the generated Verilog in {backend}")
@@ -124,19 +155,36 @@ def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
                       build_dir=build_dir, dump_state=outputs.state)
 
 
-def _read_input(config, request):
-    """(events, rewards, weights, steps) of a simulate request, checked."""
-    params, stdp = config.blocks["lif_core"], learning(config)
+def _steps_option(request):
     steps = request.options.get("steps")
     if steps is not None and not 1 <= steps <= MAX_STEPS:
         raise InputError(f"--steps {steps}: the number of timesteps must be in 1..{MAX_STEPS}")
-    reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
-    weights_path = request.options.get("weights")
+    return steps
+
+
+def _weights_option(request, params):
+    path = request.options.get("weights")
+    with _input_errors():
+        return read_weights(path, params) if path is not None else None
+
+
+@contextlib.contextmanager
+def _input_errors():
+    """A bad configuration or data file is bad input (one line, exit code 2)."""
     try:
-        events, rewards = read_events(request.input, axons=params.axons, steps=steps, reward_bits=reward_bits)
-        weights = read_weights(weights_path, params) if weights_path is not None else None
+        yield
     except (ConfigError, DataFileError) as exc:
         raise InputError(str(exc)) from None
+
+
+def _read_input(config, request):
+    """(events, rewards, weights, steps) of a simulate request, checked; the events sorted by time."""
+    params, stdp = config.blocks["lif_core"], learning(config)
+    steps = _steps_option(request)
+    reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
+    with _input_errors():
+        events, rewards = read_events(request.input, axons=params.axons, steps=steps, reward_bits=reward_bits)
+    weights = _weights_option(request, params)
     if steps is None:
         if not len(events) and not rewards:
             raise InputError(f"{request.input}: no events, so the number of timesteps is unknown; give --steps")
@@ -161,6 +209,12 @@ def _simulate(config, request, stage, build_dir):
     outputs = _Outputs(state=bool(options.get("dump_state")),
                        weights=bool(options.get("dump_weights") or options.get("trace_weights")),
                        trace=bool(options.get("trace_weights")))
+    if stdp is None and request.backend == "model":
+        try:
+            count, steps, state = _stream_model(params, request, stage, outputs.state)
+            return _simulated(request, stage, count, steps, state=state if outputs.state else None)
+        except OutOfOrder:
+            pass            # rows out of time order: read the whole file and sort it
     events, rewards, weights, steps = _read_input(config, request)
     try:
         if stdp is not None:
@@ -172,21 +226,28 @@ def _simulate(config, request, stage, build_dir):
                                                    build_dir)
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
-    written = ["spikes.csv"]
     write_spikes(stage / "spikes.csv", spikes)
+    return _simulated(request, stage, len(spikes), steps, state=state if outputs.state else None, cycles=cycles,
+                      learned=learned["trace" if outputs.trace else "weights"] if outputs.weights else None,
+                      rewards=len(rewards))
+
+
+def _simulated(request, stage, spikes, steps, *, state=None, cycles=None, learned=None, rewards=0):
+    """Write the outputs besides spikes.csv (already in ``stage``) and return the summary line."""
+    written = ["spikes.csv"]
     if cycles is not None:
         write_cycles(stage / "cycles.json", sum(cycles), per_step=cycles)
         written.append("cycles.json")
-    if outputs.state:
+    if state is not None:
         write_state(stage / "state.npz", state)
         written.append("state.npz")
-    if outputs.weights:
-        np.save(stage / "weights.npy", learned["trace" if outputs.trace else "weights"])
+    if learned is not None:
+        np.save(stage / "weights.npy", learned)
         written.append("weights.npy")
-    rewarded = f" and {counted(len(rewards), 'reward')}" if rewards else ""
+    rewarded = f" and {counted(rewards, 'reward')}" if rewards else ""
     paths = [str(request.out_dir / name) for name in written]
     listed = paths[0] if len(paths) == 1 else f"{', '.join(paths[:-1])} and {paths[-1]}"
-    return f"{counted(len(spikes), 'spike')} in {counted(steps, 'timestep')}{rewarded}; wrote {listed}"
+    return f"{counted(spikes, 'spike')} in {counted(steps, 'timestep')}{rewarded}; wrote {listed}"
 
 
 # --- run on a board ------------------------------------------------------------------------------------------
