@@ -63,24 +63,41 @@ def test_a_file_out_of_time_order_cannot_stream(tmp_path):
         list(read_event_steps(path, axons=8))
 
 
-def test_simulate_streams_in_order_and_sorts_out_of_order_alike(tmp_path):
-    # The same events in time order (streamed) and shuffled (read whole and sorted) give the same spikes.
-    (tmp_path / "core.toml").write_text("[lif_core]\nneurons = 8\naxons = 6\nlanes = 2\nthreshold = 20\n")
+CORE = "[lif_core]\nneurons = 8\naxons = 6\nlanes = 2\nthreshold = 20\n"
+LEARNING = CORE + "[stdp]\nreward = true\nlr_shift = 4\na_plus = 40\na_minus = 30\n"
+
+
+@pytest.mark.parametrize("config", [CORE, LEARNING], ids=["inference", "learning"])
+def test_simulate_streams_in_order_and_sorts_out_of_order_alike(tmp_path, config):
+    # The same events in time order (streamed) and shuffled (read whole and sorted) give the same spikes, state
+    # and learned weights.
+    (tmp_path / "core.toml").write_text(config)
     rng = np.random.default_rng(3)
     np.save(tmp_path / "w.npy", rng.integers(-8, 24, size=(6, 8)))
-    rows = [(t, int(a)) for t in range(0, 40, 3) for a in rng.integers(0, 6, size=4)]
-    (tmp_path / "ordered.csv").write_text("t,addr\n" + "".join(f"{t},{a}\n" for t, a in rows))
+    rows = [f"{t},{int(a)}" for t in range(0, 40, 3) for a in rng.integers(0, 6, size=4)]
+    if "stdp" in config:
+        rows += [f"{t},reward,{int(rng.integers(-100, 100))}" for t in range(1, 40, 4)]   # one a step at most
+        rows.sort(key=lambda row: int(row.split(",")[0]))
+    header = "t,addr,value\n" if "stdp" in config else "t,addr\n"
+    (tmp_path / "ordered.csv").write_text(header + "".join(f"{row}\n" for row in rows))
     shuffled = [rows[i] for i in rng.permutation(len(rows))]
-    (tmp_path / "shuffled.csv").write_text("t,addr\n" + "".join(f"{t},{a}\n" for t, a in shuffled))
+    (tmp_path / "shuffled.csv").write_text(header + "".join(f"{row}\n" for row in shuffled))
+    learned = ["--dump-weights"] if "stdp" in config else []
     outputs = {}
     for name in ("ordered", "shuffled"):
         result = CliRunner().invoke(main, ["simulate", str(tmp_path / "core.toml"), "--input",
                                            str(tmp_path / f"{name}.csv"), "--weights", str(tmp_path / "w.npy"),
-                                           "--steps", "45", "--dump-state", "-o", str(tmp_path / name)])
+                                           "--steps", "45", "--dump-state", *learned, "-o", str(tmp_path / name)])
         assert result.exit_code == 0, result.output
         outputs[name] = ((tmp_path / name / "spikes.csv").read_text(), np.load(tmp_path / name / "state.npz")["v"],
                          result.stdout.split(";")[0])
-    assert outputs["ordered"][0] == outputs["shuffled"][0] and outputs["ordered"][0].count("\n") > 5
-    np.testing.assert_array_equal(outputs["ordered"][1], outputs["shuffled"][1])
-    assert outputs["ordered"][1].shape == (45, 8)
-    assert outputs["ordered"][2] == outputs["shuffled"][2]
+        if learned:
+            outputs[name] += (np.load(tmp_path / name / "weights.npy"),)
+    ordered, other = outputs["ordered"], outputs["shuffled"]
+    assert ordered[0] == other[0] and ordered[0].count("\n") > 5
+    np.testing.assert_array_equal(ordered[1], other[1])
+    assert ordered[1].shape == (45, 8)
+    assert ordered[2] == other[2]
+    if learned:
+        np.testing.assert_array_equal(ordered[3], other[3])
+        assert "10 rewards" in ordered[2] and not np.array_equal(ordered[3], np.load(tmp_path / "w.npy"))

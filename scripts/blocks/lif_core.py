@@ -71,8 +71,8 @@ def _by_step(events, steps):
 
 def _run_model(params, weights, by_step, dump_state, on_spikes):
     """Run the golden model over ``by_step``, ``(t, axons)`` for t = 0, 1, ...; hand each step's spiking neurons
-    to ``on_spikes(t, neurons)``. Returns the steps run and the state (v, and u for cuba, after every tick; empty
-    without ``dump_state``)."""
+    to ``on_spikes(t, neurons)``. Returns the state: v, and u for cuba, after every tick (empty without
+    ``dump_state``)."""
     from spikeforge.sim.lif_core.model import LifModel
 
     model = LifModel(params, weights)
@@ -88,31 +88,48 @@ def _run_model(params, weights, by_step, dump_state, on_spikes):
         state["v"] = np.array(v, dtype=np.int64).reshape(steps, params.neurons)
         if params.has_current:
             state["u"] = np.array(u, dtype=np.int64).reshape(steps, params.neurons)
-    return steps, state
+    return state
 
 
-def _stream_model(params, request, stage, dump_state):
-    """The golden model of an inference core over an events file read a timestep at a time (memory holds one
-    step, whatever the file's size); spikes go to ``stage/spikes.csv`` as they come. Returns (spikes, steps,
-    state); raises :class:`~spikeforge.scripts.data_files.OutOfOrder` for a file whose rows go back in time."""
+def _stream_model(params, stdp, request, stage, outputs):
+    """The golden model over an events file read a timestep at a time (memory holds one step and the outputs,
+    whatever the file's size; an inference core's spikes go to ``stage/spikes.csv`` as they come). Returns the
+    summary line; raises :class:`~spikeforge.scripts.data_files.OutOfOrder` for a file whose rows go back in
+    time."""
     steps = _steps_option(request)
     weights = _weights_option(request, params)
-    label = f"simulating {request.input}"
-    with open(stage / "spikes.csv", "w", newline="", encoding="utf-8") as file, _input_errors(), \
-            (progress(length=steps, label="simulating", unit="timesteps") if steps else still_running(label)) \
-            as bar:
-        writer = SpikeWriter(file)
-
+    reward_bits = stdp.reward_bits if stdp is not None and stdp.reward else None
+    read = {"steps": 0, "rewards": 0}
+    with _input_errors(), (progress(length=steps, label="simulating", unit="timesteps") if steps
+                           else still_running(f"simulating {request.input}")) as bar:
         def by_step():
-            for t, axons, _ in read_event_steps(request.input, axons=params.axons, steps=steps):
-                yield t, axons
+            for t, axons, values in read_event_steps(request.input, axons=params.axons, steps=steps,
+                                                     reward_bits=reward_bits):
+                read["steps"] += 1
+                read["rewards"] += len(values)
+                yield t, axons, values
                 if bar is not None:
                     bar.update(1)
 
-        ran, state = _run_model(params, weights, by_step(), dump_state, writer.write)
-    if not ran:
+        if stdp is None:
+            with open(stage / "spikes.csv", "w", newline="", encoding="utf-8") as file:
+                writer = SpikeWriter(file)
+                state = _run_model(params, weights, ((t, axons) for t, axons, _ in by_step()), outputs.state,
+                                   writer.write)
+            spikes, learned = writer.count, None
+        else:
+            from spikeforge.sim.stdp.simulate import simulate_model_steps
+
+            found, state, learned = simulate_model_steps(params, stdp, weights=weights, by_step=by_step(),
+                                                         dump_state=outputs.state, trace_weights=outputs.trace)
+            write_spikes(stage / "spikes.csv", found)
+            spikes = len(found)
+    if not read["steps"]:
         raise InputError(f"{request.input}: no events, so the number of timesteps is unknown; give --steps")
-    return writer.count, ran, state
+    return _simulated(request, stage, spikes, read["steps"], state=state if outputs.state else None,
+                      rewards=read["rewards"],
+                      learned=(learned["trace" if outputs.trace else "weights"] if learned and outputs.weights
+                               else None))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +162,8 @@ def _run_inference(params, weights, events, steps, backend, outputs, build_dir):
     if backend == "model":
         starts = np.searchsorted(events[:, 0], np.arange(steps + 1))     # step t: events[starts[t]:starts[t + 1]]
         spikes = []
-        _, state = _run_model(params, weights, ((t, events[starts[t]:starts[t + 1], 1]) for t in range(steps)),
-                              outputs.state, lambda t, neurons: spikes.extend((t, int(n)) for n in neurons))
+        state = _run_model(params, weights, ((t, events[starts[t]:starts[t + 1], 1]) for t in range(steps)),
+                           outputs.state, lambda t, neurons: spikes.extend((t, int(n)) for n in neurons))
         return spikes, state, None
     from spikeforge.sim.lif_core.rtl import replay_rtl
 
@@ -209,10 +226,9 @@ def _simulate(config, request, stage, build_dir):
     outputs = _Outputs(state=bool(options.get("dump_state")),
                        weights=bool(options.get("dump_weights") or options.get("trace_weights")),
                        trace=bool(options.get("trace_weights")))
-    if stdp is None and request.backend == "model":
+    if request.backend == "model":
         try:
-            count, steps, state = _stream_model(params, request, stage, outputs.state)
-            return _simulated(request, stage, count, steps, state=state if outputs.state else None)
+            return _stream_model(params, stdp, request, stage, outputs)
         except OutOfOrder:
             pass            # rows out of time order: read the whole file and sort it
     events, rewards, weights, steps = _read_input(config, request)

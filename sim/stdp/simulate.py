@@ -15,7 +15,8 @@ from spikeforge.sim.lif_core.events import events_by_step
 from spikeforge.sim.stdp.model import StdpModel
 
 
-__all__ = ["check_params", "check_steps", "learned_result", "schedule_rewards", "simulate_model"]
+__all__ = ["check_params", "check_steps", "learned_result", "schedule_rewards", "simulate_model",
+           "simulate_model_steps"]
 
 
 def check_params(params, stdp):
@@ -92,19 +93,31 @@ def simulate_model(params, stdp, *, weights=None, events, rewards=(), steps, dum
     """
     check_params(params, stdp)
     check_steps(steps)
-    model = StdpModel(params, stdp, weights)
     by_step = events_by_step(events, steps)
     rewards_by_step = events_by_step(schedule_rewards(stdp, rewards, steps), steps)
+    return simulate_model_steps(params, stdp, weights=weights,
+                                by_step=((t, by_step[t], rewards_by_step[t]) for t in range(steps)),
+                                dump_state=dump_state, trace_weights=trace_weights, on_step=on_step)
+
+
+def simulate_model_steps(params, stdp, *, weights=None, by_step, dump_state=True, trace_weights=False,
+                         on_step=None):
+    """:func:`simulate_model` over ``by_step``, ``(t, axons, reward values)`` for t = 0, 1, ... (read a step at
+    a time: memory holds one step and the outputs); the same results, the steps being those ``by_step`` gave."""
+    check_params(params, stdp)
+    model = StdpModel(params, stdp, weights)
     spikes, state, trace = [], {"v": [], "u": []}, []
-    for t in range(steps):
-        spikes.extend((t, int(n)) for n in model.step(by_step[t]))
-        for value in rewards_by_step[t]:
+    steps = 0
+    for t, axons, rewards in by_step:
+        spikes.extend((t, int(n)) for n in model.step(axons))
+        for value in rewards:
             model.reward(value)
         if dump_state:
             state["v"].append(model.v.copy())
             state["u"].append(model.u.copy())
         if trace_weights:
             trace.append(model.weights.copy())
+        steps += 1
         if on_step is not None:
             on_step()
     names = ["v", "u"] if params.has_current else ["v"]
