@@ -9,6 +9,7 @@ and the output map.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 from ..aer.params import MeshParams, bits_for
@@ -241,14 +242,19 @@ class ChipParams:
             targets.setdefault(self.core(r.core).key, set()).add(HOST_NODE)
         origins = {key: self.source_node(key) for key in targets}
         routes = multicast_tree_routes(self.mesh, targets, origins=origins)
-        per_node = {}
-        for row in routes:
-            per_node[row["node"]] = per_node.get(row["node"], 0) + 1
-        for node, count in sorted(per_node.items()):
+        for node, count in sorted(self._per_node(routes).items()):
             if count > self.table_size:
                 raise ValueError(f"Parameter 'table_size' must hold the {count} routes through node {node}; "
                                  f"{self.table_size} is too small")
         return routes
+
+    def routes_per_node(self):
+        """Node -> the number of :meth:`routes` rows its routing table holds (nodes without any left out)."""
+        return self._per_node(self.routes())
+
+    @staticmethod
+    def _per_node(routes):
+        return dict(collections.Counter(row["node"] for row in routes))
 
     def tree_links(self):
         """Source key -> the links ``(node, port)`` its packets leave on (every router output of its tree,

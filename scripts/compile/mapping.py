@@ -143,7 +143,5 @@ def _sized_chip(**table):
         raise CompileError(f"a core takes {maps} connections, more than a tile's 16 input-map entries; use larger "
                            f"cores (--core-neurons) so that fewer cores feed each one")
     roomy = ChipParams.create(**table, map_size=max(maps, 1), table_size=1024)
-    per_node = {}
-    for row in roomy.routes():
-        per_node[row["node"]] = per_node.get(row["node"], 0) + 1
-    return ChipParams.create(**table, map_size=max(maps, 1), table_size=max(per_node.values(), default=1))
+    return ChipParams.create(**table, map_size=max(maps, 1),
+                             table_size=max(roomy.routes_per_node().values(), default=1))

@@ -13,16 +13,9 @@ from .fit import ROUTING_MARGIN, fit
 __all__ = ["report", "markdown"]
 
 
-def _routes_per_node(chip):
-    per_node = {}
-    for row in chip.routes():
-        per_node[row["node"]] = per_node.get(row["node"], 0) + 1
-    return per_node
-
-
 def _cores(compiled):
     chip, arrays = compiled.placement.chip, compiled.placement.arrays
-    routes = _routes_per_node(chip)
+    routes = chip.routes_per_node()
     rows = []
     for core, piece in zip(chip.cores, compiled.placement.slices):
         p = core.params
