@@ -70,8 +70,10 @@ def run_batch(model, params, packets, *, settle, quiet, check):
     by_source = [sorted((p for p in packets if p.src == i), key=lambda p: p.t) for i in range(n)]
     layout = model.compiled.manifest.stream_layout(inputs[0])
     for name, queue in zip(inputs, by_source):
-        for packet in queue:
-            stimulus.send(name, pack(layout, [packet_fields(packet, params.routing)]),
+        fields = [packet_fields(packet, params.routing) for packet in queue]
+        words = pack(layout, {field: [f.get(field, 0) for f in fields] for field in layout.fields})
+        for index, packet in enumerate(queue):
+            stimulus.send(name, words[index:index + 1],
                           after=[After(origin_guard.channel, origin_guard.count, origin_guard.delay + packet.t)])
     reference = AerModel(params)
     expected = reference.run(packets)
