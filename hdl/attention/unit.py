@@ -150,7 +150,7 @@ class AttentionUnit(wiring.Component):
         in_bank = Signal()
         q_waddr = Signal(range(2 * N))
         accept = Signal()
-        spikes = Signal(D)                          # s, written a word at a time
+        spikes = Signal(D)                          # s, a word at a time
         handoff = Signal()                          # s complete, waiting for the emitter
         # Emitter: O[n] = Q[n] & s of the previous timestep.
         s_out = Signal(D)
@@ -182,21 +182,25 @@ class AttentionUnit(wiring.Component):
 
         # --- hand s to the emitter once it has finished the previous timestep ---
         with m.If(handoff & ~em_busy):
-            # The words the events schedule does not visit give no spike.
-            m.d.sync += [handoff.eq(0), s_out.eq(spikes), spikes.eq(0), em_busy.eq(1), em_bank.eq(~em_bank)]
+            m.d.sync += [handoff.eq(0), s_out.eq(spikes), em_busy.eq(1), em_bank.eq(~em_bank)]
+            if p.schedule == "events":
+                m.d.sync += spikes.eq(0)            # the words the walk does not visit give no spike
 
         # --- the SN of one word of kv ---
         with m.If(sn["valid"]):
             m.d.comb += [sn["mem_wr"].addr.eq(sn["word"]), sn["mem_wr"].en.eq(1)]
-            word_spikes, above_zero = [], []
+            word_spikes, membranes = [], []
             for lane in range(L):
                 spike, v_next = self._sn(m, sn["kv"][lane], sn["v"][lane], sn["zero_v"], lane)
                 m.d.comb += sn["mem_wr"].data[lane].eq(v_next)
                 word_spikes.append(spike)
-                above_zero.append(v_next.any())
-            m.d.sync += (spikes.word_select(sn["word"], L) if C > 1 else spikes).eq(Cat(*word_spikes))
-            if "live" in sn:
-                m.d.sync += sn["live"].bit_select(sn["word"], 1).eq(Cat(*above_zero).any())
+                membranes.append(v_next)
+            if p.schedule == "dense":
+                # Every word in order: s fills from the top.
+                m.d.sync += spikes.eq(Cat(spikes[L:], *word_spikes))
+            else:
+                m.d.sync += [(spikes.word_select(sn["word"], L) if C > 1 else spikes).eq(Cat(*word_spikes)),
+                             sn["live"].bit_select(sn["word"], 1).eq(Cat(*(v.any() for v in membranes)).any())]
             with m.If(sn["last"]):
                 m.d.sync += handoff.eq(1)
 
