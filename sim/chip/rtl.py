@@ -46,16 +46,17 @@ def _samples(spikes):
     return [[np.flatnonzero(row).tolist() for row in sample] for sample in batch], single
 
 
-def verify(params, weights=None, *, sim="icarus", steps=8, samples=1, seed=0, build_dir, rate=0.3):
+def verify(params, weights=None, *, sim="icarus", steps=8, samples=1, seed=0, build_dir, rate=0.3, stall=0.3):
     """Random input spikes (each input fires with probability ``rate`` in a step) through the RTL and the golden
-    model, with idle input cycles and output backpressure; returns ``(ok, message)``."""
+    model, with idle input cycles and output backpressure (the host port not ready in a ``stall`` fraction of
+    cycles); returns ``(ok, message)``."""
     rng = np.random.default_rng(seed)
     if weights is None:
         weights = {c.name: rng.integers(-(1 << (c.params.weight_bits - 2)), 1 << (c.params.weight_bits - 1),
                                         size=(c.params.axons, c.params.neurons)) for c in params.cores}
     inputs, _ = _samples(rng.random((samples, steps, params.inputs)) < rate)
     built = build_chip(params, sim=sim, build_dir=build_dir)
-    config = {"weights": _weights(weights), "inputs": inputs, "seed": seed, "idle": 0.3, "stall": 0.3}
+    config = {"weights": _weights(weights), "inputs": inputs, "seed": seed, "idle": 0.3, "stall": stall}
     result, report = run_with_output(built, test_module=BENCH, tests=r"\.compare$", config=config, name="verify",
                                      key="report")
     if not result.ok:
