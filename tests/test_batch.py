@@ -159,3 +159,21 @@ def test_words_pack_fields_across_word_boundaries():
     with pytest.raises(ValueError, match=r"^Value of 'packet\.data' must fit 16 bits signed \(-32768\.\.32767\); "
                                          r"40000 \(beat 1\) does not$"):
         pack(layout, {"data": [0, 40000]})
+
+
+def test_ctrl_c_stops_a_run(echo):
+    import _thread
+    import threading
+    import time
+
+    stimulus = Stimulus(echo)
+    stimulus.send("data", [1])
+    stimulus.send("data", [2], after=[After("data", 1, delay=10 ** 15)])     # would run for years
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        echo.run(stimulus, patience=10 ** 16)
+    assert time.monotonic() - start < 5
+    stimulus = Stimulus(echo)
+    stimulus.send("data", [3])
+    assert as_ints(echo.run(stimulus, finish={"echo": 1}).beats("echo").words) == [3]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import threading
 
 import numpy as np
 
@@ -278,6 +279,7 @@ class BatchModel:
         lib.sf_cycle.restype = u64
         lib.sf_run.argtypes = [pointer, i32] + [pointer] * 6 + [i32, pointer, pointer, u64, u64, u64]
         lib.sf_run.restype = i32
+        lib.sf_stop.argtypes = [pointer]
         lib.sf_beats.argtypes = [pointer, i32]
         lib.sf_beats.restype = u64
         lib.sf_offers.argtypes = [pointer, i32]
@@ -381,9 +383,25 @@ class BatchModel:
         words = table(0)
         beats = np.array([len(arrays[name][0]) if name in arrays else 0 for name in streams], dtype=_U64)
         watch = np.array([self.compiled.signals[name].index for name in stimulus.watch] or [0], dtype=np.int32)
-        status = self._lib.sf_run(self._handle, RESET_CYCLES, words, beats.ctypes.data, table(1), table(2),
-                                  table(3), table(4), len(stimulus.watch), watch.ctypes.data, counts.ctypes.data,
-                                  drain, patience, limit or 0)
+        status = []
+
+        def run():
+            status.append(self._lib.sf_run(self._handle, RESET_CYCLES, words, beats.ctypes.data, table(1),
+                                           table(2), table(3), table(4), len(stimulus.watch), watch.ctypes.data,
+                                           counts.ctypes.data, drain, patience, limit or 0))
+
+        # The run goes on in a thread (ctypes lets go of the interpreter), so that Ctrl-C or SIGTERM, which
+        # Python handles in the main thread, can stop it.
+        worker = threading.Thread(target=run, name="batch run")
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)
+        except BaseException:
+            self._lib.sf_stop(self._handle)
+            worker.join()
+            raise
+        status = status[0]
         result = self._result(stimulus, arrays)
         if status:
             raise BatchStuck(self._stuck_message(status, stimulus, result, finish, patience, limit), result)

@@ -19,6 +19,7 @@
 // or cycles the signal was high. A guard of an input beat is (channel, count, delay): the beat is offered no
 // earlier than `delay` cycles after the cycle following the channel's count-th beat (count 0: after cycle 0).
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -41,6 +42,7 @@ struct Sim {
     std::unique_ptr<sf_top> top;
     bool dirty = true;
     uint64_t cycle = 0;
+    std::atomic<bool> stop{false};     // set by sf_stop from another thread: the run returns soon after
     // Results of the last run, per channel.
     std::vector<std::vector<uint64_t>> cycles;     // the cycle of every beat
     std::vector<std::vector<uint64_t>> offered;    // input streams: the cycle each beat was first offered
@@ -125,13 +127,18 @@ uint64_t sf_step(void* handle, uint64_t cycles) {
 
 uint64_t sf_cycle(void* handle) { return static_cast<Sim*>(handle)->cycle; }
 
-// 0: finished, 1: stuck (nothing moved for `patience` cycles with work left), 2: the cycle limit was reached.
+// Ask a run in progress (in another thread) to return.
+void sf_stop(void* handle) { static_cast<Sim*>(handle)->stop = true; }
+
+// 0: finished, 1: stuck (nothing moved for `patience` cycles with work left), 2: the cycle limit was reached,
+// 3: stopped by sf_stop.
 int sf_run(void* handle, int reset_cycles, const void* const* input_words, const uint64_t* input_beats,
            const void* const* guard_start, const void* const* guard_channel, const void* const* guard_count,
            const void* const* guard_delay, int watch_count, const int32_t* watch_signals, const uint64_t* finish,
            uint64_t drain, uint64_t patience, uint64_t limit) {
     Sim* sim = static_cast<Sim*>(handle);
     sf_top* top = sim->top.get();
+    sim->stop = false;
     const int channels = SF_STREAM_COUNT + watch_count;
     sim->watch_count = watch_count;
     sim->cycles.assign(channels, {});
@@ -231,6 +238,7 @@ int sf_run(void* handle, int reset_cycles, const void* const* input_words, const
             return 1;
         }
         if (limit && sim->cycle >= limit) return 2;
+        if ((sim->cycle & 0xFFF) == 0 && sim->stop) return 3;
     }
 }
 
