@@ -35,12 +35,13 @@ def load_script(params, weights, per_neuron):
     return script
 
 
-def run_case(params, weights, steps_events, *, per_neuron=None, **kwargs):
+def run_case(params, weights, steps_events, *, per_neuron=None, register_reads=None, **kwargs):
     """Run the RTL and the model side by side; assert equality, naming the first mismatch in words.
 
-    ``per_neuron``: ``{"threshold" or "bias": one value per neuron}``, written to both before the first step."""
+    ``per_neuron``: ``{"threshold" or "bias": one value per neuron}``, written to both before the first step.
+    ``register_reads``: the core's (:class:`LifCore`)."""
     per_neuron = per_neuron or {}
-    core = LifCore(params)
+    core = LifCore(params, register_reads=register_reads)
     names = checked_state(params)
     fields = [cfg_field(name) for name in names]
     missing = [field.name for field in fields if field not in core.field_widths()]
@@ -112,6 +113,21 @@ def test_core_matches_model(name):
         per_neuron["bias"] = rng.integers(-10, 10, params.neurons)
     spikes = run_case(params, weights, steps_events, per_neuron=per_neuron, idle=0.3, backpressure=0.4, seed=3)
     assert spikes > 0, "the case should make neurons spike"
+
+
+@pytest.mark.parametrize("name", ["lif-shift-p2", "lif-linear-p8-wrap"])
+def test_core_without_registered_reads_matches_model(name):
+    """The core an iCE40 build gets (``register_reads`` False: the integrate pass and the configuration port use
+    the memories' read data directly), with several groups and with one."""
+    params = LifParams.create(**CONFIGS[name])
+    weights, steps_events = random_case(params, steps=12, rate=0.4, seed=len(name))
+    spikes = run_case(params, weights, steps_events, register_reads=False, idle=0.3, backpressure=0.4, seed=3)
+    assert spikes > 0, "the case should make neurons spike"
+
+
+def test_register_reads_is_checked():
+    with pytest.raises(TypeError, match=r"^register_reads must be None, True or False, not 'yes'$"):
+        LifCore(LifParams.create(neurons=8, axons=4), register_reads="yes")
 
 
 def test_events_cost_groups_cycles_without_bubbles():

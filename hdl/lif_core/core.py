@@ -31,6 +31,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.vendor import SiliconBluePlatform
 
 from ..arith import saturate
 from ..cfg import CfgOp
@@ -268,7 +269,8 @@ class NeuronPass(wiring.Component):
 
 
 class SpikeEmitter(wiring.Component):
-    """Sends a tick's spike vectors out one spike per beat, lowest lane first, so spikes leave in neuron order.
+    """Sends a tick's spike vectors out one spike per beat, lowest lane first, so spikes leave in neuron order,
+    through output registers (:meth:`_output_registers`).
 
     Parameters
     ----------
@@ -308,13 +310,15 @@ class SpikeEmitter(wiring.Component):
         for lane in reversed(range(P)):
             with m.If(bits[lane]):
                 m.d.comb += lowest.eq(lane)
+        spike = stream.Signature(_spike_layout(p)).create()      # the next spike, into the output registers
         m.d.comb += [
-            self.spikes.valid.eq(bits != 0),
-            self.spikes.payload.neuron.eq(Cat(lowest, g) if P > 1 else g),
+            spike.valid.eq(bits != 0),
+            spike.payload.neuron.eq(Cat(lowest, g) if P > 1 else g),
         ]
+        held = self._output_registers(m, spike)
         remaining = Signal(P)
         m.d.comb += remaining.eq(bits)
-        with m.If(self.spikes.valid & self.spikes.ready):
+        with m.If(spike.valid & spike.ready):
             m.d.comb += remaining.eq(bits & (bits - 1))
         m.d.sync += bits.eq(remaining)
         head = data.View(layout, spike_fifo.r_data)
@@ -324,8 +328,24 @@ class SpikeEmitter(wiring.Component):
         # Spike vectors pushed but not yet taken (the FIFO's own flags lag by a cycle).
         pending = Signal(range(G + 3))
         m.d.sync += pending.eq(pending + spike_fifo.w_en - spike_fifo.r_en)
-        m.d.comb += self.empty.eq((bits == 0) & (pending == 0))
+        m.d.comb += self.empty.eq((bits == 0) & (pending == 0) & ~held)
         return m
+
+    def _output_registers(self, m, spike):
+        """The ``spikes`` port from registers, with a second (skid) register for the spike that arrives while
+        the port is stalled, so the port's ``ready`` reaches no logic behind it. Returns whether a spike is
+        held."""
+        out_valid, skid_valid = Signal(), Signal()
+        out, skid = Signal.like(spike.payload), Signal.like(spike.payload)
+        m.d.comb += [self.spikes.valid.eq(out_valid), self.spikes.payload.eq(out), spike.ready.eq(~skid_valid)]
+        with m.If(self.spikes.ready | ~out_valid):
+            with m.If(skid_valid):
+                m.d.sync += [out.eq(skid), out_valid.eq(1), skid_valid.eq(0)]
+            with m.Else():
+                m.d.sync += [out.eq(spike.payload), out_valid.eq(spike.valid)]
+        with m.Elif(spike.valid & ~skid_valid):
+            m.d.sync += [skid.eq(spike.payload), skid_valid.eq(1)]
+        return out_valid | skid_valid
 
 
 class LifCore(wiring.Component):
@@ -337,6 +357,11 @@ class LifCore(wiring.Component):
         Validated parameters (see :class:`spikeforge.hdl.lif_core.params.LifParams`).
     stdp : StdpParams or None
         Build the STDP learning engine with these parameters (when ``stdp.enabled``).
+    register_reads : bool or None
+        Without a learning engine, register the memories' read data before the integrate pass and the
+        configuration port use it (docs/lif_core.md, Pipelining). None: yes, except on an iCE40, where its
+        block RAMs' outputs are quick at the clocks the device reaches and each of those registers costs a
+        logic cell (377 of them for the example core on the UP5K).
 
     Members
     -------
@@ -360,11 +385,14 @@ class LifCore(wiring.Component):
         Saturating counts of dropped out-of-range events and of refused configuration commands.
     """
 
-    def __init__(self, params, *, stdp=None):
+    def __init__(self, params, *, stdp=None, register_reads=None):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if stdp is not None and not isinstance(stdp, StdpParams):
             raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
+        if register_reads not in (None, True, False):
+            raise TypeError(f"register_reads must be None, True or False, not {register_reads!r}")
+        self._register_reads = register_reads
         self._p = p = params
         self._s = s = stdp if stdp is not None and stdp.enabled else None
         self._neuron_layout = neuron_layout(p, s)
@@ -470,7 +498,13 @@ class LifCore(wiring.Component):
             engine.elaborate_into(m, weights=weights, state=st_rd)
         # The first weight word of an axon: an event's, or a configuration command's.
         base = Signal.like(weights.read_addr)
-        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine)
+        # Without a learning engine the memories' read data is registered before any logic uses it (a block
+        # RAM's output is slow), for the integrate pass and the configuration port alike.
+        register = self._register_reads
+        if register is None:
+            register = not isinstance(platform, SiliconBluePlatform)
+        held = self._registered_reads(m, st_rd, weights) if register and not engine else None
+        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine, held)
         neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine)
 
         idle = integrate_idle & ~neurons.busy & (~engine.pending if engine else 1)
@@ -478,7 +512,7 @@ class LifCore(wiring.Component):
         with m.FSM(name="control"):
             self._control(m, idle=idle, accept_events=accept_events, cmd=cmd, neurons=neurons, emitter=emitter,
                           engine=engine)
-            self._configuration(m, cmd, weights, st_rd, st_wr, base, engine)
+            self._configuration(m, cmd, weights, st_rd, st_wr, base, engine, held)
         return m
 
     def _state_memory(self, m):
@@ -526,10 +560,18 @@ class LifCore(wiring.Component):
                 engine.spiked(m, neurons.write.group, neurons.write.word, neurons.write.spikes, st_wr.data)
         return neurons, emitter
 
-    def _integrate(self, m, weights, st_rd, st_wr, base, engine):
+    @staticmethod
+    def _registered_reads(m, st_rd, weights):
+        """(state word, weight word): the read data of the state and weight memories a cycle later."""
+        word, weight_word = Signal.like(st_rd.data), Signal.like(weights.read.data)
+        m.d.sync += [word.eq(st_rd.data), weight_word.eq(weights.read.data)]
+        return word, weight_word
+
+    def _integrate(self, m, weights, st_rd, st_wr, base, engine, held):
         """The integrate pass: stage 0 issues (base + g, g); stage 1 adds the weights to the accumulators and
-        writes them back (and stages the depression). Returns (whether an event may be accepted while the core is
-        idle, whether no event is in flight)."""
+        writes them back (and stages the depression), or with ``held`` (the read data registered) stage 1
+        registers the read data and stage 2 adds and writes. Returns (whether an event may be accepted while the
+        core is idle, whether no event is in flight)."""
         p = self._p
         G = p.groups
         stall = engine.stall if engine else Const(0)
@@ -557,18 +599,42 @@ class LifCore(wiring.Component):
                 with m.If(self.bad_events != 0xFFFF):
                     m.d.sync += self.bad_events.eq(self.bad_events + 1)
 
-        with m.If(s1_valid):
-            m.d.comb += [st_wr.addr.eq(s1_g), st_wr.en.eq(1), st_wr.data.eq(st_rd.data)]
-            for lane in range(p.lanes):
-                total = st_rd.data[lane].acc + weights.read.data[lane]
-                m.d.comb += st_wr.data[lane].acc.eq(_overflow(p, total, p.acc_bits, *p.acc_range))
-            if engine:
-                # Depression of the word just read, with the trace the last tick left.
-                engine.depress(m, s1_addr, st_rd.data)
+        if not held:
+            # Stage 1 adds and writes back and, with a learning engine, stages the depression of the word just
+            # read with the trace the last tick left (the engine's read-modify-write of the weights is timed to
+            # this stage).
+            with m.If(s1_valid):
+                self._accumulate(m, st_wr, s1_g, st_rd.data, weights.read.data)
+                if engine:
+                    engine.depress(m, s1_addr, st_rd.data)
+            # A learning core with one group reads a repeated axon's word only once its update is written.
+            accept = ~busy if engine and G == 1 else ~busy | (last & ~stall)
+            return accept, ~busy & ~s1_valid
 
-        # A learning core with one group reads a repeated axon's word only once its update is written.
-        accept = ~busy if engine and G == 1 else ~busy | (last & ~stall)
-        return accept, ~busy & ~s1_valid
+        # Registered reads: stage 1 registers the memories' read data (no adder behind a block RAM's output),
+        # stage 2 adds and writes back. A word read in stage 0 sees the write of the same cycle (the read port is
+        # transparent) but not the one of the next: with one group, back-to-back events read the word that
+        # stage 2 is writing, so stage 1 takes that instead (forwarding).
+        s2_valid = Signal()
+        s2_g = Signal(p.group_bits)
+        s2_word, s2_weights = held
+        m.d.sync += [s2_valid.eq(s1_valid), s2_g.eq(s1_g)]
+        with m.If(s2_valid):
+            self._accumulate(m, st_wr, s2_g, s2_word, s2_weights)
+            if G == 1:
+                with m.If(s1_valid):
+                    m.d.sync += s2_word.eq(st_wr.data)
+        # Idle once stage 1 is empty: what follows (a tick, a configuration command) reads the state a cycle later
+        # at the earliest, when stage 2's last write is done or (transparently) under way.
+        return ~busy | last, ~busy & ~s1_valid
+
+    def _accumulate(self, m, st_wr, group, word, weights):
+        """Write back state ``word`` of ``group`` with each lane's ``weights`` added to its accumulator."""
+        p = self._p
+        m.d.comb += [st_wr.addr.eq(group), st_wr.en.eq(1), st_wr.data.eq(word)]
+        for lane in range(p.lanes):
+            total = word[lane].acc + weights[lane]
+            m.d.comb += st_wr.data[lane].acc.eq(_overflow(p, total, p.acc_bits, *p.acc_range))
 
     def _control(self, m, *, idle, accept_events, cmd, neurons, emitter, engine):
         """The control FSM's states but configuration: accept events, or while idle a configuration command, a
@@ -614,9 +680,10 @@ class LifCore(wiring.Component):
                 with m.If(engine.done):
                     m.next = "IDLE"
 
-    def _configuration(self, m, cmd, weights, st_rd, st_wr, base, engine):
-        """The control FSM's configuration states: check the command, read the word it addresses, answer and
-        (a write) write the word back."""
+    def _configuration(self, m, cmd, weights, st_rd, st_wr, base, engine, held):
+        """The control FSM's configuration states: check the command, read the word it addresses (``held``: its
+        registered read data, a cycle later, :meth:`_registered_reads`), answer and (a write) write the word
+        back."""
         p = self._p
         cmd_ok = Signal()
         lane = cmd.neuron[:p.lane_bits] if p.lanes > 1 else Const(0, 1)
@@ -646,6 +713,10 @@ class LifCore(wiring.Component):
                 with m.Else():
                     m.next = "CFG-RSP"
             with m.Else():
+                m.next = "CFG-HOLD" if held else "CFG-MODIFY"
+        if held:
+            with m.State("CFG-HOLD"):
+                m.d.comb += weights.read_addr.eq(base + group)
                 m.next = "CFG-MODIFY"
         with m.State("CFG-MODIFY"):
             # The read data of the memories is valid in this cycle; a write goes back to the same word.
@@ -653,7 +724,8 @@ class LifCore(wiring.Component):
             with m.Switch(cmd.field):
                 for fld in self.field_widths():
                     with m.Case(fld):
-                        value = self._cfg_access(m, fld, cmd, lane, group, write, weights, st_rd, st_wr, engine)
+                        value = self._cfg_access(m, fld, cmd, lane, group, write, weights, st_rd, st_wr, engine,
+                                                 held)
                         m.d.sync += rsp_data.eq(value)
             with m.If(write):
                 m.next = "IDLE"
@@ -681,11 +753,12 @@ class LifCore(wiring.Component):
             checks[fld] = ok & ((cmd.op == CfgOp.READ) | fits(cmd.data, width, is_signed))
         return checks
 
-    def _cfg_access(self, m, fld, cmd, lane, group, write, weights, st_rd, st_wr, engine):
-        """Answer field ``fld`` of the command's item, read a cycle ago, and when ``write`` set it to the
-        command's data. Returns the answer."""
+    def _cfg_access(self, m, fld, cmd, lane, group, write, weights, st_rd, st_wr, engine, held):
+        """Answer field ``fld`` of the command's item, read a cycle ago (or held, two cycles ago), and when
+        ``write`` set it to the command's data. Returns the answer."""
+        word, weight_word = held or (st_rd.data, None)
         if fld == CfgField.WEIGHT:
-            return weights.configure(m, lane, cmd.data, write)
+            return weights.configure(m, lane, cmd.data, write, word=weight_word)
         if fld == CfgField.ELIGIBILITY:
             return engine.configure_eligibility(m, lane, cmd.data, write)
         if fld == CfgField.X_TRACE:
@@ -697,6 +770,6 @@ class LifCore(wiring.Component):
         if fld == CfgField.LEARNING:
             return engine.configure_learning(m, cmd.data, write)
         name = _RECORD_FIELDS[fld]
-        m.d.comb += [st_wr.addr.eq(group), st_wr.data.eq(st_rd.data), st_wr.en.eq(write)]
+        m.d.comb += [st_wr.addr.eq(group), st_wr.data.eq(word), st_wr.en.eq(write)]
         m.d.comb += getattr(st_wr.data[lane], name).eq(cmd.data)
-        return getattr(st_rd.data[lane], name)
+        return getattr(word[lane], name)

@@ -64,12 +64,13 @@ class SynapsePorts:
     read_addr: Signal
     write_addr: Signal
 
-    def configure(self, m, lane, value, write):
-        """Answer lane ``lane`` of the word read a cycle ago and, when ``write``, write the word back with that
-        lane set to ``value``. Returns the lane's value."""
-        m.d.comb += [self.write_addr.eq(self.read_addr), self.write.data.eq(self.read.data),
+    def configure(self, m, lane, value, write, *, word=None):
+        """Answer lane ``lane`` of the word read a cycle ago (or of ``word``, that word registered) and, when
+        ``write``, write the word back with that lane set to ``value``. Returns the lane's value."""
+        word = self.read.data if word is None else word
+        m.d.comb += [self.write_addr.eq(self.read_addr), self.write.data.eq(word),
                      self.write.en.eq(write), self.write.data[lane].eq(value)]
-        return self.read.data[lane]
+        return word[lane]
 
 
 def synapse_ports(m, memory, read_addr, *, single):

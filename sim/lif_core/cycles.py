@@ -62,12 +62,12 @@ def tick_cycles(params, spikes, *, stdp=None, learning_groups=0):
     """Cycles of a tick in which ``spikes`` neurons spike and ``learning_groups`` groups hold a learning spike,
     from the tick offered to ``done``.
 
-    Without learning: G cycles plus the latency of the two pipelines (8 cycles), unless the spikes, emitted one
-    per cycle, take longer. With a learning engine ``stdp`` (a :class:`StdpParams`, enabled): G cycles plus 6,
+    Without learning: G cycles plus the latency of the two pipelines (8 cycles, 9 when a spike leaves: the
+    emitter's output register), unless the spikes, emitted one per cycle, take longer. With a learning engine ``stdp`` (a :class:`StdpParams`, enabled): G cycles plus 6,
     plus the learning passes (:func:`learning_cycles`) or the spikes, whichever take longer."""
     G = params.groups
     if not _learns(stdp):
-        return max(G, spikes) + 8
+        return max(G, spikes) + 8 + (spikes > 0)
     return G + 6 + max(learning_cycles(params, stdp, learning_groups), spikes)
 
 
