@@ -73,6 +73,8 @@ _DOES_NOT_FIT = re.compile(r"no BELs remaining|than available|too many|Unable to
                            r"failed to place|doesn't fit|does not fit|Failed to expand region", re.IGNORECASE)
 
 _NAME = "top"
+# The clock search tries no clock more than this factor above the highest fmax it has reached.
+_SEARCH_MARGIN = 1.1
 
 # iCE40 single-port host-loaded memories larger than this go to SPRAM (ram_style "huge"). Yosys' choice between
 # EBR and SPRAM weighs cost, not capacity: it put 64 x 256 x 8 bits of weights in 32 EBRs, and the UP5K has 30.
@@ -425,8 +427,9 @@ def build_at_clock(make_top, board, out_dir, *, clock_mhz=None, **options):
 
     With ``clock_mhz`` :data:`~spikeforge.boards.clocking.FASTEST` the clocks of
     :func:`~spikeforge.boards.platforms.board_clocks` that make the top's baud rate are tried from the
-    highest: each build in ``out_dir/clocks/<MHz>`` (so each is remembered), the next one at the highest clock
-    not above the fmax reached so far, and the first that meets timing is copied to ``out_dir``. Its report
+    highest: each build in ``out_dir/clocks/<MHz>`` (so each is remembered), skipping the clocks more than 10%
+    above the highest fmax reached so far (a tighter constraint can end lower than a looser one reaches), and
+    the first that meets timing is copied to ``out_dir``. Its report
     gains ``clock_search``, the ``clock_mhz`` and ``fmax_mhz`` of every build tried.
 
     Raises
@@ -444,14 +447,14 @@ def build_at_clock(make_top, board, out_dir, *, clock_mhz=None, **options):
     clocks = board_clocks(board, probe.baud)
     tried, ceiling = [], None
     for mhz in clocks:
-        if ceiling is not None and mhz > ceiling:
+        if ceiling is not None and mhz > ceiling * _SEARCH_MARGIN:
             continue
         trial_dir = out_dir / "clocks" / f"{mhz:g}MHz"
         try:
             report = build(make_top(mhz), board, trial_dir, **options)
         except TimingMissed as missed:
             tried.append({"clock_mhz": missed.report["clock_mhz"], "fmax_mhz": missed.report["fmax_mhz"]})
-            ceiling = missed.report["fmax_mhz"] if ceiling is None else min(ceiling, missed.report["fmax_mhz"])
+            ceiling = max(ceiling or 0, missed.report["fmax_mhz"])
             last = missed
             continue
         tried.append({"clock_mhz": report["clock_mhz"], "fmax_mhz": report["fmax_mhz"]})
