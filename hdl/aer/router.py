@@ -289,7 +289,7 @@ class Router(wiring.Component):
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
-                                                attrs={"ram_style": "block", **_NO_RW_CHECK})
+                                                attrs=_NO_RW_CHECK)
         entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
         routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
 
