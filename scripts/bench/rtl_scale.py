@@ -9,8 +9,8 @@ Writes docs/benchmarks_rtl_scale.md (``--out``).
 Usage: python -m spikeforge.scripts.bench.rtl_scale [--build-dir build/bench_rtl_scale] [--out ...]
 """
 
+import hashlib
 import resource
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +18,8 @@ import click
 import numpy as np
 
 from spikeforge.scripts.bench.largest_chip import chain
-from spikeforge.scripts.bench.report import machine_line
+from spikeforge.scripts.bench.report import cached, machine_line
+from spikeforge.sim.harness import batch_build
 
 
 __all__ = ["main"]
@@ -50,7 +51,6 @@ def main(build_dir, out):
     from spikeforge.sim.chip import batch
     from spikeforge.sim.chip.model import run_chip
     from spikeforge.sim.harness.batch import BatchModel
-    from spikeforge.sim.harness.batch_build import compile_model
 
     params = chain(CORES, NEURONS, AXONS, lanes=LANES)
     rng = np.random.default_rng(SEED)
@@ -63,17 +63,23 @@ def main(build_dir, out):
     verilog, manifest = export(chip, name="chip", build_dir=build_dir, description=chip_manifest(chip))
     export_seconds = time.monotonic() - start
     _echo(f"exported {verilog.stat().st_size / 1e6:.1f} MB of Verilog in {export_seconds:.0f} s")
-    with tempfile.TemporaryDirectory(prefix="rtl-scale-cache-") as cache:
+    # The build's own cache, empty on the first run: its figures are kept for a later run (after a failed one).
+    cache = build_dir / "cache"
+
+    def cold_build():
         start = time.monotonic()
-        compiled = compile_model(verilog, manifest, build_dir=build_dir, cache_dir=cache)
-        compile_seconds = time.monotonic() - start
-        compiler_mib = _peak_mib(resource.RUSAGE_CHILDREN)
-        _echo(f"compiled in {compile_seconds:.0f} s")
-        with BatchModel(compiled) as model:
-            inputs = [[np.flatnonzero(row).tolist() for row in spikes]]
-            start = time.monotonic()
-            outputs, cycles, total = batch.replay(model, params, inputs, weights)
-            run_seconds = time.monotonic() - start
+        batch_build.compile_model(verilog, manifest, build_dir=build_dir, cache_dir=cache)
+        return {"seconds": time.monotonic() - start, "compiler_mib": _peak_mib(resource.RUSAGE_CHILDREN)}
+
+    key = hashlib.sha256(verilog.read_bytes() + Path(batch_build.__file__).read_bytes()).hexdigest()
+    built = cached(build_dir / "build.json", key, cold_build)
+    compile_seconds, compiler_mib = built["seconds"], built["compiler_mib"]
+    _echo(f"compiled in {compile_seconds:.0f} s")
+    with BatchModel(batch_build.compile_model(verilog, manifest, build_dir=build_dir, cache_dir=cache)) as model:
+        inputs = [[np.flatnonzero(row).tolist() for row in spikes]]
+        start = time.monotonic()
+        outputs, cycles, total = batch.replay(model, params, inputs, weights)
+        run_seconds = time.monotonic() - start
     run_mib = _peak_mib(resource.RUSAGE_SELF)
     start = time.monotonic()
     expected = run_chip(params, spikes, weights)

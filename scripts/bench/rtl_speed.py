@@ -301,7 +301,8 @@ def main(build_dir, out, steps, cocotb_steps, icarus_steps, repeats):
         "",
         "Goals (issue 14):",
         "",
-        f"- batch >= {RATE_GOAL:,} cycles/s, the build cached: {rate['batch']:,.0f}, {verdict(rate['batch'] >= RATE_GOAL)}",
+        f"- batch >= {RATE_GOAL:,} cycles/s, the build cached: {rate['batch']:,.0f}, "
+        f"{verdict(rate['batch'] >= RATE_GOAL)}",
         f"- batch >= {RATIO_GOAL}x Verilator+cocotb on the same work: {same_work:.1f}x, "
         f"{verdict(same_work >= RATIO_GOAL)}",
         f"- a {steps}-step run at 50% activity takes seconds: {long['seconds']:.1f} s, "

@@ -22,6 +22,7 @@ __all__ = ["compile_unit", "replay", "run_batch"]
 
 
 TOPLEVEL = "attention"
+PATIENCE = 10_000_000
 
 
 def compile_unit(params, *, build_dir):
@@ -51,7 +52,9 @@ def replay(model, params, q, k, v):
         stimulus.send("qkv", columns)
     else:
         stimulus.send("qkv", [{"q": a, "k": b, "v": c} for a, b, c in rows])
-    result = model.run(stimulus, finish={"o": len(rows)})
+    # A call's first output row needs all its input rows: a dense call of a large unit moves nothing for tens of
+    # thousands of cycles.
+    result = model.run(stimulus, finish={"o": len(rows)}, patience=PATIENCE)
     out = result.beats("o")
     o = unpack_rows(as_ints(out.words), params.channels).reshape(q.shape)
     cycles = int(out.cycles[-1] - result.beats("qkv").offered[0] + 1) if len(out) else 0

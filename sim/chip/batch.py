@@ -34,6 +34,12 @@ def compile_chip(params, *, build_dir):
     return BatchModel(compile_model(verilog, manifest, build_dir=build_dir))
 
 
+def _patience(params):
+    """Cycles a step may go without any beat moving: every core's neuron pass, every spike through the mesh and
+    every input, generously (the bound of the cocotb driver, :class:`spikeforge.sim.chip.bench.ChipDriver`)."""
+    return 200 * (sum(c.params.neurons + c.params.axons for c in params.cores) + params.inputs) + 2000
+
+
 def replay(model, params, inputs, weights):
     """Run ``inputs`` (samples of steps of input indices) on ``model``, every sample on a freshly loaded chip.
 
@@ -57,7 +63,7 @@ def replay(model, params, inputs, weights):
             spikes = sequence.then("inputs", {"neuron": np.asarray(step, dtype=np.int64)})
             beat = sequence.then("step", [0], until=("done", 1))
             first_beats.append(("inputs", spikes.start) if len(spikes) else ("step", beat.start))
-    result = model.run(stimulus, finish={"done": len(first_beats)})
+    result = model.run(stimulus, finish={"done": len(first_beats)}, patience=_patience(params))
     step_of = np.searchsorted(result.beats("step").cycles, result.beats("outputs").cycles, side="right") - 1
     per_step = [[] for _ in first_beats]
     for index, neuron in zip(step_of, result.values("outputs", "neuron")):

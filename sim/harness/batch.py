@@ -438,7 +438,8 @@ class BatchModel:
         if status == 2:
             head = f"The batch run of '{top}' reached its limit of {limit} cycles"
         else:
-            head = f"The batch run of '{top}' is stuck: nothing moved for {patience} cycles, until cycle {result.cycles}"
+            head = (f"The batch run of '{top}' is stuck: nothing moved for {patience} cycles, until cycle "
+                    f"{result.cycles}")
         waits = []
         pending = result.pending
         for name, stream in self.compiled.streams.items():

@@ -20,6 +20,7 @@ from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.manifest import lif_core_manifest
 from spikeforge.sim.harness.batch import BatchModel, Sequence, Stimulus
 from spikeforge.sim.harness.batch_build import compile_model
+from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS
 
 
@@ -149,7 +150,8 @@ def replay(model, params, *, weights, by_step, dump_state, stdp=None, rewards_by
     if stdp is not None and not trace_weights:
         sequence.then("cfg", weight_reads, until=("cfg_rsp", A * N))
     start = time.monotonic()
-    result = model.run(stimulus, finish={"done": steps, "cfg_rsp": sequence.expected("cfg_rsp")})
+    result = model.run(stimulus, finish={"done": steps, "cfg_rsp": sequence.expected("cfg_rsp")},
+                       patience=patience(params, stdp))
     seconds = time.monotonic() - start
 
     tick_cycles = result.beats("tick").cycles
