@@ -15,20 +15,25 @@ Resources and fmax of one router (5 ports, XY, 16-bit payload, FIFO depth 4, in 
 a 16-entry table) on the iCE40UP5K (iCEBreaker) and the ECP5-85F (ULX3S): the router's board top-level
 (:class:`spikeforge.boards.aer_top.NetworkTop`, the router behind the UART host link, every port reachable from
 the host) built by the one build flow (:func:`spikeforge.scripts.blocks.build_block`), so the figures are the
-whole board design's, link included.
+whole board design's, link included. And the router alone (:func:`synth_alone`: the component synthesized by the
+flow's Yosys with its ports as the top level and packed by the flow's nextpnr, with Yosys' census per module), for
+the cells the router itself takes and where they go.
 
 Writes docs/benchmarks_aer.md (``--out``) and the PNG beside it.
 
 Usage: python -m spikeforge.scripts.bench.aer [--sim verilator] [--build-dir build/bench_aer] [--no-build]
 """
 
+import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from spikeforge.hdl.aer.params import LATENCY, TABLE_LATENCY, MeshParams, RouterParams
+from spikeforge.hdl.aer.router import Router
 from spikeforge.hdl.aer.routes import multicast_tree_routes
 from spikeforge.scripts.bench.report import build_point
 from spikeforge.sim.aer.measure import WARMUP, rates
@@ -55,6 +60,14 @@ ROUTERS = {
     "xy": dict(routing="xy", width=4, height=4, x=1, y=1, payload_bits=16, fifo_depth=4),
     "table16": dict(routing="table", ports=5, key_bits=16, table_size=16, payload_bits=16, fifo_depth=4),
 }
+#: The lookups per table router of the table-mesh saturation rows (1: the smallest router; 3 and 5, one per port,
+#: for a mesh that needs the throughput).
+TABLE_LOOKUPS = (1, 3, 5)
+#: The routers synthesized alone: those of :data:`ROUTERS`, and ``table16`` with each of :data:`TABLE_LOOKUPS`.
+ALONE = {"xy": ROUTERS["xy"], **{("table16" if n == 1 else f"table16, {n} lookups"): dict(ROUTERS["table16"], lookups=n)
+                                  for n in TABLE_LOOKUPS}}
+# Goals (issue 11: routers lean enough for a small FPGA): a 16-entry table router alone.
+ALONE_GOALS = {"icebreaker": 900, "ulx3s-85f": 600}
 BOARDS = ("icebreaker", "ulx3s-85f")
 SEED = 1
 
@@ -102,10 +115,10 @@ def xy_unicast_tables(params):
     return [rows[k] for k in sorted(rows)]
 
 
-def measure_table_saturation(sim, build_dir):
-    """:func:`measure_saturation` on the 4 x 4 mesh of table routers with :func:`xy_unicast_tables` (keys, so
-    destinations, uniformly random over all 16 nodes)."""
-    params = MeshParams.create(**TABLE_MESH)
+def measure_table_saturation(sim, build_dir, lookups):
+    """:func:`measure_saturation` on the 4 x 4 mesh of table routers with ``lookups`` each and
+    :func:`xy_unicast_tables` (keys, so destinations, uniformly random over all 16 nodes)."""
+    params = MeshParams.create(**TABLE_MESH, lookups=lookups)
     params = MeshParams.create(**{**params.to_dict(), "routes": xy_unicast_tables(params)})
     packets = uniform_random(params, count=SATURATION_PACKETS, seed=SEED)
     return rates(_run(params, packets, sim, build_dir, "saturation"), params.nodes)
@@ -165,6 +178,117 @@ def build_router(name, board, out_dir):
     return {"router": name, "board": board, **build_point({"router": params}, board, out_dir, seed=SEED, echo=_log)}
 
 
+# The router alone.
+
+#: nextpnr's options that pack a design for each board's FPGA without placing it: its ports are not pins (the
+#: 5 x 2 streams of a router are more than either package has), so nextpnr-ice40 leaves them unconstrained and
+#: nextpnr-ecp5 inserts no IO buffers (``--out-of-context``).
+PACK_OPTIONS = {
+    "icebreaker": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"],
+    "ulx3s-85f": ["--85k", "--package", "CABGA381", "--out-of-context"],
+}
+_SYNTH = {"ice40": "synth_ice40", "ecp5": "synth_ecp5"}
+#: Cell types of the per-module census, by what they are: (label, cell name prefixes).
+CELL_KINDS = (
+    ("LUT4", ("SB_LUT4", "LUT4")),
+    ("carry", ("SB_CARRY", "CCU2C")),
+    ("FF", ("SB_DFF", "TRELLIS_FF")),
+    ("LUT RAM", ("TRELLIS_DPR16X4",)),
+    ("RAM blocks", ("SB_RAM40_4K", "DP16KD")),
+)
+
+
+def _tool(tools, tool, argv, cwd, log):
+    with open(cwd / log, "w") as out:
+        result = subprocess.run(tools[tool]["command"] + argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    if result.returncode:
+        raise click.ClickException(f"{tool} failed on the router alone; see {cwd / log}")
+
+
+def synth_alone(component, board, out_dir, *, name="router"):
+    """Synthesize ``component`` alone, its ports as the top level, with the Yosys the build flow uses for
+    ``board`` (:func:`spikeforge.boards.build.select_tools`), and pack it with that flow's nextpnr
+    (``--pack-only``, :data:`PACK_OPTIONS`).
+
+    Returns ``{"resources": {logic_cells, ffs, bram, ...} as nextpnr packs them (counted as the build flow counts
+    them), "modules": {module: {kind: cells}} (Yosys' census per module of the design synthesized without
+    flattening, :data:`CELL_KINDS`), "tools": {tool: version}}``.
+    """
+    from amaranth.back import rtlil
+
+    from spikeforge.boards.build import _resources, select_tools
+    from spikeforge.boards.platforms import board_family
+
+    family = board_family(board)
+    tools = select_tools(family)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
+    synth = f"read_rtlil {name}.il; {_SYNTH[family]} -top {name}"
+    _tool(tools, "yosys", ["-p", f"{synth}; tee -q -o stat.json stat -json; write_json {name}.json"], out_dir,
+          "yosys.log")
+    _tool(tools, "yosys", ["-p", f"{synth} -noflatten; tee -q -o modules.json stat -json"], out_dir,
+          "yosys.modules.log")
+    _tool(tools, f"nextpnr-{family}", PACK_OPTIONS[board] + ["--pack-only", "--json", f"{name}.json", "--report",
+                                                            "pack.json"], out_dir, "nextpnr.log")
+    resources, _ = _resources(family, json.loads((out_dir / "pack.json").read_text()),
+                              json.loads((out_dir / "stat.json").read_text()))
+    modules = {}
+    for module, stat in json.loads((out_dir / "modules.json").read_text())["modules"].items():
+        cells = stat.get("num_cells_by_type", {})
+        modules[module.removeprefix("\\")] = {kind: sum(n for cell, n in cells.items() if cell.startswith(prefixes))
+                                              for kind, prefixes in CELL_KINDS}
+    tools = {tool: tools[tool]["version"] for tool in ("yosys", f"nextpnr-{family}")}
+    return {"resources": resources, "modules": modules, "tools": tools}
+
+
+def router_alone(name, board, out_dir):
+    """:func:`synth_alone` of router ``name`` of :data:`ALONE` (all its ports linked)."""
+    return {"router": name, "board": board, **synth_alone(Router(RouterParams.create(**ALONE[name])), board,
+                                                          out_dir)}
+
+
+#: The parts of the per-module census: (label, whether a module of the router is one).
+PARTS = (
+    ("input buffers", lambda module: ".buffer" in module),
+    ("counters", lambda module: module.endswith("_counter")),
+    ("the rest", lambda module: "." not in module),
+)
+
+
+def _render_alone(alone):
+    lines = [
+        "### One router alone: where the cells go",
+        "",
+        "The router component by itself, its ports the top level (so without the board's host link), synthesized "
+        "by the Yosys the build flow uses for each board (`synth_ice40` / `synth_ecp5`) and packed by its nextpnr "
+        "(`--pack-only`: the ports are not pins, so nothing is placed or timed), all ports linked; "
+        "`scripts/bench/aer.py` `synth_alone`. Logic cells as nextpnr packs them: iCE40 LCs (a LUT4 with its "
+        "flip-flop and carry), ECP5 TRELLIS_COMB (one LUT4, two per carry cell or LUT RAM cell). The parts: Yosys' "
+        "census of the same design synthesized without flattening (so no optimization across the parts), "
+        "LUT4 + carry cells / flip-flops of the 5 input buffers, of the 11 saturating 16-bit counters (10 "
+        "forwarded and dropped, `bad_config`) and of the rest (the lookups, the buses and output registers, the "
+        "table and its configuration).",
+        "",
+        "| router | device | logic cells | goal | FFs | RAM blocks | " + " | ".join(label for label, _ in PARTS)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(PARTS),
+    ]
+    for a in alone:
+        res = a["resources"]
+        goal = ALONE_GOALS[a["board"]] if a["router"] == "table16" else None
+        verdict = "" if goal is None else f"at most {goal} ({'met' if res['logic_cells'] <= goal else 'missed'})"
+        parts = []
+        for _, belongs in PARTS:
+            cells = [c for module, c in a["modules"].items() if belongs(module)]
+            parts.append(f"{sum(c['LUT4'] + c['carry'] for c in cells)} / {sum(c['FF'] for c in cells)}")
+        lines.append(f"| {a['router']} | {a['board']} | {res['logic_cells']} | {verdict} | {res['ffs']} | "
+                     f"{res['bram']} | " + " | ".join(parts) + " |")
+    tools = sorted({f"{tool} {version}" for a in alone for tool, version in a["tools"].items()})
+    lines += ["", f"Tools: {'; '.join(tools)}.", ""]
+    return lines
+
+
 # Report.
 
 def _render_builds(builds):
@@ -172,7 +296,7 @@ def _render_builds(builds):
         "### One router: resources and fmax",
         "",
         "5 ports, 16-bit payload, FIFO depth 4, 16-bit saturating counters; `xy` is a 4 x 4 mesh router "
-        "(24-bit packets), `table16` a 16-entry key/mask table with 16-bit keys (36-bit packets). Each is built "
+        "(24-bit packets), `table16` a 16-entry key/mask table with 16-bit keys (35-bit packets). Each is built "
         "on its board top-level (`NetworkTop`, boards/aer_top.py) by the one build flow "
         "(`spikeforge.scripts.blocks.build_block`), so the figures are the whole board design's: the router and "
         "its UART host link, that is the UART receiver and transmitter, the host bridge's framing and its "
@@ -181,7 +305,7 @@ def _render_builds(builds):
         "routing-table commands. The link is not measured apart (the flow builds whole board designs). Each "
         "input is fed from a holding register of its own, so every input keeps its own route decision, as in "
         "a mesh (fed one shared packet, synthesis would merge the 5 decisions into one and undercount the "
-        "router; `table16` has one lookup shared by its ports in any case).",
+        "router; `table16` has one lookup shared by its ports, `lookups = 1`, in any case).",
         "",
         "| router | board (device) | logic cells | FFs | RAM blocks | fmax MHz (constraint) |",
         "|---|---|---|---|---|---|",
@@ -206,10 +330,15 @@ def _render_builds(builds):
     return lines
 
 
-def render(zero_load, saturation, table_saturation, curve, builds, sim, png_name):
+def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, png_name):
     per_hop = (zero_load[-1][1] - zero_load[0][1]) / (zero_load[-1][0] - zero_load[0][0])
     accepted, delivered, window = saturation
-    table_accepted, table_delivered, table_window = table_saturation
+    table_rows = [
+        f"| saturation throughput, uniform random, table routers, lookups = {n} | {acc:.3f} accepted packets / "
+        f"node / cycle ({dlv:.3f} delivered) | at least {THROUGHPUT_GOAL} "
+        f"({'met' if acc >= THROUGHPUT_GOAL else 'missed'}); lookup bound {min(1.0, n * 16 / 4.5 / 16):.2f} |"
+        for n, (acc, dlv, _) in table_saturation.items()]
+    table_windows = ", ".join(f"{w[0]}..{w[1]} (lookups = {n})" for n, (_, _, w) in table_saturation.items())
     lines = [
         "## AER router and mesh",
         "",
@@ -228,18 +357,17 @@ def render(zero_load, saturation, table_saturation, curve, builds, sim, png_name
         f"| saturation throughput, uniform random | {accepted:.3f} accepted packets / node / cycle "
         f"({delivered:.3f} delivered) | at least {THROUGHPUT_GOAL} "
         f"({'met' if accepted >= THROUGHPUT_GOAL else 'missed'}); bisection bound {BISECTION_BOUND} |",
-        f"| saturation throughput, uniform random, table routers | {table_accepted:.3f} accepted packets / node / "
-        f"cycle ({table_delivered:.3f} delivered) | at least {THROUGHPUT_GOAL} "
-        f"({'met' if table_accepted >= THROUGHPUT_GOAL else 'missed'}) |",
+        *table_rows,
         "",
         f"Saturation: {SATURATION_PACKETS} packets per node, all ready at cycle 0, measured over cycles "
         f"{window[0]}..{window[1]} (after a {WARMUP}-cycle warm-up, while every source still had packets). Table "
         f"routers: the same 4 x 4 mesh with `routing = \"table\"`, 4-bit keys and 16-entry tables that send key d "
         f"to node d along the XY path, keys uniformly random over the 16 nodes (the source's own included), "
-        f"measured over cycles {table_window[0]}..{table_window[1]}. A table router looks up one packet per cycle "
-        f"(zero-load latency {TABLE_LATENCY} cycles per router), and a packet on this mesh is looked up by 3.5 "
-        f"routers on average, so the lookups, not the links, bound it: at most 16 / 3.5 / 16 = 0.29 packets per "
-        f"node per cycle, less where the central routers see more than their share.",
+        f"measured over cycles {table_windows}. A table router takes in and looks up `lookups` packets per cycle "
+        f"(zero-load latency {TABLE_LATENCY} cycles per router) and moves as many to its outputs; a packet on this "
+        f"mesh is looked up by 3.5 routers on average and by each of the four central ones with probability "
+        f"4.5 / 16, so the lookups bound it at lookups x 16 / 4.5 / 16 packets per node per cycle (0.22 for one, "
+        f"0.67 for three), the links at the XY mesh's figure.",
         "",
         f"![latency against offered load]({png_name})",
         "",
@@ -250,6 +378,8 @@ def render(zero_load, saturation, table_saturation, curve, builds, sim, png_name
     lines += ["", f"Bernoulli sources, {CURVE_PACKETS} packets per node per load; latency from the packet's "
               "earliest injection cycle to its delivery cycle (source queueing included, so it grows without "
               "bound past saturation); accepted load over the same window as the saturation throughput.", ""]
+    if alone:
+        lines += _render_alone(alone)
     if builds:
         lines += _render_builds(builds)
     return "\n".join(lines)
@@ -271,15 +401,25 @@ def main(sim, build_dir, out, no_build):
     _log("saturation throughput")
     saturation = measure_saturation(sim, mesh_dir)
     _log(f"  accepted {saturation[0]:.3f}, delivered {saturation[1]:.3f} packets / node / cycle")
-    _log("saturation throughput, table routers")
-    table_saturation = measure_table_saturation(sim, build_dir / f"mesh_4x4_table_{sim}")
-    _log(f"  accepted {table_saturation[0]:.3f}, delivered {table_saturation[1]:.3f} packets / node / cycle")
+    table_saturation = {}
+    for lookups in TABLE_LOOKUPS:
+        _log(f"saturation throughput, table routers, lookups = {lookups}")
+        table_saturation[lookups] = measure_table_saturation(sim, build_dir / f"mesh_4x4_table{lookups}_{sim}",
+                                                             lookups)
+        _log(f"  accepted {table_saturation[lookups][0]:.3f}, delivered {table_saturation[lookups][1]:.3f} packets "
+             "/ node / cycle")
     _log("latency against offered load")
     curve = measure_curve(sim, mesh_dir)
     png = out.with_name("aer_latency.png")
     plot_curve(curve, saturation[0], png)
-    builds = []
+    builds, alone = [], []
     if not no_build:
+        for name in ALONE:
+            for board in BOARDS:
+                _log(f"synthesizing router {name} alone for {board}")
+                slug = name.replace(", ", "_").replace(" ", "_")
+                alone.append(router_alone(name, board, build_dir / f"alone_{slug}_{board}"))
+                _log(f"  {alone[-1]['resources']}")
         for name in ROUTERS:
             for board in BOARDS:
                 _log(f"building router {name} for {board}")
@@ -287,7 +427,7 @@ def main(sim, build_dir, out, no_build):
                 result = builds[-1]
                 _log(f"  {result['status']}: " + (f"{result['report']['resources']}, {result['report']['fmax_mhz']} "
                                                   "MHz" if result["status"] == "ok" else result["error"]))
-    out.write_text(render(zero_load, saturation, table_saturation, curve, builds, sim, png.name) + "\n")
+    out.write_text(render(zero_load, saturation, table_saturation, curve, builds, alone, sim, png.name) + "\n")
     click.echo(f"wrote {out} and {png}")
 
 
