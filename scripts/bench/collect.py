@@ -1,8 +1,8 @@
 """Gather every block's benchmark report into docs/benchmarks.md.
 
 ``scripts/bench/lif.py`` writes docs/benchmarks.md (the LIF core); ``stdp.py``, ``aer.py``, ``attention.py``,
-``chip.py``, ``largest_chip.py`` (as ``largest``), ``compile.py``, ``host.py``, ``sweep.py`` and ``rtl_speed.py``
-of scripts/bench/ write docs/benchmarks_<section>.md.
+``chip.py``, ``largest_chip.py`` (as ``largest``), ``compile.py``, ``host.py``, ``sweep.py``, ``rtl_speed.py`` and
+``rtl_scale.py`` of scripts/bench/ write docs/benchmarks_<section>.md.
 This appends those after the LIF core's part
 (replacing what an earlier run appended), so that docs/benchmarks.md holds every table. Every figure comes from
 its block's script; nothing here measures.
@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 MARKER = "<!-- The sections below are copied from docs/benchmarks_<block>.md by scripts/bench/collect.py. -->"
-BLOCKS = ("stdp", "aer", "attention", "chip", "largest", "compile", "host", "sweep", "rtl_speed")
+BLOCKS = ("stdp", "aer", "attention", "chip", "largest", "compile", "host", "sweep", "rtl_speed", "rtl_scale")
 
 
 @click.command()
