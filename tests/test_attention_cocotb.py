@@ -81,7 +81,7 @@ def test_rtl_equals_model(name, schedule, sim, tmp_path):
     assert result.ok, result.message
 
     _, (q, k, v) = _stimulus(name, calls=1)
-    o, cycles = run_rtl(params, q, k, v, sim=sim, build_dir=tmp_path)
+    o, cycles, per_call = run_rtl(params, q, k, v, sim=sim, build_dir=tmp_path)
     np.testing.assert_array_equal(o, run_model(params, q, k, v))
     if schedule == "dense":
         # One call costs its additions over the lanes, plus the last timestep's rows leaving and a few cycles
@@ -90,6 +90,7 @@ def test_rtl_equals_model(name, schedule, sim, tmp_path):
     else:
         bound = _event_schedule_cycles(params, q, k, v) + 8 * params.timesteps + params.tokens + 16
     assert cycles <= bound, f"{cycles} cycles for one call, more than {bound:.0f}"
+    assert per_call == [cycles]
 
 
 def _event_schedule_cycles(params, q, k, v):

@@ -1,11 +1,14 @@
 """The ``simulate`` entry point of the attention unit: reading QKV.npz and the back ends."""
 
+import json
 import re
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from spikeforge.hdl.attention.params import AttentionParams
+from spikeforge.scripts.cli import main
 from spikeforge.sim.attention.model import run_model
 from spikeforge.sim.attention.simulate import read_qkv, simulate
 from spikeforge.sim.attention.stimulus import count_qkv
@@ -23,7 +26,8 @@ def test_read_and_simulate_on_the_model(tmp_path):
     q, k, v = count_qkv(PARAMS, np.random.default_rng(0), calls=2)
     path = tmp_path / "qkv.npz"
     np.savez(path, q=q, k=k, v=v)
-    o = simulate(PARAMS, *read_qkv(path, PARAMS), "model")
+    o, per_call = simulate(PARAMS, *read_qkv(path, PARAMS), "model")
+    assert per_call is None
     assert o.dtype == np.uint8 and o.shape == (4, 4, 8)
     np.testing.assert_array_equal(o, run_model(PARAMS, q, k, v))
 
@@ -64,7 +68,17 @@ def test_bad_backend():
 
 
 @pytest.mark.cocotb
-def test_simulate_on_icarus(tmp_path):
+def test_simulate_on_icarus_writes_the_cycles_of_every_call(tmp_path):
+    # Through the command line: out.npz equals the model, cycles.json holds each of the two calls' cycles.
     q, k, v = count_qkv(PARAMS, np.random.default_rng(1), calls=2)
-    o = simulate(PARAMS, q, k, v, "icarus", tmp_path)
-    np.testing.assert_array_equal(o, run_model(PARAMS, q, k, v))
+    np.savez(tmp_path / "qkv.npz", q=q, k=k, v=v)
+    table = "\n".join(f"{key} = {value!r}".replace("'", '"') for key, value in PARAMS.to_dict().items()
+                      if key != "frac_bits")
+    (tmp_path / "attention.toml").write_text(f"[attention]\n{table}\n")
+    result = CliRunner().invoke(main, ["simulate", str(tmp_path / "attention.toml"), "--input",
+                                       str(tmp_path / "qkv.npz"), "--backend", "icarus", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "out.npz")["o"], run_model(PARAMS, q, k, v))
+    cycles = json.loads((tmp_path / "out" / "cycles.json").read_text())
+    assert sorted(cycles) == ["per_call", "total"] and len(cycles["per_call"]) == 2
+    assert sum(cycles["per_call"]) == cycles["total"] and min(cycles["per_call"]) > PARAMS.tokens

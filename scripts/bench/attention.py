@@ -92,7 +92,7 @@ def _checked_runs(built, params, runs, label):
     from spikeforge.sim.attention.rtl import replay_calls
 
     cycles = []
-    for (q, k, v), (o, c) in zip(runs, replay_calls(built, params, runs)):
+    for (q, k, v), (o, c, _) in zip(runs, replay_calls(built, params, runs)):
         if not np.array_equal(o, run_model(params, q, k, v)):
             raise AssertionError(f"the RTL of {params} differs from the golden model ({label})")
         cycles.append(c)

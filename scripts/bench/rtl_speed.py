@@ -183,10 +183,10 @@ def _attention_rows(build_dir, repeats):
     shape = (ATTENTION_CALLS * params.timesteps, params.tokens, params.channels)
     q, k, v = ((rng.random(shape) < ATTENTION_ACTIVITY).astype(np.uint8) for _ in range(3))
     model = batch.compile_unit(params, build_dir=build_dir / "attention")
-    seconds, (_, cycles, total) = _median_time(repeats, lambda: batch.replay(model, params, q, k, v))
+    seconds, (_, cycles, total, _) = _median_time(repeats, lambda: batch.replay(model, params, q, k, v))
     model.close()
     built = build_unit(params, sim="verilator", build_dir=build_dir / "attention")
-    cocotb_seconds, [(_, cocotb_cycles)] = _median_time(1, lambda: replay_calls(built, params, [(q, k, v)]))
+    cocotb_seconds, [(_, cocotb_cycles, _)] = _median_time(1, lambda: replay_calls(built, params, [(q, k, v)]))
     if cocotb_cycles != cycles:
         raise click.ClickException(f"the attention call took {cycles} cycles on the batch harness, "
                                    f"{cocotb_cycles} in cocotb")

@@ -12,6 +12,7 @@ import numpy as np
 
 from spikeforge.hdl.attention.params import AttentionParams
 
+from ..data_files import write_cycles
 from ..errors import InputError, ToolError
 from .description import (BACKEND_NAMES, Block, MismatchError, Simulation, SweepWorkload, Verdict, check_workload,
                           fmax_hz, lazy, of_table)
@@ -40,11 +41,16 @@ def _simulate(config, request, stage, build_dir):
         raise InputError(str(exc)) from None
     click.echo(f"spikeforge: computing attention on {BACKEND_NAMES[request.backend]}", err=True)
     try:
-        o = simulate(params, q, k, v, request.backend, build_dir=build_dir)
+        o, per_call = simulate(params, q, k, v, request.backend, build_dir=build_dir)
     except RuntimeError as exc:
         raise ToolError(str(exc)) from None
     np.savez(stage / "out.npz", o=o)
-    return f"{int(o.sum())} output spikes of shape {o.shape}; wrote {request.out_dir / 'out.npz'}"
+    written = ["out.npz"]
+    if per_call is not None:
+        write_cycles(stage / "cycles.json", sum(per_call), per_call=per_call)
+        written.append("cycles.json")
+    paths = " and ".join(str(request.out_dir / name) for name in written)
+    return f"{int(o.sum())} output spikes of shape {o.shape}; wrote {paths}"
 
 
 def _verify(config, *, sim, steps, seed, build_dir, echo):
@@ -73,7 +79,7 @@ def _measure(config, workload, build_dir, reports):
     rng = np.random.default_rng(workload["seed"])
     density = (workload["activity"], workload["activity"])
     q, k, v = random_qkv(params, rng, calls=workload["calls"], density=density)
-    o, cycles = run_rtl(params, q, k, v, sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}")
+    o, cycles, _ = run_rtl(params, q, k, v, sim=workload["rtl"], build_dir=build_dir / f"rtl-{workload['rtl']}")
     if not np.array_equal(o, run_model(params, q, k, v)):
         raise MismatchError("RTL output differs from the golden model")
     row = {"cycles_source": workload["rtl"], "calls": workload["calls"],

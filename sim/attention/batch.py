@@ -16,6 +16,7 @@ from spikeforge.sim.harness.batch_build import compile_model
 from spikeforge.sim.harness.batch_words import as_ints
 
 from .rows import pack_rows, unpack_rows
+from .rtl import per_call_cycles
 
 
 __all__ = ["compile_unit", "replay", "run_batch"]
@@ -44,6 +45,8 @@ def replay(model, params, q, k, v):
         From the first input row offered to the last output row taken, as the cocotb replay counts them.
     total : int
         Every cycle of the run.
+    per_call : list of int
+        Each call's cycles, as :func:`~spikeforge.sim.attention.rtl.run_rtl` gives them.
     """
     stimulus = Stimulus(model)
     rows = list(zip(pack_rows(q), pack_rows(k), pack_rows(v)))
@@ -57,12 +60,14 @@ def replay(model, params, q, k, v):
     result = model.run(stimulus, finish={"o": len(rows)}, patience=PATIENCE)
     out = result.beats("o")
     o = unpack_rows(as_ints(out.words), params.channels).reshape(q.shape)
-    cycles = int(out.cycles[-1] - result.beats("qkv").offered[0] + 1) if len(out) else 0
-    return o.astype(np.uint8), cycles, result.cycles
+    first = int(result.beats("qkv").offered[0]) if len(out) else 0
+    ends = out.cycles[params.timesteps * params.tokens - 1::params.timesteps * params.tokens].astype(np.int64)
+    cycles = int(out.cycles[-1]) - first + 1 if len(out) else 0
+    return o.astype(np.uint8), cycles, result.cycles, per_call_cycles(ends - first + 1)
 
 
 def run_batch(params, q, k, v, *, build_dir):
-    """:func:`replay` on a unit compiled for it: (o, cycles)."""
+    """:func:`replay` on a unit compiled for it: (o, cycles, per_call)."""
     with compile_unit(params, build_dir=build_dir) as model:
-        o, cycles, _ = replay(model, params, q, k, v)
-    return o, cycles
+        o, cycles, _, per_call = replay(model, params, q, k, v)
+    return o, cycles, per_call

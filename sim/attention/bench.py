@@ -72,7 +72,7 @@ class AttentionDriver:
 
     async def run(self, q, k, v):
         """Send rows of (steps, tokens, channels) arrays; return (output rows as an array of the same shape,
-        cycles from the first row offered to the last row taken)."""
+        cycles from the first row offered to the last row taken, and to the last row of each call)."""
         p = self.params
         steps = q.shape[0]
         beats = [{"q": a, "k": b, "v": c} for a, b, c in zip(pack_rows(q), pack_rows(k), pack_rows(v))]
@@ -80,7 +80,7 @@ class AttentionDriver:
         sender = cocotb.start_soon(self.qkv.send(beats))
         # A timestep's first output row needs all of its input rows; later rows follow within a few cycles.
         patience = (p.tokens + 1) * _row_cycles(p) / (1.0 - self._stall)
-        rows = []
+        rows, call_ends = [], []
         for index in range(steps * p.tokens):
             try:
                 beat = await with_timeout(self.o.recv(), int(patience * CLOCK_PERIOD_NS), "ns")
@@ -89,13 +89,15 @@ class AttentionDriver:
                 raise AssertionError(f"no output row for timestep {t}, token {n} after {int(patience)} cycles "
                                      f"({self.qkv.sent} of {len(beats)} input rows accepted)") from None
             rows.append(beat["o"])
+            if (index + 1) % (p.timesteps * p.tokens) == 0:
+                call_ends.append(round((get_sim_time(unit="ns") - start) / CLOCK_PERIOD_NS))
         cycles = round((get_sim_time(unit="ns") - start) / CLOCK_PERIOD_NS)
         await sender
         for _ in range(4):
             await RisingEdge(self._clock)
         if len(self.o):
             raise AssertionError(f"{len(self.o)} output rows more than the {steps * p.tokens} expected")
-        return unpack_rows(rows, p.channels).reshape(q.shape), cycles
+        return unpack_rows(rows, p.channels).reshape(q.shape), cycles, call_ends
 
 
 def _setup(dut):
@@ -116,7 +118,7 @@ async def compare(dut):
     expected = run_model(p, q, k, v)
     driver = AttentionDriver(dut, manifest, p, seed=config["seed"], idle=config["idle"], stall=config["stall"])
     await driver.start()
-    actual, cycles = await driver.run(q, k, v)
+    actual, cycles, _ = await driver.run(q, k, v)
 
     board = Scoreboard()
     board.channel("spikes", lambda item: f"channel {item} spiked")
@@ -144,6 +146,6 @@ async def replay(dut):
     results = []
     for run in config["runs"]:
         q, k, v = (unpack_rows(run[name], p.channels).reshape(shape) for name in ("q", "k", "v"))
-        o, cycles = await driver.run(q, k, v)
-        results.append({"o": pack_rows(o), "cycles": cycles})
+        o, cycles, call_ends = await driver.run(q, k, v)
+        results.append({"o": pack_rows(o), "cycles": cycles, "call_ends": call_ends})
     Path(config["output"]).write_text(json.dumps({"runs": results}) + "\n")

@@ -18,7 +18,7 @@ from spikeforge.hdl.export import export
 from spikeforge.sim.harness.runner import build, run, run_with_output
 
 
-__all__ = ["BENCH", "TOPLEVEL", "build_unit", "replay_calls", "run_rtl", "verify_rtl"]
+__all__ = ["BENCH", "TOPLEVEL", "build_unit", "per_call_cycles", "replay_calls", "run_rtl", "verify_rtl"]
 
 
 BENCH = "spikeforge.sim.attention.bench"
@@ -72,6 +72,9 @@ def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
         uint8, the shape of ``q``.
     cycles : int
         From the first input row offered to the last output row taken.
+    per_call : list of int
+        The cycles of each call: from the previous call's last output row (the first row offered, for the
+        first call) to its own last output row; they add up to ``cycles``.
 
     Raises
     ------
@@ -86,13 +89,13 @@ def run_rtl(params, q, k, v, *, sim, build_dir, idle=0.0, stall=0.0, seed=0):
 
         return run_batch(params, q, k, v, build_dir=build_dir)
     built = build_unit(params, sim=sim, build_dir=build_dir)
-    [(o, cycles)] = replay_calls(built, params, [(q, k, v)], idle=idle, stall=stall, seed=seed)
-    return o, cycles
+    [run] = replay_calls(built, params, [(q, k, v)], idle=idle, stall=stall, seed=seed)
+    return run
 
 
 def replay_calls(built, params, runs, *, idle=0.0, stall=0.0, seed=0):
     """:func:`run_rtl` for each ``(q, k, v)`` of ``runs``, one after the other in one simulation of a unit
-    built by :func:`build_unit`; returns a list of ``(o, cycles)``."""
+    built by :func:`build_unit`; returns a list of ``(o, cycles, per_call)``."""
     packed = []
     for q, k, v in runs:
         arrays = [check_spikes(field, a, params, calls=True) for field, a in (("q", q), ("k", k), ("v", v))]
@@ -102,4 +105,9 @@ def replay_calls(built, params, runs, *, idle=0.0, stall=0.0, seed=0):
     if not result.ok:
         raise RuntimeError(f"The RTL simulation in {built.sim} failed: {result.message}")
     return [(unpack_rows(run["o"], params.channels).reshape((-1, params.tokens, params.channels)).astype(np.uint8),
-             int(run["cycles"])) for run in replay["runs"]]
+             int(run["cycles"]), per_call_cycles(run["call_ends"])) for run in replay["runs"]]
+
+
+def per_call_cycles(call_ends):
+    """Each call's cycles, from the cycles (since the first row offered) at which each call's last row left."""
+    return np.diff(np.asarray(call_ends, dtype=np.int64), prepend=0).tolist()

@@ -61,8 +61,11 @@ def simulate(params, q, k, v, backend, build_dir=None):
 
     Returns
     -------
-    numpy.ndarray
+    o : numpy.ndarray
         O, uint8 of the shape of ``q``.
+    per_call : list of int or None
+        The RTL back ends: the cycles of each call (:func:`spikeforge.sim.attention.rtl.run_rtl`); the golden
+        model: None.
 
     Raises
     ------
@@ -75,10 +78,10 @@ def simulate(params, q, k, v, backend, build_dir=None):
         raise ValueError(f"Backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     q, k, v = (check_spikes(name, a, params, calls=True) for name, a in (("q", q), ("k", k), ("v", v)))
     if backend == "model":
-        return run_model(params, q, k, v)
+        return run_model(params, q, k, v), None
     if build_dir is None:
         raise ValueError(f"Backend {backend!r} needs a build directory")
     from spikeforge.sim.attention.rtl import run_rtl
 
-    o, _ = run_rtl(params, q, k, v, sim=backend, build_dir=build_dir)
-    return o
+    o, _, per_call = run_rtl(params, q, k, v, sim=backend, build_dir=build_dir)
+    return o, per_call
