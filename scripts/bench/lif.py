@@ -1,11 +1,13 @@
 """Benchmark the LIF core: board resources and fmax, and measured cycles per timestep, over a sweep.
 
 Sweep: neurons {64, 256, 1024} x lanes {1, 4, 8}, 256 axons, 8-bit weights, on every board of
-:data:`spikeforge.boards.platforms.BOARDS`. For each point:
+:data:`spikeforge.boards.platforms.BOARDS`, and 1024 neurons x lanes {16, 32} on the ECP5-85F. For each point:
 
 - a board build of the core on its board top-level (:func:`spikeforge.scripts.blocks.build_block`, the one
-  build flow): logic cells, flip-flops, RAM blocks, fmax; a design that needs more than the device has is
-  recorded as not fitting;
+  build flow) at the highest clock of the board's list that meets timing (``clock_mhz = "fastest"``, the
+  default of ``spikeforge build``): logic cells, flip-flops, RAM blocks, fmax, the clock, and the critical path
+  from nextpnr's report; a design that needs more than the device has is recorded as not fitting. The figures
+  of the report this run replaces are kept beside them (*before*) for the rows that changed;
 - a run of the core alone in Amaranth's simulator: cycles of one timestep with 5% and 50% of the axons active
   (events offered back to back, then the tick, counted to ``done``), once with no neuron firing and once with
   every neuron firing (the spike output is serialized, one neuron per cycle). A synaptic operation is one
@@ -17,19 +19,27 @@ changed (:func:`spikeforge.boards.build.build` checks), a cycle count only when 
 again).
 The report is written to docs/benchmarks.md (``--out``).
 
+``--point N:P`` (repeatable) builds only those points and reports the others from what their build directories
+hold. The sections scripts/bench/collect.py appended to the report are kept.
+
 Usage: python -m spikeforge.scripts.bench.lif [--build-dir build/bench_lif] [--out docs/benchmarks.md]
+    [--point 256:8 ...]
 """
 
 import concurrent.futures
+import json
 import random
+import re
 import time
 
 import click
 
 from spikeforge.boards.build import select_tools
+from spikeforge.boards.clocking import FASTEST
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.manifest import source_digest
+from spikeforge.scripts.bench.collect import MARKER as COLLECTED
 from spikeforge.scripts.bench.report import build_point, cached, machine_line, report_options, stored_build, verdict
 
 
@@ -42,12 +52,16 @@ AXONS = 256
 WEIGHT_BITS = 8
 ACTIVITIES = (0.05, 0.50)
 EXAMPLE = (256, 8)          # the example core 256x256x8, P = 8
+# Wider cores where the device has the memory bandwidth: (board, neurons, lanes).
+WIDE = (("ulx3s-85f", 1024, 16), ("ulx3s-85f", 1024, 32))
 
 # Targets (docs/benchmarks.md, "Targets").
 UP5K_SYNOPS_PER_CYCLE = 0.9     # x P, at 50% activity
 UP5K_FMAX_MHZ = 30
 UP5K_MAX_LCS = 3500
 ECP5_FMAX_MHZ = 100
+ECP5_P32_MHZ = 80
+ECP5_P32_SYNOPS = 2.5e9
 TINYODIN_CYCLES_PER_SYNOP = 2
 
 
@@ -83,7 +97,43 @@ def measure_cycles(neurons, lanes, activity, firing, *, seed=1):
 def _build_point(board, neurons, lanes, out_dir, seed, toolchain):
     """The build's report, or why it failed; the build directory keeps the result for the next run."""
     return build_point({"lif_core": _params(neurons, lanes)}, board, out_dir, seed=seed, toolchain=toolchain,
-                       echo=None)
+                       clock_mhz=FASTEST, echo=None)
+
+
+def critical_path(build_dir):
+    """``"<from cell> -> <to cell>, <ns> ns"`` of the worst path of the sync clock in nextpnr's report of the
+    build in ``build_dir``, or None."""
+    path = build_dir / "top.nextpnr.json"
+    if not path.exists():
+        return None
+    for cp in json.loads(path.read_text()).get("critical_paths", []):
+        steps = cp.get("path", [])
+        if not steps or "<async>" in (cp.get("from", ""), cp.get("to", "")):
+            continue
+        delay = sum(step["delay"] for step in steps)
+
+        def cell(step, end):
+            return re.sub(r"(_(LUT4|TRELLIS|SB|CCU2C|PFUMX|DPRAM|L6MUX21)\S*|\$\S*)$", "", step[end]["cell"])
+        return f"{cell(steps[0], 'from')} -> {cell(steps[-1], 'to')}, {delay:.1f} ns"
+    return None
+
+
+def previous_builds(out):
+    """{(board, N, P): (LCs, fmax)} of the board-build table of the report at ``out``, the figures this run
+    replaces (a row's own *before* when it has one, so a partial rerun keeps them)."""
+    if not out.exists():
+        return {}
+    found = {}
+    for line in out.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) <= 8 or cells[0] not in BOARDS or not cells[1].isdigit():
+            continue
+        point = (cells[0], int(cells[1]), int(cells[2]))
+        if len(cells) > 11 and ", " in cells[11]:       # a row of this report with figures from before it
+            found[point] = tuple(cells[11].split(", "))
+        elif "/" in cells[3]:
+            found[point] = (cells[3].split("/")[0], cells[8])
+    return found
 
 
 def _cycles_point(neurons, lanes):
@@ -94,6 +144,18 @@ def _cycles_point(neurons, lanes):
 # --- report ------------------------------------------------------------------------------------------------
 
 
+def _cycle_points():
+    """(N, P) of every row of the timestep table: the sweep, then the wide cores."""
+    return [(n, p) for n in NEURONS for p in LANES] + [(n, p) for _, n, p in WIDE]
+
+
+def _build_points(boards):
+    """(board, N, P) of every board build, the example core first."""
+    points = [(b, *EXAMPLE) for b in boards]
+    points += [(b, n, p) for b in boards for n in NEURONS for p in LANES if (n, p) != EXAMPLE]
+    return points + [point for point in WIDE if point[0] in boards]
+
+
 def _events(activity):
     return round(activity * AXONS)
 
@@ -102,7 +164,7 @@ def _synops_per_cycle(neurons, cycles, activity):
     return _events(activity) * neurons / cycles
 
 
-def render(builds, cycles, tools, seed):
+def render(builds, cycles, tools, seed, before=None):
     """docs/benchmarks.md from the cached results."""
     lines = [
         "# LIF core benchmarks",
@@ -127,8 +189,7 @@ def render(builds, cycles, tools, seed):
         "syn ops/cycle 5% | syn ops/cycle 50% | per P at 50% |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for n in NEURONS:
-        for p in LANES:
+    for n, p in _cycle_points():
             c = cycles.get((n, p))
             if c is None:
                 lines.append(f"| {n} | {p} | {n // p} | not measured | | | | | | |")
@@ -142,32 +203,40 @@ def render(builds, cycles, tools, seed):
         "## Board builds",
         "",
         "LCs: iCE40 logic cells (ICESTORM_LC) or ECP5 LUT4s (TRELLIS_COMB, half a slice). BRAM: iCE40 EBR "
-        "(4 kbit) or ECP5 DP16KD (18 kbit). fmax: nextpnr's estimate for the board clock (constraint: the "
-        "board oscillator, 12 MHz iCEBreaker, 25 MHz ULX3S). Syn ops/s: synaptic operations per second at fmax "
-        "and 50% activity (silent).",
+        "(4 kbit) or ECP5 DP16KD (18 kbit). clock: what the bitstream runs at, the board's PLL from its "
+        "oscillator (12 MHz iCEBreaker, 25 MHz ULX3S), the highest of `spikeforge build`'s list that meets "
+        "timing; fmax: nextpnr's estimate with that clock as the constraint. Syn ops/s: synaptic operations per "
+        "second at the clock and 50% activity (silent). *before*: LCs and fmax of the report this one replaced "
+        "(built at the board oscillator, before the PLL and the pipelining of issue 15), for the rows that "
+        "changed. Critical path: the worst path of the build, from nextpnr's report (first and last cell).",
         "",
-        "| board | N | P | LCs | FFs | BRAM | SPRAM | DSP | fmax MHz | M syn ops/s | build s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| board | N | P | LCs | FFs | BRAM | SPRAM | DSP | fmax MHz | clock MHz | M syn ops/s | before: LCs, "
+        "fmax | critical path | build s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for board in BOARDS:
-        for n in NEURONS:
-            for p in LANES:
-                b = builds.get((board, n, p))
-                if b is None:
-                    lines.append(f"| {board} | {n} | {p} | not built | | | | | | | |")
-                    continue
-                if b["status"] != "ok":
-                    reason = b["error"].split(": ", 1)[-1].split(" (log:")[0]
-                    lines.append(f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | |")
-                    continue
-                r = b["report"]
-                res, avail = r["resources"], r["available"]
-                c = cycles.get((n, p))
-                rate = "" if c is None or r["fmax_mhz"] is None else \
-                    f"{_synops_per_cycle(n, c['0.5/silent'], 0.5) * r['fmax_mhz']:.0f}"
-                lines.append(f"| {board} | {n} | {p} | {res['logic_cells']}/{avail['logic_cells']} | {res['ffs']} | "
-                             f"{res['bram']}/{avail['bram']} | {res['spram']}/{avail['spram']} | {res['dsp']} | "
-                             f"{r['fmax_mhz']} | {rate} | {r['seconds']:.0f} |")
+    before = before or {}
+    for board, n, p in _build_points(BOARDS):
+        b = builds.get((board, n, p))
+        old = before.get((board, n, p))
+        if b is None:
+            was = f"{old[0]}, {old[1]}" if old else ""
+            lines.append(f"| {board} | {n} | {p} | not built in this run | | | | | | | | {was} | | |")
+            continue
+        if b["status"] != "ok":
+            reason = b["error"].split(": ", 1)[-1].split(" (log:")[0]
+            lines.append(f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | | | | |")
+            continue
+        r = b["report"]
+        res, avail = r["resources"], r["available"]
+        c = cycles.get((n, p))
+        clock = r.get("clock_mhz", r["clock_constraint_mhz"])
+        rate = "" if c is None else f"{_synops_per_cycle(n, c['0.5/silent'], 0.5) * clock:.0f}"
+        changed = old and (old[0] != str(res["logic_cells"]) or old[1] != str(r["fmax_mhz"]))
+        was = f"{old[0]}, {old[1]}" if changed else ""
+        lines.append(f"| {board} | {n} | {p} | {res['logic_cells']}/{avail['logic_cells']} | {res['ffs']} | "
+                     f"{res['bram']}/{avail['bram']} | {res['spram']}/{avail['spram']} | {res['dsp']} | "
+                     f"{r['fmax_mhz']} | {clock:g} | {rate} | {was} | {b.get('critical_path') or ''} | "
+                     f"{r['seconds']:.0f} |")
     lines += ["", "## Targets", ""] + _targets(builds, cycles) + ["", "## Notes", "", *_NOTES]
     return "\n".join(lines) + "\n"
 
@@ -190,9 +259,37 @@ _NOTES = [
     "axons x 8 bits (2 Mbit) never fit the UP5K's 1 Mbit of SPRAM.",
     "- *does not fit*: nextpnr could not place the design (the message names the resource). A build that "
     "failed otherwise is marked *failed* with the tool's first error.",
-    "- fmax is nextpnr's timing estimate after routing with the board clock as the constraint (12 MHz, 25 MHz); "
-    "a tighter constraint can raise it somewhat. Different nextpnr versions give different numbers for the "
-    "same design, hence the versions and the seed above.",
+    "- fmax is nextpnr's timing estimate after routing with the clock as the constraint; the clock search "
+    "(`spikeforge build` without `--clock`, boards/build.py) builds first at the highest clock of the board's "
+    "list, then down the list, skipping clocks more than 10% above the best fmax reached, so the fmax shown is "
+    "the one of the build that met its clock. Different nextpnr versions and seeds give different numbers for the same design, "
+    "hence the versions and the seed above.",
+    "- Pipelining (issue 15, docs/lif_core.md): the integrate pass registers the weight and state words read "
+    "before adding (forwarding the word being written when one group follows itself), the configuration "
+    "port answers from those registers (a cycle more per command), and the spike emitter sends from output "
+    "registers with a skid register, so the host link's `ready` reaches no logic behind them. The cycles per "
+    "timestep are those of before, plus one when a spike leaves. On the iCE40 the core is built without the "
+    "read registers (`register_reads`, docs/lif_core.md): they cost 377 logic cells of the example core there.",
+    "- Remaining gaps (the critical path column, from nextpnr's report). UP5K, 30 MHz: the example core's "
+    "worst path is the integrate read-modify-write, the state EBR's read data through the accumulator's 16-bit "
+    "add and saturation back to its write data (about 37 ns). With the reads registered (`register_reads = "
+    "True`) an earlier build reached 28.2 MHz at 4,444 cells, its worst path then in the host link: the host "
+    "bridge's frame encoder (escape, CRC) in front of the UART transmitter's shift register "
+    "(hdl/host_bridge.py, hdl/uart.py, 35.5 ns). 30 MHz would take both, the registered reads and a "
+    "registered hand-over between the bridge's encoder and the transmitter. UP5K, 3,500 cells: in the Yosys "
+    "netlist of the example build the core has 2,733 of the 3,345 LUT4s and 892 of the 1,222 flip-flops, the "
+    "UART link with its receive FIFO 359 LUT4s and 127 flip-flops, the host bridge 210 and 171, the LED, PLL "
+    "reset and clock logic about 40; the cells are LUT4s, carries and flip-flops packed together. 3,500 cells "
+    "with the link would take about 600 fewer in the core (its 8 lanes of 16-bit decay, compare and reset, and "
+    "the configuration port's field multiplexers), or a smaller link (the lead's part). ECP5, P = 16 and 32 "
+    "(1024 neurons): the state word is P x 32 bits wide and goes to DP16KD block RAMs; the worst path runs "
+    "from the registered weight word through the add and saturation to the state RAM's write data, with a long "
+    "route to the block RAMs (P = 16: 14.9 ns in the build at 125 MHz, 67.1 MHz); in the build that met 62.5 MHz "
+    "the worst path is the configuration port's, from the command's field to the write enables and data of the "
+    "64 weight block RAMs (15.6 ns). 80 MHz would take a register on the accumulators' write data (a third "
+    "integrate stage, its word forwarded to a read of the same group in the next two cycles, which only G <= 2 "
+    "has), the state RAM of each lane placed beside its adder, and the configuration port's weight write "
+    "registered (its enable and data a cycle after the field is decoded).",
 ]
 
 
@@ -210,18 +307,32 @@ def _targets(builds, cycles):
                    f"does {s50 / 0.5:.1f}x that per cycle.")
     if ice and ice["status"] == "ok":
         r = ice["report"]
-        out.append(f"- UP5K >= {UP5K_FMAX_MHZ} MHz: {r['fmax_mhz']} MHz, "
-                   f"{verdict((r['fmax_mhz'] or 0) >= UP5K_FMAX_MHZ)}.")
+        out.append(f"- UP5K >= {UP5K_FMAX_MHZ} MHz from the PLL: runs at {r['clock_mhz']:g} MHz (fmax "
+                   f"{r['fmax_mhz']} MHz), {verdict(r['clock_mhz'] >= UP5K_FMAX_MHZ)}.")
         out.append(f"- UP5K <= {UP5K_MAX_LCS} LCs: {r['resources']['logic_cells']} (whole board design), "
                    f"{verdict(r['resources']['logic_cells'] <= UP5K_MAX_LCS)}.")
     elif ice:
         out.append(f"- UP5K: the build {ice['status']}: {ice['error']}")
     if ecp and ecp["status"] == "ok":
         r = ecp["report"]
-        out.append(f"- ECP5 >= {ECP5_FMAX_MHZ} MHz: {r['fmax_mhz']} MHz, "
-                   f"{verdict((r['fmax_mhz'] or 0) >= ECP5_FMAX_MHZ)}.")
+        out.append(f"- ECP5 >= {ECP5_FMAX_MHZ} MHz from the PLL: runs at {r['clock_mhz']:g} MHz (fmax "
+                   f"{r['fmax_mhz']} MHz), {verdict(r['clock_mhz'] >= ECP5_FMAX_MHZ)}.")
     elif ecp:
         out.append(f"- ECP5: the build {ecp['status']}: {ecp['error']}")
+    wide = builds.get(WIDE[-1])
+    c = cycles.get(WIDE[-1][1:])
+    if wide and wide["status"] == "ok" and c:
+        r = wide["report"]
+        rate = _synops_per_cycle(WIDE[-1][1], c["0.5/silent"], 0.5) * r["clock_mhz"] * 1e6
+        out.append(f"- ECP5, {WIDE[-1][1]} neurons, P = {WIDE[-1][2]}, >= {ECP5_P32_MHZ} MHz and >= "
+                   f"{ECP5_P32_SYNOPS / 1e9:g} G synaptic ops/s: runs at {r['clock_mhz']:g} MHz (fmax "
+                   f"{r['fmax_mhz']} MHz), {rate / 1e9:.2f} G/s, "
+                   f"{verdict(r['clock_mhz'] >= ECP5_P32_MHZ and rate >= ECP5_P32_SYNOPS)}.")
+    elif wide:
+        out.append(f"- ECP5, P = {WIDE[-1][2]}: the build {wide['status']}: {wide['error']}")
+    else:
+        out.append(f"- ECP5, {WIDE[-1][1]} neurons, P = {WIDE[-1][2]}, >= {ECP5_P32_MHZ} MHz: not built in this "
+                   f"run, **not shown**.")
     return out
 
 
@@ -231,9 +342,14 @@ def _targets(builds, cycles):
 @report_options("build/bench_lif", "docs/benchmarks.md")
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Builds run at once.")
 @click.option("--no-build", is_flag=True, help="Run no tools; report what the build directories hold.")
-def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
+@click.option("--point", "points", metavar="N:P", multiple=True,
+              help="Build only these points (neurons:lanes); the others are reported as their directories hold.")
+def main(build_dir, out, boards, seed, toolchain, jobs, no_build, points):
     """Run the LIF benchmark sweep and write the report."""
     boards = boards or tuple(BOARDS)
+    chosen = {tuple(int(x) for x in point.split(":")) for point in points}
+    before = previous_builds(out)
+    collected = out.read_text().partition(COLLECTED)[1:] if out.exists() else ("", "")
     simulation = source_digest()
     tools = {b: {t: i["version"] for t, i in select_tools(board_family(b), toolchain).items()} for b in boards}
 
@@ -241,19 +357,25 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
         click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
     cycles = {}
-    for n in NEURONS:
-        for p in LANES:
-            log(f"cycles: {n} neurons, {p} lanes")
-            cycles[(n, p)] = cached(build_dir / "cycles" / f"n{n}_p{p}.json", simulation,
-                                     lambda n=n, p=p: _cycles_point(n, p))
+    for n, p in _cycle_points():
+        log(f"cycles: {n} neurons, {p} lanes")
+        cycles[(n, p)] = cached(build_dir / "cycles" / f"n{n}_p{p}.json", simulation,
+                                 lambda n=n, p=p: _cycles_point(n, p))
 
     builds = {}
-    jobs_list = [(b, n, p) for n, p in [EXAMPLE] + [(n, p) for n in NEURONS for p in LANES if (n, p) != EXAMPLE]
-                 for b in boards]
+    jobs_list = _build_points(boards)
 
     def point(board, n, p):
         path = build_dir / board / f"n{n}_a{AXONS}_w{WEIGHT_BITS}_p{p}"
-        return stored_build(path) if no_build else _build_point(board, n, p, path, seed, toolchain)
+        skip = no_build or (chosen and (n, p) not in chosen)
+        result = stored_build(path) if skip else _build_point(board, n, p, path, seed, toolchain)
+        if result is not None and result["status"] == "ok":
+            result["critical_path"] = critical_path(path)
+        return result
+
+    def write():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(builds, cycles, tools, seed, before) + "".join(collected))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(point, *job): job for job in jobs_list}
@@ -266,10 +388,8 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build):
                 extra = f", {result['report']['resources']['logic_cells']} LCs, {result['report']['fmax_mhz']} MHz" \
                     if status == "ok" else ""
                 log(f"build {board} {n} neurons {p} lanes: {status}{extra}")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(render(builds, cycles, tools, seed))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(builds, cycles, tools, seed))
+            write()
+    write()
     log(f"wrote {out}")
 
 
