@@ -62,3 +62,24 @@ def test_batch_replay_counts_cycles_as_the_cocotb_replay(icarus, tmp_path):
     assert batch[0] == cocotb[0]
     assert batch[2] == cocotb[2]
     np.testing.assert_array_equal(batch[1]["v"], cocotb[1]["v"])
+
+
+def test_a_learning_core_counts_the_same_cycles_on_both_paths(icarus, tmp_path):
+    # The batch harness (Verilator) and the cocotb replay (Icarus) count each step of a learning core with rewards
+    # alike, and both equal the golden model.
+    from spikeforge.hdl.stdp.params import StdpParams
+    from spikeforge.sim.stdp.rtl import simulate_rtl
+    from spikeforge.sim.stdp.simulate import simulate_model
+
+    params = LifParams.create(neurons=8, axons=6, lanes=2, weight_bits=6, threshold=20)
+    stdp = StdpParams.create(params, reward=True, lr_shift=4, a_plus=40, a_minus=30)
+    rng = np.random.default_rng(6)
+    weights = rng.integers(-8, 24, size=(6, 8))
+    events = [(int(t), int(a)) for t, a in zip(rng.integers(0, 6, 30), rng.integers(0, 6, 30))]
+    run = dict(weights=weights, events=events, rewards=[(1, 9), (3, -12)], steps=6)
+    spikes, _, learned, cycles = simulate_rtl(params, stdp, **run, sim="verilator", build_dir=tmp_path / "v")
+    *cocotb, cocotb_cycles = simulate_rtl(params, stdp, **run, sim=icarus, build_dir=tmp_path / "i")
+    want = simulate_model(params, stdp, **run)
+    assert spikes == cocotb[0] == want[0] and len(spikes) > 5
+    np.testing.assert_array_equal(learned["weights"], want[2]["weights"])
+    assert cycles == cocotb_cycles and len(cycles) == 6 and min(cycles) > 0

@@ -1,6 +1,7 @@
 """The command line with a learning core ([stdp]): simulate with reward rows, --dump-weights and
 --trace-weights on the model and (cocotb) on Icarus and Verilator, verify, build, and bad input."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +208,7 @@ def test_simulate_rtl_wiring(reward_config, tmp_path, stand_in):
     def simulate_rtl(params, stdp, *, weights, events, rewards, steps, sim, build_dir, dump_state, trace_weights):
         calls.append((params, stdp, weights, events, rewards, steps, sim, dump_state, trace_weights))
         trace = np.arange(steps * 40).reshape(steps, 5, 8)
-        return [(0, 3)], {}, {"weights": trace[-1], "trace": trace}
+        return [(0, 3)], {}, {"weights": trace[-1], "trace": trace}, [10 + t for t in range(steps)]
 
     stand_in("spikeforge.sim.stdp.rtl", simulate_rtl=simulate_rtl)
     inputs = write_inputs(tmp_path / "in.csv", events=[(2, 1), (0, 4)], rewards=[(3, 1), (1, -2), (1, 4)])
@@ -217,6 +218,7 @@ def test_simulate_rtl_wiring(reward_config, tmp_path, stand_in):
     params, stdp = params_and_stdp(REWARD)
     assert calls == [(params, stdp, None, [(0, 4), (2, 1)], [(1, -2), (1, 4), (3, 1)], 4, "verilator", False, True)]
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "weights.npy"), np.arange(160).reshape(4, 5, 8))
+    assert json.loads((tmp_path / "out" / "cycles.json").read_text()) == {"total": 46, "per_step": [10, 11, 12, 13]}
 
 
 MISMATCH = "after tick 3: weight of axon 2 neuron 5 = 17 in the RTL, 18 in the model"

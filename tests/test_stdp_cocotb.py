@@ -118,7 +118,8 @@ def test_simulate_rtl_matches_model(sim, build_dir):
                        trace_weights=True, build_dir=build_dir)
     want = simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
                           trace_weights=True)
-    spikes, state, learned = got
+    spikes, state, learned, cycles = got
+    assert len(cycles) == steps and min(cycles) > 0
     assert spikes == want[0]
     assert sorted(state) == ["u", "v"]
     for name in state:

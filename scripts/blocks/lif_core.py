@@ -141,15 +141,15 @@ class _Outputs:
 
 
 def _run_learning(params, stdp, weights, events, rewards, steps, backend, outputs, build_dir):
-    """Spikes, state and learned weights of a learning core, on the model or the RTL."""
+    """Spikes, state, learned weights and the cycles of every step (None on the model) of a learning core."""
     events = _event_list(events)
     if backend == "model":
         from spikeforge.sim.stdp.simulate import simulate_model
 
         with progress(length=steps, label="simulating", unit="timesteps") as bar:
-            return simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
-                                  dump_state=outputs.state, trace_weights=outputs.trace,
-                                  on_step=lambda: bar.update(1))
+            return (*simulate_model(params, stdp, weights=weights, events=events, rewards=rewards, steps=steps,
+                                    dump_state=outputs.state, trace_weights=outputs.trace,
+                                    on_step=lambda: bar.update(1)), None)
     from spikeforge.sim.stdp.rtl import simulate_rtl
 
     _stage(f"simulating {steps} timesteps of the generated Verilog of the learning core in {backend}")
@@ -234,9 +234,8 @@ def _simulate(config, request, stage, build_dir):
     events, rewards, weights, steps = _read_input(config, request)
     try:
         if stdp is not None:
-            spikes, state, learned = _run_learning(params, stdp, weights, events, rewards, steps, request.backend,
-                                                   outputs, build_dir)
-            cycles = None       # the learning core's cocotb replay does not count them
+            spikes, state, learned, cycles = _run_learning(params, stdp, weights, events, rewards, steps,
+                                                           request.backend, outputs, build_dir)
         else:
             spikes, state, cycles = _run_inference(params, weights, events, steps, request.backend, outputs,
                                                    build_dir)

@@ -26,10 +26,12 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+from cocotb.utils import get_sim_time
 
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.harness import run_config
+from spikeforge.sim.harness.clocking import CLOCK_PERIOD_NS
 from spikeforge.sim.harness.layout import Field
 from spikeforge.sim.harness.scoreboard import Mismatch
 from spikeforge.sim.lif_core.bench import LifBench, expected_fields
@@ -391,8 +393,9 @@ async def check_learning_config(dut):
 @cocotb.test()
 async def replay(dut):
     """Run the run configuration's ``weights``, ``events`` and ``rewards`` for ``steps`` timesteps and write the
-    spikes, the final weights, with ``trace_weights`` the weights after every step, and with ``dump_state`` v and
-    u after every tick to ``output``. Compares nothing.
+    spikes, the final weights, with ``trace_weights`` the weights after every step, with ``dump_state`` v and
+    u after every tick, and the clock cycles of each step (first event offered to ``done``, as the LIF core's
+    replay counts them) to ``output``. Compares nothing.
 
     A reward ``[t, value]`` is delivered after the tick of step ``t``, in the order given."""
     config = run_config.load()
@@ -406,9 +409,11 @@ async def replay(dut):
     events = events_by_step(config["events"], steps)
     rewards = events_by_step(config["rewards"], steps)
     names = (["v", "u"] if driver.params.has_current else ["v"]) if config.get("dump_state") else []
-    spikes, state, trace = [], {name: [] for name in names}, []
+    spikes, state, trace, cycles = [], {name: [] for name in names}, [], []
     for t in range(steps):
+        start = get_sim_time(unit="ns")
         spikes += [[t, n] for n in await driver.step(events[t], f"step {t}")]
+        cycles.append(round((get_sim_time(unit="ns") - start) / CLOCK_PERIOD_NS))
         if rewards[t]:
             await driver.send_rewards(rewards[t])
         if names:
@@ -418,4 +423,4 @@ async def replay(dut):
             trace.append((await driver.read_weights()).tolist())
     weights = trace[-1] if trace else (await driver.read_weights()).tolist()
     Path(config["output"]).write_text(json.dumps({"spikes": spikes, "state": state, "weights": weights,
-                                                  "trace": trace}) + "\n")
+                                                  "trace": trace, "cycles": cycles}) + "\n")

@@ -85,6 +85,9 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
     learned : dict
         ``{"weights": array (axons, neurons)}``, the final weights, plus with ``trace_weights``
         ``"trace"``: array (steps, axons, neurons), the weights after every step (after its rewards).
+    cycles : list of int
+        Each step's clock cycles, from its first event offered to ``done`` (a reward's pass is in the next
+        step's, whose events wait for it).
 
     Raises
     ------
@@ -105,8 +108,8 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
         done = batch.replay(compiled, params, weights=model.weights, by_step=events_by_step(schedule, steps),
                             dump_state=dump_state, stdp=stdp, rewards_by_step=events_by_step(reward_schedule, steps),
                             trace_weights=trace_weights)
-        return learned_result(params, done.spikes, done.state, done.learned[-1],
-                              done.learned if trace_weights else None, steps)
+        return (*learned_result(params, done.spikes, done.state, done.learned[-1],
+                                done.learned if trace_weights else None, steps), done.cycles)
     built = build_core(params, stdp, sim=sim, build_dir=build_dir, waves=waves)
     config = {
         "params": params.to_dict(),
@@ -119,4 +122,5 @@ def simulate_rtl(params, stdp, *, weights, events, rewards=(), steps, sim="icaru
         "trace_weights": trace_weights,
     }
     replay, spikes, state = run_replay(built, BENCH, config, sim=sim, params=params, steps=steps)
-    return learned_result(params, spikes, state, replay["weights"], replay["trace"] if trace_weights else None, steps)
+    return (*learned_result(params, spikes, state, replay["weights"], replay["trace"] if trace_weights else None,
+                            steps), [int(c) for c in replay["cycles"]])
