@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from spikeforge.boards.clocking import FASTEST
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.scripts.cli import main
 from spikeforge.sim.lif_core.events import events_by_step
@@ -351,20 +352,28 @@ class BuildError(Exception):
     pass
 
 
+class TimingMissed(BuildError):
+    pass
+
+
 def test_build(config, tmp_path, stand_in):
     calls = []
 
-    def build(top, board, out_dir, *, describe):
-        calls.append((type(top).__name__, top.params, top.stdp, board, Path(out_dir), describe))
+    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
+        top = make_top(24)
+        calls.append((type(top).__name__, top.params, top.stdp, top.clock_mhz, board, Path(out_dir), clock_mhz,
+                      describe))
         return {"board": board, "luts": 1234}
 
-    stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
+    stand_in("spikeforge.boards.build", build_at_clock=build_at_clock, BuildError=BuildError,
+             TimingMissed=TimingMissed)
     stand_in("spikeforge.boards.report", format_table=lambda report: f"| {report['board']} | {report['luts']} |")
     out = tmp_path / "ice"
     result = run("build", config, "--board", "icebreaker", "-o", out)
     assert result.exit_code == 0, result.output
     assert result.stdout == "| icebreaker | 1234 |\n"
-    assert calls == [("LifTop", params_of(), None, "icebreaker", out,
+    # Without --clock the flow searches for the fastest clock that meets timing.
+    assert calls == [("LifTop", params_of(), None, 24, "icebreaker", out, FASTEST,
                       {"block": "lif_core", "design": "16x8x6 P=4", "parameters": {"lif_core": params_of().to_dict()}})]
     # The build directory gets the block's manifest, as generate writes it.
     manifest = json.loads((out / "lif_core.json").read_text())
@@ -373,10 +382,11 @@ def test_build(config, tmp_path, stand_in):
 
 
 def test_build_failure(config, tmp_path, stand_in):
-    def build(top, board, out_dir, *, describe):
+    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
         raise BuildError("place and route failed; see top.nextpnr.log")
 
-    stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
+    stand_in("spikeforge.boards.build", build_at_clock=build_at_clock, BuildError=BuildError,
+             TimingMissed=TimingMissed)
     stand_in("spikeforge.boards.report", format_table=None)
     result = run("build", config, "--board", "ulx3s-85f", "-o", tmp_path / "ecp5")
     assert result.exit_code == 1

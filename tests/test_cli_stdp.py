@@ -243,14 +243,19 @@ def test_verify_wiring(reward_config, stand_in, ok, code):
 def test_build_wiring(reward_config, tmp_path, stand_in):
     calls = []
 
-    def build(top, board, out_dir, *, describe):
+    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
+        top = make_top(None)
         calls.append((top.params, board, Path(out_dir), top.stdp, describe["parameters"]))
         return {"board": board}
 
     class BuildError(Exception):
         pass
 
-    stand_in("spikeforge.boards.build", build=build, BuildError=BuildError)
+    class TimingMissed(BuildError):
+        pass
+
+    stand_in("spikeforge.boards.build", build_at_clock=build_at_clock, BuildError=BuildError,
+             TimingMissed=TimingMissed)
     stand_in("spikeforge.boards.report", format_table=lambda report: f"| {report['board']} |")
     result = run("build", reward_config, "--board", "ulx3s-85f", "-o", tmp_path / "ecp5")
     assert result.exit_code == 0, result.output
