@@ -15,10 +15,15 @@ from spikeforge.scripts.data_files import DataFileError, OutOfOrder, read_event_
 ROWS = 200_000
 
 
-def test_events_take_a_few_bytes_each(tmp_path):
-    path = tmp_path / "events.csv"
+def ten_a_step(path):
+    """An events file of ROWS events in time order, ten a timestep, on axon t % 8."""
     t = np.repeat(np.arange(ROWS // 10), 10)
     path.write_text("t,addr\n" + "".join(f"{ti},{ti % 8}\n" for ti in t.tolist()))
+    return path
+
+
+def test_events_take_a_few_bytes_each(tmp_path):
+    path = ten_a_step(tmp_path / "events.csv")
     tracemalloc.start()
     try:
         events, _ = read_events(path, axons=8)
@@ -40,9 +45,7 @@ def test_the_first_bad_row_is_reported_before_the_rest_is_read(tmp_path):
 
 
 def test_a_file_in_time_order_streams_in_the_memory_of_one_timestep(tmp_path):
-    path = tmp_path / "events.csv"
-    t = np.repeat(np.arange(ROWS // 10), 10)
-    path.write_text("t,addr\n" + "".join(f"{ti},{ti % 8}\n" for ti in t.tolist()))
+    path = ten_a_step(tmp_path / "events.csv")
     tracemalloc.start()
     try:
         steps = 0
