@@ -421,12 +421,12 @@ def _check_timing(report):
     return report
 
 
-def build_at_clock(make_top, board, out_dir, *, clock_mhz=None, **options):
-    """:func:`build` the board top-level ``make_top(clock_mhz)`` at ``clock_mhz``, or at the highest clock
-    that meets timing.
+def build_at_clock(make_top, board, out_dir, *, baud, clock_mhz=None, **options):
+    """:func:`build` the board top-level ``make_top(clock_mhz)``, whose UART runs at ``baud``, at ``clock_mhz``,
+    or at the highest clock that meets timing.
 
     With ``clock_mhz`` :data:`~spikeforge.boards.clocking.FASTEST` the clocks of
-    :func:`~spikeforge.boards.platforms.board_clocks` that make the top's baud rate are tried from the
+    :func:`~spikeforge.boards.platforms.board_clocks` that make ``baud`` are tried from the
     highest: each build in ``out_dir/clocks/<MHz>`` (so each is remembered), skipping the clocks more than 10%
     above the highest fmax reached so far (a tighter constraint can end lower than a looser one reaches), and
     the first that meets timing is copied to ``out_dir``. Its report
@@ -442,9 +442,7 @@ def build_at_clock(make_top, board, out_dir, *, clock_mhz=None, **options):
     if clock_mhz != FASTEST:
         return build(make_top(clock_mhz), board, out_dir, **options)
     out_dir = Path(out_dir)
-    probe = make_top(None)
-    probe._MustUse__silence = probe.block._MustUse__silence = True      # only asked for its baud rate
-    clocks = board_clocks(board, probe.baud)
+    clocks = board_clocks(board, baud)
     tried, ceiling = [], None
     for mhz in clocks:
         if ceiling is not None and mhz > ceiling * _SEARCH_MARGIN:

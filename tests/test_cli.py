@@ -359,7 +359,7 @@ class TimingMissed(BuildError):
 def test_build(config, tmp_path, stand_in):
     calls = []
 
-    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
+    def build_at_clock(make_top, board, out_dir, *, baud, clock_mhz, describe):
         top = make_top(24)
         calls.append((type(top).__name__, top.params, top.stdp, top.clock_mhz, board, Path(out_dir), clock_mhz,
                       describe))
@@ -382,7 +382,7 @@ def test_build(config, tmp_path, stand_in):
 
 
 def test_build_failure(config, tmp_path, stand_in):
-    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
+    def build_at_clock(make_top, board, out_dir, *, baud, clock_mhz, describe):
         raise BuildError("place and route failed; see top.nextpnr.log")
 
     stand_in("spikeforge.boards.build", build_at_clock=build_at_clock, BuildError=BuildError,

@@ -243,7 +243,7 @@ def test_verify_wiring(reward_config, stand_in, ok, code):
 def test_build_wiring(reward_config, tmp_path, stand_in):
     calls = []
 
-    def build_at_clock(make_top, board, out_dir, *, clock_mhz, describe):
+    def build_at_clock(make_top, board, out_dir, *, baud, clock_mhz, describe):
         top = make_top(None)
         calls.append((top.params, board, Path(out_dir), top.stdp, describe["parameters"]))
         return {"board": board}

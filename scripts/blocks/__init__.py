@@ -64,18 +64,20 @@ def build_block(config, board, out_dir, *, baud=DEFAULT_BAUD, clock_mhz=None, **
     import json
     from pathlib import Path
 
+    from amaranth.hdl import Fragment
+
     from spikeforge.boards.build import build_at_clock
     from spikeforge.hdl.export import manifest_of
 
     block = block_of(config)
-    probe = block.board_top(config, baud=baud)
-    component = probe.block
-    # Described here; the flow elaborates the tops it builds.
-    probe._MustUse__silence = component._MustUse__silence = True
+    component = block.component(config)
+    # Only described here (the flow elaborates the tops it builds); elaborated so that none of its parts is left
+    # unused.
+    Fragment.get(component, None)
     name = block.toplevel(config)
     description = block.describe(component)
     report = build_at_clock(lambda mhz: block.board_top(config, baud=baud, clock_mhz=mhz), board, out_dir,
-                            clock_mhz=clock_mhz, describe={"block": block.name, "design": block.design(config),
+                            baud=baud, clock_mhz=clock_mhz, describe={"block": block.name, "design": block.design(config),
                                                            "parameters": description["parameters"]}, **options)
     manifest = manifest_of(component, name=name, description=description)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
