@@ -1,5 +1,6 @@
-"""A whole chip under the worst traffic we can make: five cores on a 3 x 3 mesh, each multicasting every spike to
-the four others (all to all, recurrent) and to the host, almost every input firing, and the host port not ready
+"""A whole chip under the worst traffic we can make: eight cores on a 4 x 4 mesh (every other node, so every
+router carries traffic), each multicasting every spike to the seven others (all to all, recurrent) and to the
+host, almost every input firing, and the host port not ready
 in most cycles. The RTL must lose, duplicate and deadlock nothing: every output and every neuron's state after
 every step equal the golden model's, on both simulators."""
 
@@ -11,7 +12,7 @@ from spikeforge.sim.chip.model import ChipModel
 from spikeforge.sim.chip.rtl import verify
 
 
-NODES = {"a": 0, "b": 2, "c": 4, "d": 6, "e": 8}
+NODES = {"a": 0, "b": 2, "c": 5, "d": 7, "e": 8, "f": 10, "g": 13, "h": 15}
 
 
 def _connections():
@@ -24,8 +25,8 @@ def _connections():
     return connections
 
 
-ALL_TO_ALL = network(3, 3, {name: dict(CORE, neurons=4, axons=24, node=node) for name, node in NODES.items()},
-                     _connections(), map_size=5, table_size=8)
+ALL_TO_ALL = network(4, 4, {name: dict(CORE, neurons=4, axons=36, node=node) for name, node in NODES.items()},
+                     _connections(), map_size=8, table_size=9)
 STEPS, RATE, SEED = 5, 0.9, 5
 
 
@@ -35,15 +36,15 @@ def _weights():
 
 
 def test_the_traffic_is_heavy():
-    # Most neurons fire in most steps, so every step sends a spike from most neurons to four cores and the host.
+    # Most neurons fire in most steps, so every step sends a spike from most neurons to seven cores and the host.
     model = ChipModel(ALL_TO_ALL, _weights())
     rng = np.random.default_rng(0)
     fired = [len(model.step([int(i) for i in np.flatnonzero(rng.random(8) < RATE)])) for _ in range(STEPS)]
-    assert min(fired[1:]) >= 15, fired          # of 20 neurons
+    assert min(fired[1:]) >= 24, fired          # of 32 neurons
 
 
 @pytest.mark.cocotb
-def test_a_3x3_chip_all_to_all_under_host_backpressure_matches_the_model(sim, build_dir):
+def test_a_4x4_chip_all_to_all_under_host_backpressure_matches_the_model(sim, build_dir):
     ok, message = verify(ALL_TO_ALL, _weights(), sim=sim, steps=STEPS, seed=SEED, build_dir=build_dir, rate=RATE,
                          stall=0.8)
     assert ok, message
