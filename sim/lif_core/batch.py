@@ -22,6 +22,7 @@ from spikeforge.sim.harness.batch import BatchModel, Sequence, Stimulus
 from spikeforge.sim.harness.batch_build import compile_model
 from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS
+from spikeforge.sim.stdp.rest import rest_writes
 
 
 __all__ = ["CoreReplay", "compile_core", "replay"]
@@ -79,18 +80,16 @@ def _concat(*commands):
 
 
 def _start_commands(params, stdp, weights):
-    """The writes that make a freshly reset core a fresh model, in the cocotb drivers' order."""
+    """The writes that make a freshly reset core a fresh model: a learning core's learning state
+    (:func:`~spikeforge.sim.stdp.rest.rest_writes`), then the weights and the neuron fields."""
     A, N = params.axons, params.neurons
     every_axon, every_neuron = np.repeat(np.arange(A), N), np.tile(np.arange(N), A)
     commands = []
     if stdp is not None:
-        commands.append(_commands("WRITE", "X_TRACE", axon=np.arange(A)))
-        per_neuron = np.repeat(np.arange(N), 2)
-        trace = _commands("WRITE", "Y_TRACE", neuron=per_neuron, data=np.tile([0, 1], N))
-        trace["field"] = np.tile(np.array(["Y_TRACE", "PLASTIC"], dtype=object), N)
-        commands.append(trace)
-        if stdp.reward:
-            commands.append(_commands("WRITE", "ELIGIBILITY", axon=every_axon, neuron=every_neuron))
+        writes = rest_writes(params, stdp)
+        commands.append({"op": np.full(len(writes), "WRITE", dtype=object),
+                         "field": np.array([w["field"] for w in writes], dtype=object),
+                         **{key: np.array([w[key] for w in writes], dtype=np.int64) for key in ("axon", "neuron", "data")}})
     commands.append(_commands("WRITE", "WEIGHT", axon=every_axon, neuron=every_neuron,
                               data=np.asarray(weights, dtype=np.int64).ravel()))
     commands += [_commands("WRITE", NEURON_FIELDS[name], neuron=np.arange(N)) for name in params.neuron_fields()]

@@ -14,6 +14,7 @@ import numpy as np
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.sim.lif_core.cycles import patience
 from spikeforge.sim.lif_core.driver import LifDriver
+from spikeforge.sim.stdp.rest import rest_writes
 
 
 __all__ = ["StdpDriver"]
@@ -31,6 +32,8 @@ class StdpDriver(LifDriver):
     ----------
     stdp : dict
         The engine's parameters as built (the manifest's ``stdp`` table).
+    learning : StdpParams
+        The same, as parameters.
     groups : int
         Neuron groups, ``neurons // lanes``.
     reward : StreamSource or None
@@ -44,7 +47,8 @@ class StdpDriver(LifDriver):
             raise ValueError(f"Block '{manifest.toplevel}' was built without an STDP engine")
         self.groups = self.neurons // self.lanes
         # A tick also runs the learning passes; a reward visits every weight word.
-        self.patience = patience(self.params, StdpParams.create(self.params, **self.stdp))
+        self.learning = StdpParams.create(self.params, **self.stdp)
+        self.patience = patience(self.params, self.learning)
         for source in (self.events, self.tick, self.cfg):
             source.patience = self.patience
         self.reward = None
@@ -53,19 +57,11 @@ class StdpDriver(LifDriver):
             self.reward = self.ports.source("reward", reward_idle)
 
     async def start(self):
-        """Start as :meth:`LifDriver.start`, then give the learning state a fresh core's values.
-
-        Reset clears the engine's registers (the global learning switch, the LFSRs) but not its memories, so
-        every trace and eligibility is written 0 and every neuron made plastic. The fired flags of a step left
-        unfinished are cleared by the next tick only."""
+        """Start as :meth:`LifDriver.start`, then give the learning state a fresh model's values
+        (:func:`~spikeforge.sim.stdp.rest.rest_writes`): reset clears the engine's registers but not its
+        memories."""
         await super().start()
-        commands = [self.command("WRITE", "X_TRACE", axon=a, data=0) for a in range(self.axons)]
-        commands += [self.command("WRITE", field, neuron=n, data=value) for n in range(self.neurons)
-                     for field, value in (("Y_TRACE", 0), ("PLASTIC", 1))]
-        if self.stdp["reward"]:
-            commands += [self.command("WRITE", "ELIGIBILITY", axon=a, neuron=n, data=0)
-                         for a in range(self.axons) for n in range(self.neurons)]
-        await self.configure(commands)
+        await self.configure({"op": "WRITE", **write} for write in rest_writes(self.params, self.learning))
 
     # --- learning commands ---------------------------------------------------------------------------
 
