@@ -1,6 +1,8 @@
 """Chip configurations shared by the chip's pysim and cocotb tests: 1 x 1, 1 x 2, 2 x 2 and 3 x 3 chips, a layer
-split over two cores, skip and recurrent connections, per-neuron thresholds and biases, a core at the host's node, a learning core, and two cores
-of one phase joined by a recurrent connection. Every neuron is an output, so every core's spikes are compared."""
+split over two cores, skip and recurrent connections, per-neuron thresholds and biases, a core at the host's node,
+a learning core, two cores of one phase joined by a recurrent connection, and a stochastic learning core whose
+events arrive out of axon order from three sources. Every neuron is an output, so every core's spikes are
+compared."""
 
 import numpy as np
 
@@ -8,6 +10,8 @@ from spikeforge.hdl.chip.params import ChipParams
 
 
 CORE = dict(axons=8, neurons=8, lanes=2, weight_bits=6, threshold=20)
+# Rates whose products are not multiples of 2 ** lr_shift, so the rounding offsets change the weights.
+STOCHASTIC = {"a_plus": 37, "a_minus": 29, "lr_shift": 6, "stochastic": True, "seed": 77}
 
 
 def every_neuron_out(cores):
@@ -46,6 +50,18 @@ CHIPS = {
                                {"source": "b", "target": "a", "axon": 8, "recurrent": True}]),
     "1x2-learning": network(2, 1, {"h": dict(CORE, node=1, stdp={"a_plus": 40, "a_minus": 30, "lr_shift": 4})},
                             [{"source": "input", "target": "h"}]),
+    # A learning core with stochastic rounding draws an offset per event: it must take them in axon order, at
+    # their step. Its events come from two sources on interleaved axons (the inputs, which arrive first, between
+    # and above s's spikes, which come after s's tick) and from itself (its last step's spikes, which arrive
+    # after its tick).
+    "1x2-learning-order": network(2, 1, {"s": dict(CORE, neurons=4, node=0),
+                                         "h": dict(CORE, neurons=4, axons=16, node=1, stdp=STOCHASTIC)},
+                                  [{"source": "input", "target": "s"},
+                                   {"source": "s", "target": "h", "first": 0, "count": 2, "axon": 0},
+                                   {"source": "input", "target": "h", "first": 0, "count": 4, "axon": 2},
+                                   {"source": "s", "target": "h", "first": 2, "count": 2, "axon": 6},
+                                   {"source": "input", "target": "h", "first": 4, "count": 4, "axon": 8},
+                                   {"source": "h", "target": "h", "axon": 12, "recurrent": True}], map_size=5),
 }
 
 

@@ -3,27 +3,29 @@ and every neuron's state after every timestep, on 1 x 1, 1 x 2, 2 x 2 and 3 x 3 
 cores, a skip and a recurrent connection, a core at the host's node, a learning core, idle inputs and output
 backpressure, and a second network loaded into the same hardware."""
 
+import random
+
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 
 from chips import CHIPS, CORE, network, random_steps, weights_for
 from spikeforge.hdl.chip.chip import Chip
-from spikeforge.sim.chip.load import load_commands, rest_commands
+from spikeforge.hdl.chip.tile import PendingAxons
+from spikeforge.sim.chip.load import learning_reads, load_commands, rest_commands
 from spikeforge.sim.chip.model import ChipModel
 from spikeforge.sim.chip.pysim import run_chip_pysim
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
 
 def reads_for(params):
-    """READs of every stored per-neuron state field of every core, and how to name each answer."""
-    reads, names = [], []
-    for core in params.cores:
-        for field in state_names(core.params):
-            for n in range(core.params.neurons):
-                reads.append({"op": "READ", "unit": "CORE", "node": core.node, "field": NEURON_FIELDS[field],
-                              "neuron": n})
-                names.append((core.name, field, n))
-    return reads, names
+    """READs of every stored per-neuron state field of every core and of a learning core's weights, traces,
+    fired bits and LFSRs, and where the model holds each answer: (core, attribute, index)."""
+    reads = [({"op": "READ", "unit": "CORE", "node": core.node, "field": NEURON_FIELDS[field], "neuron": n},
+              core.name, field, n)
+             for core in params.cores for field in state_names(core.params) for n in range(core.params.neurons)]
+    reads += learning_reads(params)
+    return [fields for fields, *_ in reads], [name for _, *name in reads]
 
 
 def check(params, weights, steps, **options):
@@ -35,10 +37,10 @@ def check(params, weights, steps, **options):
     for t, ((outputs, answers, _), inputs) in enumerate(zip(results, steps)):
         expected = model.step(inputs)
         assert sorted(outputs) == expected, f"step {t}: the RTL output {sorted(outputs)}, the model {expected}"
-        for (core, field, n), value in zip(names, answers):
-            want = int(getattr(model.cores[core], field)[n])
-            assert value == want, f"after step {t}: core {core} neuron {n} {field} = {value} in the RTL, {want} " \
-                                  f"in the model"
+        for (core, attribute, index), value in zip(names, answers):
+            want = int(getattr(model.cores[core], attribute)[index])
+            assert value == want, f"after step {t}: core {core} {attribute}[{index}] = {value} in the RTL, " \
+                                  f"{want} in the model"
         spikes += len(expected)
     return spikes, results
 
@@ -79,8 +81,8 @@ LEARNING = {"a_plus": 40, "a_minus": 30, "lr_shift": 4}
     # The first sample's updates step the LFSRs: the second sample's learned weights show their state (with rates
     # whose products are not multiples of 2 ** lr_shift, so the rounding offset matters).
     ({"a_plus": 37, "a_minus": 29, "lr_shift": 6, "stochastic": True, "seed": 77}, False, "WEIGHT"),
-    # The first sample's last spikes reach the core after its last tick and mark their axons as fired: the second
-    # sample's presynaptic traces show the marks.
+    # The first sample's last spikes reach the core after its last tick and wait in its tile for the next tick:
+    # unless the rest clears them, the second sample's presynaptic traces show them.
     (LEARNING, True, "X_TRACE"),
 ], ids=["lfsr", "fired"])
 def test_a_learning_core_starts_every_sample_from_rest(stdp, recurrent, field):
@@ -151,3 +153,60 @@ def test_all_to_all_multicast_under_host_backpressure_neither_loses_nor_deadlock
     weights = {name: np.full((32, 8), 3) for name in names}
     spikes, _ = check(params, weights, random_steps(params, 4, 12, rate=1.0), stall=0.9, seed=13)
     assert spikes == 4 * 4 * 8
+
+
+def test_a_learning_tile_delivers_its_collected_events_in_axon_order():
+    """The pending-axon set of a learning core's tile: events collected in any order leave in ascending axon order
+    once delivery starts, under backpressure; those arriving during a delivery wait for the next one; an
+    axon the core does not have is dropped; the configuration reads and writes the collected set. 40 axons:
+    three words of 16 bits, the last partly used."""
+    pending = PendingAxons(axons=40, index_bits=6)
+    delivered = []
+
+    async def arrive(ctx, axon):
+        ctx.set(pending.arrive.valid, 1)
+        ctx.set(pending.arrive.payload, axon)
+        await ctx.tick()
+        ctx.set(pending.arrive.valid, 0)
+
+    async def configure(ctx, axon, value):
+        ctx.set(pending.cfg, {"axon": axon, "write": 1, "value": value})
+        await ctx.tick()
+        ctx.set(pending.cfg.write, 0)
+
+    async def deliver(ctx, arriving):
+        """Start a delivery, ``arriving`` coming in while it runs; wait until it is over."""
+        ctx.set(pending.start, 1)
+        await ctx.tick()
+        ctx.set(pending.start, 0)
+        for axon in arriving:
+            await arrive(ctx, axon)
+        await ctx.tick().until(~pending.busy)
+
+    async def driver(ctx):
+        for axon in [37, 3, 20, 16, 0, 45, 39]:
+            await arrive(ctx, axon)
+        await configure(ctx, 21, 1)
+        await configure(ctx, 0, 0)
+        for axon, bit in ((37, 1), (38, 0), (21, 1), (0, 0)):
+            ctx.set(pending.cfg.axon, axon)
+            assert ctx.get(pending.pending) == bit, f"axon {axon}"
+        await deliver(ctx, [17, 5])
+        assert delivered == [3, 16, 20, 21, 37, 39]
+        await deliver(ctx, [])
+        assert delivered[6:] == [5, 17]
+
+    async def consumer(ctx):
+        rng = random.Random(3)
+        async for _, _, valid, ready, axon in ctx.tick().sample(pending.events.valid, pending.events.ready,
+                                                                 pending.events.payload):
+            if valid and ready:
+                delivered.append(axon)
+            ctx.set(pending.events.ready, rng.random() < 0.4)
+
+    sim = Simulator(pending)
+    sim.add_clock(1e-6)
+    sim.add_testbench(driver)
+    sim.add_testbench(consumer, background=True)
+    sim.run()
+

@@ -44,7 +44,7 @@ def test_generate_writes_the_chip_and_its_manifest(tmp_path):
     assert manifest["derived"]["phases"] == 3
     assert manifest["derived"]["tiles"]["c"] == {"node": 2, "key": 3, "phase": 1}
     assert set(manifest["memory_map"]["cfg"]["command"]["enums"]["unit"]) == {
-        "CORE", "MAP", "KEY", "PHASE", "PHASES", "ROUTE", "OUTPUT"}
+        "CORE", "MAP", "KEY", "PHASE", "PHASES", "ROUTE", "OUTPUT", "PENDING"}
     assert "module chip(" in (tmp_path / "out" / "chip.v").read_text()
 
 

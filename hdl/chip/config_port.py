@@ -19,8 +19,9 @@ __all__ = ["ChipUnit", "add_config_port"]
 class ChipUnit(enum.Enum, shape=3):
     """What a configuration command addresses: a core's field (``field``, ``axon``, ``neuron``, ``data``), an
     input-map entry (``index``, ``entry``), a tile's key or phase (``data``), the number of phases (``data``), a
-    routing-table entry (``node``, ``index``, ``route``) or an output-map entry (``index``, ``entry``). ``node``
-    selects the tile or router."""
+    routing-table entry (``node``, ``index``, ``route``), an output-map entry (``index``, ``entry``) or, in the
+    tile of a learning core, whether an event of axon ``axon`` waits for the core's next tick (``data``, 0 or 1:
+    :class:`~spikeforge.hdl.chip.tile.PendingAxons`). ``node`` selects the tile or router."""
     CORE = 0
     MAP = 1
     KEY = 2
@@ -28,6 +29,7 @@ class ChipUnit(enum.Enum, shape=3):
     PHASES = 4
     ROUTE = 5
     OUTPUT = 6
+    PENDING = 7
 
 
 def _registers(chip):
@@ -67,6 +69,9 @@ def add_config_port(m, chip):
     # A core's addresses and data must fit its own widths (no silent truncation to another neuron or value).
     core_fits = Cat((cmd.node == n) & (cmd.axon >> t.lif.axon_bits == 0) & (cmd.neuron >> t.lif.neuron_bits == 0)
                     & fits(cmd.data, t.lif.data_bits) for n, t in tiles.items()).any()
+    learning = {n: t for n, t in tiles.items() if t.pending_axons}
+    has_pending = Cat((cmd.node == n) & (cmd.axon < t.core.params.axons) & (cmd.data >= 0) & (cmd.data <= 1)
+                      for n, t in learning.items()).any()
     unit = cmd.unit
     good = _selected([
         (unit == ChipUnit.CORE, has_tile & core_fits),
@@ -76,11 +81,14 @@ def add_config_port(m, chip):
         (unit == ChipUnit.PHASES, (cmd.data >= 0) & (cmd.data <= (1 << PHASE_BITS))),
         (unit == ChipUnit.ROUTE, (cmd.node < p.nodes) & (cmd.index < p.table_size)),
         (unit == ChipUnit.OUTPUT, cmd.index < len(regs["output"])),
+        (unit == ChipUnit.PENDING, has_pending),
     ], Const(0))
     write = cmd.op == CfgOp.WRITE
 
     for n, tile in tiles.items():
         m.d.comb += [getattr(tile.cfg.payload, name).eq(getattr(cmd, name)) for name, _ in tile.lif.cfg_layout]
+    for tile in learning.values():
+        m.d.comb += [tile.pending_cfg.axon.eq(cmd.axon), tile.pending_cfg.value.eq(cmd.data[0])]
     route_cmd = chip.mesh.cfg.payload
     m.d.comb += [route_cmd.op.eq(cmd.op), route_cmd.node.eq(cmd.node), route_cmd.index.eq(cmd.index)]
     m.d.comb += [getattr(route_cmd, name).eq(getattr(cmd.route, name)) for name, _ in cmd.route.shape()]
@@ -112,6 +120,14 @@ def add_config_port(m, chip):
                     m.next = "IDLE"
                     with m.If(~write):
                         m.next = "ROUTE-RSP"
+            with m.Elif(unit == ChipUnit.PENDING):
+                for n, tile in learning.items():
+                    with m.If(cmd.node == n):
+                        m.d.comb += tile.pending_cfg.write.eq(write)
+                        m.d.sync += rsp.data.eq(tile.pending)
+                m.next = "IDLE"
+                with m.If(~write):
+                    m.next = "RSP"
             with m.Else():
                 _registers_access(m, regs, cmd, rsp, write)
                 m.next = "IDLE"

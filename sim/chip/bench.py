@@ -6,8 +6,9 @@ through Amaranth. The run configuration (:mod:`spikeforge.sim.harness.run_config
 -> nested lists), ``inputs`` (samples of steps of input indices), ``idle`` and ``stall`` (the probabilities of an
 idle input cycle and of a cycle of output backpressure), ``seed`` and ``output``.
 
-- ``compare``: every sample from a freshly loaded chip; after every step the outputs and every neuron's state
-  equal the model's (the first difference is named: step, core, neuron, field).
+- ``compare``: every sample from a freshly loaded chip; after every step the outputs, every neuron's state and a
+  learning core's weights, traces, fired bits and LFSRs equal the model's (the first difference is named: step,
+  core, field, index).
 - ``replay``: the outputs and the cycles of every step, written to ``output`` as JSON.
 """
 
@@ -27,7 +28,7 @@ from spikeforge.sim.harness.layout import flat_fields
 from spikeforge.sim.harness.streams import StreamPorts
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
-from .load import load_commands, rest_commands
+from .load import learning_reads, load_commands, rest_commands
 from .model import ChipModel
 
 
@@ -76,14 +77,13 @@ class ChipDriver:
         return [beat["neuron"] for beat in self.outputs.take_all()]
 
     async def state(self):
-        """{(core, field, neuron): value} of every neuron's stored state."""
-        values = {}
-        for c in self.params.cores:
-            for field in state_names(c.params):
-                for n in range(c.params.neurons):
-                    values[c.name, field, n] = await self.command(
-                        {"op": "READ", "unit": "CORE", "node": c.node, "field": NEURON_FIELDS[field], "neuron": n})
-        return values
+        """``(core, model attribute, index, value)`` of every neuron's stored state and of every learning core's
+        weights, traces, fired bits and LFSRs (:func:`~spikeforge.sim.chip.load.learning_reads`)."""
+        reads = [({"op": "READ", "unit": "CORE", "node": c.node, "field": NEURON_FIELDS[field], "neuron": n},
+                  c.name, field, n) for c in self.params.cores for field in state_names(c.params)
+                 for n in range(c.params.neurons)]
+        return [(core, attribute, index, await self.command(fields))
+                for fields, core, attribute, index in reads + learning_reads(self.params)]
 
 
 def _setup(dut):
@@ -110,11 +110,11 @@ async def compare(dut):
             if got != want:
                 missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
                 raise AssertionError(f"{what}: outputs {missing} spiked in the model only, {extra} in the RTL only")
-            for (core, field, n), value in (await driver.state()).items():
-                expected = int(getattr(model.cores[core], field)[n])
+            for core, attribute, index, value in await driver.state():
+                expected = int(getattr(model.cores[core], attribute)[index])
                 if value != expected:
-                    raise AssertionError(f"{what}: core {core} neuron {n} {field} = {value} in the RTL, {expected} "
-                                         f"in the model")
+                    raise AssertionError(f"{what}: core {core} {attribute}[{index}] = {value} in the RTL, "
+                                         f"{expected} in the model")
             steps += 1
     Path(config["report"]).write_text(json.dumps({"steps": steps}) + "\n")
 

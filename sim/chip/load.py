@@ -15,7 +15,8 @@ from spikeforge.hdl.stdp.lfsr import lfsr_seeds
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
 
-__all__ = ["load_commands", "rest_commands", "state_reads", "neuron_arrays", "NEURON_ARRAYS"]
+__all__ = ["load_commands", "rest_commands", "state_reads", "learning_reads", "neuron_arrays", "NEURON_ARRAYS",
+           "LEARNING_STATE"]
 
 
 #: The per-neuron parameters a network may give a core whose ``[lif_core]`` sets them ``"per_neuron"``: the name
@@ -76,9 +77,10 @@ def load_commands(params, weights=None):
 
 def rest_commands(params):
     """WRITE commands that return every core to the state a reset chip starts from, as between the samples of a
-    batch: every neuron's state, and a learning core's traces, fired bits (an axon whose event came after the
-    last tick) and LFSRs (their seeds). The state in memories survives a reset; the LFSRs are registers, but a
-    chip is reset once, not between samples."""
+    batch: every neuron's state, and a learning core's traces, fired bits, LFSRs (their seeds) and the events
+    its tile holds for its next tick (those that came after the last tick: a recurrent connection's). The state
+    in memories survives a reset; the LFSRs and the tile's events are registers, but a chip is reset once, not
+    between samples."""
     commands = []
     for c in params.cores:
         fields = ("acc", *state_names(c.params)) + (("y",) if c.stdp else ())
@@ -90,6 +92,7 @@ def rest_commands(params):
             if c.stdp.has_lfsr:
                 commands += [_write("CORE", node=c.node, field="LFSR", neuron=lane, data=seed)
                              for lane, seed in enumerate(lfsr_seeds(c.stdp.seed, c.params.lanes))]
+            commands += [_write("PENDING", node=c.node, axon=a, data=0) for a in range(c.params.axons)]
     return commands
 
 
@@ -98,3 +101,28 @@ def state_reads(params, names):
     neuron of every core, in the order (core, field, neuron)."""
     return [{"op": "READ", "unit": "CORE", "node": core.node, "field": field, "neuron": n}
             for core in params.cores for field in names for n in range(core.params.neurons)]
+
+
+#: A learning core's state beyond its neurons': the configuration field -> its golden model attribute
+#: (:class:`~spikeforge.sim.stdp.model.StdpModel`) and what addresses it.
+LEARNING_STATE = {"WEIGHT": ("weights", "synapse"), "X_TRACE": ("x", "axon"), "FIRED": ("fired", "axon"),
+                  "Y_TRACE": ("y", "neuron"), "LFSR": ("lfsr", "lane")}
+
+
+def learning_reads(params):
+    """READ commands of every learning core's state beyond its neurons' (:data:`LEARNING_STATE`; the LFSRs with
+    stochastic rounding only), each with where the golden model holds it: a list of ``(command, core name,
+    model attribute, index)``, the index an axon, a neuron, a lane or an ``(axon, neuron)`` pair."""
+    reads = []
+    for c in params.cores:
+        if not c.stdp:
+            continue
+        p = c.params
+        indices = {"synapse": [(a, n) for a in range(p.axons) for n in range(p.neurons)], "axon": range(p.axons),
+                   "neuron": range(p.neurons), "lane": range(p.lanes if c.stdp.has_lfsr else 0)}
+        for field, (attribute, by) in LEARNING_STATE.items():
+            for index in indices[by]:
+                axon, neuron = index if by == "synapse" else (index, 0) if by == "axon" else (0, index)
+                reads.append(({"op": "READ", "unit": "CORE", "node": c.node, "field": field, "axon": axon,
+                               "neuron": neuron}, c.name, attribute, index))
+    return reads

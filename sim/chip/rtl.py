@@ -63,7 +63,7 @@ def verify(params, weights=None, *, sim="icarus", steps=8, samples=1, seed=0, bu
         return False, result.message.removeprefix("compare: ")
     done = report["steps"]
     return True, (f"{sim}: {done} steps of {samples} sample(s) from seed {seed} matched the model: every output "
-                  f"and every neuron's state after every step")
+                  f"and every neuron's state (a learning core's weights and traces too) after every step")
 
 
 def simulate_rtl(params, spikes, weights=None, *, sim="icarus", build_dir):
