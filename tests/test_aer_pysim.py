@@ -7,8 +7,8 @@ from amaranth.sim import Simulator
 
 from spikeforge.hdl.aer.mesh import Mesh
 from spikeforge.hdl.aer.packet import packet_layout
-from spikeforge.hdl.aer.params import EAST, LATENCY, LOCAL, NORTH, SOUTH, WEST, MeshParams, RouterParams
-from spikeforge.hdl.aer.router import Router
+from spikeforge.hdl.aer.params import EAST, LATENCY, LOCAL, NORTH, SOUTH, WEST, MeshParams, RouterParams, key_slices
+from spikeforge.hdl.aer.router import Router, lane_groups
 from spikeforge.sim.aer.driver import NetworkDriver, config_commands
 from spikeforge.sim.aer.model import AerModel, Packet
 from spikeforge.sim.aer.traffic import multicast_tree_routes, random_routes, uniform_random
@@ -184,6 +184,31 @@ def test_router_table_moves_a_packet_per_lookup_per_cycle(lookups):
     driver = run_pysim(params, packets)
     last = max(d.t for rows in driver.delivered.values() for d in rows)
     assert last == 4 * count // lookups - 1 + params.latency
+
+
+def test_router_table_key_of_two_slices():
+    """A 10-bit key is looked up in two 5-bit slices (a match memory each, and their AND): entries that span both
+    slices, that mask one of them out, and keys that match only in one slice (dropped)."""
+    params = RouterParams.create(routing="table", ports=4, key_bits=10, table_size=4, lookups=2,
+                                 routes=[{"key": 0x2A5, "mask": 0x3FF, "route": 0b0011},
+                                         {"key": 0x200, "mask": 0x300, "route": 0b0100},
+                                         {"key": 0x005, "mask": 0x00F, "route": 0b1001}])
+    assert key_slices(params.key_bits) == [(0, 5), (5, 5)]
+    model = AerModel(params)
+    assert model.reach(0x2A5) == [0, 1] and model.reach(0x215) == [2] and model.reach(0x1A5) == [0, 3]
+    assert model.reach(0x0A5) == [0, 3] and model.reach(0x2F0) == [2] and model.reach(0x0F0) == []
+    packets = uniform_random(params, count=16, seed=14, keys=[0x2A5, 0x2A4, 0x215, 0x1A5, 0x3F5, 0x0F0, 0x1E5])
+    run_pysim(params, packets, idle=0.1, stall=0.3, seed=15)
+
+
+def test_lane_groups_pair_the_links_of_a_dimension():
+    every = [NORTH, EAST, SOUTH, WEST, LOCAL]
+    assert lane_groups(5, every, 1) == [[NORTH, SOUTH, EAST, WEST, LOCAL]]
+    assert lane_groups(5, every, 2) == [[NORTH, SOUTH, EAST], [WEST, LOCAL]]
+    assert lane_groups(5, every, 3) == [[NORTH, SOUTH], [EAST, WEST], [LOCAL]]
+    assert lane_groups(5, every, 4) == [[NORTH, SOUTH], [EAST], [WEST], [LOCAL]]
+    assert lane_groups(5, [EAST, SOUTH, LOCAL], 2) == [[SOUTH, EAST], [LOCAL]]     # a north-west corner
+    assert lane_groups(4, [0, 1, 2, 3], 2) == [[0, 1], [2, 3]]                     # not a mesh router
 
 
 def test_router_table_default_route():

@@ -202,9 +202,10 @@ class RouterParams(_Common):
     fifo_depth : int
         Depth of each input FIFO, 1..256 (2 or more for one packet per cycle per input).
     lookups : int
-        ``table`` only: lookups per cycle, 1..ports, each with its own copy of the match memories and its own
-        bus to the outputs; the linked inputs are dealt to them in turn (default 1: one lookup and one bus
-        shared by every port, the smallest router).
+        ``table`` only: lookups per cycle, 1..ports, each with its own copy of the lookup memories (the route
+        memory of a key of one slice, the match memories of a longer key) and its own bus to the outputs; the
+        linked inputs are dealt to them in runs, on a 5-port router north with south and east with west
+        (default 1: one lookup and one bus shared by every port, the smallest router).
     table_size : int
         ``table`` only: number of table entries, 1..1024.
     miss : str

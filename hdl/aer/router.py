@@ -10,20 +10,25 @@ and loads it into the output register. A packet accepted in cycle t is valid at 
 input and output moves one packet per cycle in steady state.
 
 ``table`` mode, ``lookups`` lanes, each with a lookup and a bus to the outputs; the linked inputs are dealt to the
-lanes in turn (``lookups = 1``: one lane shared by every port, as SpiNNaker's router looks up one packet at a
-time). Each cycle a lane takes one arriving packet of its inputs, round-robin, into that input's buffer and looks
-its key up in the lane's copy of the ternary match memory, which holds, for each slice of the key and each value
-of that slice, the entries that value matches (the RAM-based TCAM of Jiang, "Scalable ternary content addressable
-memory implementation using FPGAs", ANCS 2013): one read per slice and an AND give every entry's match at once,
-with no comparator. The next cycle the first match's route (or the miss route) is written beside the packet; an
-empty route drops it (counted at its input; it leaves the buffer unsent). A buffer (:class:`_PacketQueue`) keeps
-its packets in block RAM, the head in the memory's read register. Each cycle a lane also moves one head of its
-inputs that owes a copy to a free output, round-robin, over its bus: every output of the head's route that is
-free loads the copy into its output register (with several lanes, an output takes one of the lanes offering it a
-copy, round-robin), and the head leaves when every output of its route has taken its copy. A head waits only for
-the outputs of its own route and a lane moves only heads that can move, so the shared lanes add no dependency
-between the ports (a lane that held a head until all its outputs were ready would, and deadlocks a mesh). A write
-of an entry rewrites its column of the match memories, one word per cycle (``2 ** slice bits`` cycles; the
+lanes in runs (:func:`lane_groups`; ``lookups = 1``: one lane shared by every port, as SpiNNaker's router
+looks up one packet at a time). Each cycle a lane takes one arriving packet of its inputs, round-robin, into that
+input's buffer and looks its key up. The table is kept as a ternary match memory, which holds, for each slice of
+the key and each value of that slice, the entries that value matches (the RAM-based TCAM of Jiang, "Scalable
+ternary content addressable memory implementation using FPGAs", ANCS 2013): one read per slice and an AND give
+every entry's match at once, with no comparator. A key of more than one slice is looked up so, in the lane's copy
+of the match memories, and the next cycle the first match's route (or the miss route) is written beside the
+packet. A key of one slice (``key_bits`` <= ``KEY_SLICE_BITS``, as a chip's keys are) has every answer worked out
+ahead: one match memory, read only when an entry is written, and a route memory per lane with the route of every
+key, so the lookup is one read of ``2 ** key_bits`` words of ``ports`` bits, with no priority encoder per lane. An
+empty route drops the packet (counted at its input; it leaves the buffer unsent). A buffer
+(:class:`_PacketQueue`) keeps its packets in block RAM, the head in the memory's read register. Each cycle a lane
+also moves one head of its inputs that owes a copy to a free output, round-robin, over its bus: every output of
+the head's route that is free loads the copy into its output register (with several lanes, an output takes one of
+the lanes offering it a copy, round-robin), and the head leaves when every output of its route has taken its copy.
+A head waits only for the outputs of its own route and a lane moves only heads that can move, so the shared lanes
+add no dependency between the ports (a lane that held a head until all its outputs were ready would, and
+deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word per cycle
+(``2 ** slice bits`` cycles, one more for a key of one slice, whose route memories are rewritten beside; the
 configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
 outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one packet per cycle (so an input with a
 lane of its own, like every output, one per cycle), the router ``lookups`` packets per cycle.
@@ -42,7 +47,11 @@ from .packet import CfgOp, cfg_layout, cfg_rsp_layout, packet_layout
 from .params import EAST, LOCAL, NORTH, SOUTH, WEST, RouterParams, key_slices
 
 
-__all__ = ["Router", "round_robin"]
+__all__ = ["Router", "round_robin", "lane_groups", "LANE_ORDER"]
+
+
+#: The order in which a 5-port ``table`` router deals its inputs to its lanes (:func:`lane_groups`).
+LANE_ORDER = (NORTH, SOUTH, EAST, WEST, LOCAL)
 
 
 def _lowest(m, value, name):
@@ -67,6 +76,29 @@ def _one_hot(grant, values):
 def _select(grant, values):
     """:func:`_one_hot`, for a result used only when ``grant`` selects one: a single value is taken as it is."""
     return values[0] if len(values) == 1 else _one_hot(grant, values)
+
+
+def lane_groups(ports, linked, lanes):
+    """The inputs each of ``lanes`` lanes of a ``table`` router of ``ports`` ports serves: the ``linked`` ports, in
+    the order :data:`LANE_ORDER` on a 5-port router (else by index), cut into runs as even as possible, the longer
+    first. On a mesh this pairs the two links of one dimension (north with south, east with west) and gives the
+    local port a lane of its own from three lanes on: under uniform XY traffic a central router of a 4 x 4 mesh
+    receives 0.75 or 1.0 times the injection rate on each link, depending on the side, and 1.0 at its local port,
+    and opposite links sum to 1.75 wherever the router is."""
+    order = LANE_ORDER if ports == len(LANE_ORDER) else range(ports)
+    ordered = [i for i in order if i in linked]
+    groups, start = [], 0
+    for k in range(lanes):
+        size = len(ordered) // lanes + (k < len(ordered) % lanes)
+        groups.append(ordered[start:start + size])
+        start += size
+    return groups
+
+
+def _index(one_hot):
+    """The index of the bit set in ``one_hot`` (0 when none is)."""
+    bits = [[one_hot[i] for i in range(len(one_hot)) if i >> b & 1] for b in range((len(one_hot) - 1).bit_length())]
+    return Cat(Cat(*ones).any() for ones in bits) if bits else Const(0, 1)
 
 
 def round_robin(m, requests, pointer, name):
@@ -282,28 +314,30 @@ class Router(wiring.Component):
                 m.d.comb += route.eq(1 << LOCAL)
         return route
 
-    def _configuration(self, m, slices):
-        """The configuration port, the entries it reads back, the routes the lookups use and the writes of the
-        match memories. Returns (match memories, one per key slice; route registers; busy: a column is being
-        rewritten)."""
+    def _configuration(self, m, slices, lanes):
+        """The configuration port, the entries it reads back and the memories the lookups read, rewritten by a
+        sweep over the key values after each WRITE. Returns (what each lane looks up in: its route memory for a
+        key of one slice, :meth:`_route_memories`; its copy of the match memories and the route registers for a
+        longer key, :meth:`_match_memories`; busy: a sweep is under way)."""
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
                                                 attrs=_NO_RW_CHECK)
         entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
-        routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
 
         rsp_valid = Signal()
         rsp_zero = Signal()                      # the answer to a READ beyond the table is 0
         cmd = self.cfg.payload
         in_range = cmd.index < p.table_size
-        # The rewrite of one entry's column: the entry, and the slice value written this cycle.
+        # The sweep after a WRITE: the entry written (its column of the match memories), and the slice value
+        # whose words are rewritten.
         sweep = Signal(max(width for _, width in slices))
         sweeping = Signal()
         column = Signal(range(p.table_size))
         written = Signal(entry_layout)
+        busy = Signal()
         m.d.comb += [
-            self.cfg.ready.eq(~rsp_valid & ~sweeping),
+            self.cfg.ready.eq(~rsp_valid & ~busy),
             self.cfg_rsp.valid.eq(rsp_valid),
             self.cfg_rsp.payload.eq(Mux(rsp_zero, 0, entry_read.data)),
             entry_read.addr.eq(cmd.index),
@@ -314,37 +348,108 @@ class Router(wiring.Component):
             m.d.sync += rsp_valid.eq(0)
         accept = self.cfg.valid & self.cfg.ready
         self._count(m, self.bad_config, accept & ~in_range)
-        with m.If(accept & in_range & (cmd.op == CfgOp.WRITE)):
+        write = Signal()
+        m.d.comb += write.eq(accept & in_range & (cmd.op == CfgOp.WRITE))
+        with m.If(write):
             m.d.comb += entry_write.en.eq(1)
             m.d.sync += [sweeping.eq(1), sweep.eq(0), column.eq(cmd.index), written.eq(entry_write.data)]
-            for e, route in enumerate(routes):
-                with m.If(cmd.index == e):
-                    m.d.sync += route.eq(cmd.route)
         with m.If(accept & (cmd.op == CfgOp.READ)):
             m.d.comb += entry_read.en.eq(in_range)
             m.d.sync += [rsp_valid.eq(1), rsp_zero.eq(~in_range)]
+        with m.If(sweeping):
+            m.d.sync += sweep.eq(sweep + 1)
+            with m.If(sweep == (1 << len(sweep)) - 1):
+                m.d.sync += sweeping.eq(0)
 
-        # Bit ``column`` of word v of slice s's memory: the entry matches a key whose slice s is v.
+        def matches(value, lsb, width):
+            """The written entry's bit of word ``value`` of slice (``lsb``, ``width``)'s match memory."""
+            key, mask = written.key[lsb:lsb + width], written.mask[lsb:lsb + width]
+            return ((value & mask) == key) & written.enable
+
+        sweep_state = (sweep, sweeping, column, busy)
+        if len(slices) == 1:
+            lookup = self._route_memories(m, slices[0][1], lanes, sweep_state, entry_read,
+                                          lambda value: matches(value, 0, slices[0][1]))
+        else:
+            routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
+            for e, route in enumerate(routes):
+                with m.If(write & (cmd.index == e)):
+                    m.d.sync += route.eq(cmd.route)
+            lookup = [(self._match_memories(m, slices, sweep_state, matches), routes)] * lanes
+        return lookup, busy
+
+    def _match_memories(self, m, slices, sweep_state, matches):
+        """A key of several slices: a match memory per slice, bit e of word v set when entry e matches a key whose
+        slice is v; a sweep writes the written entry's column, a word per cycle (``2 ** widest slice`` cycles)."""
+        p = self._p
+        sweep, sweeping, column, busy = sweep_state
         memories = []
-        last = (1 << len(sweep)) - 1
         for s, (lsb, width) in enumerate(slices):
             memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[],
                                                        attrs=_NO_RW_CHECK)
             write = memory.write_port(granularity=1)
             value = sweep[:width]
-            key, mask = written.key[lsb:lsb + width], written.mask[lsb:lsb + width]
             m.d.comb += [
                 write.addr.eq(value),
-                write.data.eq(((value & mask) == key).replicate(p.table_size) & written.enable.replicate(
-                    p.table_size)),
+                write.data.eq(matches(value, lsb, width).replicate(p.table_size)),
                 write.en.eq(Mux(sweeping, Const(1) << column, 0)),
             ]
             memories.append(memory)
-        with m.If(sweeping):
-            m.d.sync += sweep.eq(sweep + 1)
-            with m.If(sweep == last):
-                m.d.sync += sweeping.eq(0)
-        return memories, routes, sweeping
+        m.d.comb += busy.eq(sweeping)
+        return memories
+
+    def _route_memories(self, m, width, lanes, sweep_state, entry_read, matches):
+        """A key of one slice: beside the match memory (bit e of word v: entry e matches key v), a route memory
+        per lane holds the route of every key (word v: the first matching entry's route, or the miss route), so
+        a lookup is one read. The sweep after a WRITE reads word v of the match memory; the next cycle writes it
+        back with the entry's new bit and reads the first matching entry (the entries memory's read port is free:
+        no command is taken during a sweep); the next writes that entry's route, or the miss route, to word v of
+        every route memory (``2 ** width + 2`` cycles). Returns the route memories."""
+        p = self._p
+        sweep, sweeping, column, busy = sweep_state
+        match = m.submodules.match0 = Memory(shape=p.table_size, depth=1 << width, init=[], attrs=_NO_RW_CHECK)
+        match_write, match_read = match.write_port(granularity=1), _ReadPort(m, match, "sweep_match")
+        value = Signal(width)                   # the key whose match word is written in this cycle
+        merging = Signal()
+        routed = Signal(width)                  # the key whose route is written in this cycle
+        routing = Signal()
+        hit = Signal()                          # some entry matches key ``routed``
+        m.d.sync += [value.eq(sweep), merging.eq(sweeping), routed.eq(value), routing.eq(merging)]
+        m.d.comb += [match_read.addr.eq(sweep), match_read.en.eq(sweeping), busy.eq(sweeping | merging | routing)]
+        bit = Signal(p.table_size, name="sweep_column")
+        word = Signal(p.table_size, name="sweep_word")
+        m.d.comb += [bit.eq(Const(1) << column),
+                     word.eq((match_read.data & ~bit) | Mux(matches(value), bit, 0)),
+                     match_write.addr.eq(value), match_write.data.eq(word),
+                     match_write.en.eq(Mux(merging, bit, 0))]
+        first = _lowest(m, word, "sweep_first")
+        with m.If(merging):
+            m.d.comb += [entry_read.addr.eq(_index(first)), entry_read.en.eq(1)]
+            m.d.sync += hit.eq(word.any())
+        route = Signal(p.ports, name="sweep_route")
+        m.d.comb += route.eq(Mux(hit, entry_read.data.route & self._links, self._miss_route))
+        memories = []
+        for k in range(lanes):
+            memory = m.submodules[f"lane{k}_routes"] = Memory(shape=p.ports, depth=1 << width,
+                                                             init=[self._miss_route] * (1 << width),
+                                                             attrs=_NO_RW_CHECK)
+            write = memory.write_port()
+            m.d.comb += [write.addr.eq(routed), write.data.eq(route), write.en.eq(routing)]
+            memories.append(memory)
+        return memories
+
+    @property
+    def _miss_route(self):
+        """The route of a key no entry matches, restricted to the linked ports."""
+        return (self._p.default_route if self._p.miss == "default" else 0) & self._links
+
+    def _first_route(self, m, match, routes, name):
+        """The route of the first entry set in ``match`` (a mask of the matching entries), or the miss route;
+        restricted to the linked ports."""
+        first = _lowest(m, match, f"{name}_first")
+        route = Signal(self._p.ports, name=f"{name}_route")
+        m.d.comb += route.eq(Mux(match.any(), _one_hot(first, routes) & self._links, self._miss_route))
+        return route
 
     def elaborate(self, platform):
         return self._elaborate_table() if self._p.uses_table else self._elaborate_xy()
@@ -354,10 +459,10 @@ class Router(wiring.Component):
         m = Module()
         N = p.ports
         slices = key_slices(p.key_bits)
-        memories, routes, busy = self._configuration(m, slices)
         linked = [i for i in range(N) if self._links >> i & 1]
         lanes = min(p.lookups, len(linked))
-        groups = [linked[k::lanes] for k in range(lanes)]
+        lookup, busy = self._configuration(m, slices, lanes)
+        groups = lane_groups(p.ports, linked, lanes)
 
         # Input buffers of the linked ports (the others never take a packet). ``sent`` is the mask of outputs that
         # have taken their copy of the head.
@@ -393,13 +498,10 @@ class Router(wiring.Component):
                              port.ready.eq(queue.w.ready & grant[j])]
             key = Signal(p.key_bits, name=f"lane{k}_key")
             m.d.comb += key.eq(_select(grant, [self.inputs[i].payload.key for i in group]))
-            ports = [_ReadPort(m, memory, f"lane{k}_match{s}") for s, memory in enumerate(memories)]
-            for port, (lsb, width) in zip(ports, slices):
-                m.d.comb += [port.addr.eq(key[lsb:lsb + width]), port.en.eq(1)]
+            route = self._look_up(m, lookup[k], key, slices, f"lane{k}")
             looked = Signal(len(group), name=f"lane{k}_looked")     # the input whose packet was looked up
             m.d.sync += looked.eq(grant)
             looking.append(looked.any())
-            route = self._route_of(m, ports, routes, f"lane{k}")
             for j, i in enumerate(group):
                 m.d.comb += queues[i].route.eq(route)
                 self._count(m, self.dropped[i], looked[j] & ~route.any())
@@ -455,21 +557,23 @@ class Router(wiring.Component):
         m.d.comb += self.idle.eq(~Cat(*held).any())
         return m
 
-    def _route_of(self, m, ports, routes, name):
-        """The route a lookup reads from the match memories' ``ports`` one cycle after its key: the first
-        matching entry's (every entry's match is the AND of its slices' bits), or the miss route; restricted to
-        the linked ports."""
-        p = self._p
-        every = ports[0].data
-        for port in ports[1:]:
-            every = every & port.data
-        match = Signal(p.table_size, name=f"{name}_match")
+    def _look_up(self, m, lookup, key, slices, name):
+        """The route of ``key``, one cycle after it: a read of the lane's route memory (``lookup``, one slice), or
+        the first route of the entries every slice's match memory (``lookup``: the memories and the route
+        registers) says ``key`` matches."""
+        if len(slices) == 1:
+            port = _ReadPort(m, lookup, f"{name}_routes")
+            m.d.comb += [port.addr.eq(key), port.en.eq(1)]
+            return port.data
+        memories, routes = lookup
+        every = None
+        for s, (memory, (lsb, width)) in enumerate(zip(memories, slices)):
+            port = _ReadPort(m, memory, f"{name}_match{s}")
+            m.d.comb += [port.addr.eq(key[lsb:lsb + width]), port.en.eq(1)]
+            every = port.data if every is None else every & port.data
+        match = Signal(self._p.table_size, name=f"{name}_match")
         m.d.comb += match.eq(every)
-        first = _lowest(m, match, f"{name}_first")
-        miss_route = p.default_route if p.miss == "default" else 0
-        route = Signal(p.ports, name=f"{name}_route")
-        m.d.comb += route.eq(Mux(match.any(), _one_hot(first, routes), miss_route) & self._links)
-        return route
+        return self._first_route(m, match, routes, name)
 
     def _elaborate_xy(self):
         p = self._p

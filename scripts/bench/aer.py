@@ -32,8 +32,9 @@ from pathlib import Path
 
 import click
 
-from spikeforge.hdl.aer.params import LATENCY, TABLE_LATENCY, MeshParams, RouterParams
-from spikeforge.hdl.aer.router import Router
+from spikeforge.hdl.aer.params import (EAST, LATENCY, LOCAL, MESH_PORTS, NORTH, SOUTH, TABLE_LATENCY, WEST,
+                                       MeshParams, RouterParams)
+from spikeforge.hdl.aer.router import Router, lane_groups
 from spikeforge.hdl.aer.routes import multicast_tree_routes
 from spikeforge.scripts.bench.report import build_point
 from spikeforge.sim.aer.measure import WARMUP, rates
@@ -60,14 +61,25 @@ ROUTERS = {
     "xy": dict(routing="xy", width=4, height=4, x=1, y=1, payload_bits=16, fifo_depth=4),
     "table16": dict(routing="table", ports=5, key_bits=16, table_size=16, payload_bits=16, fifo_depth=4),
 }
-#: The lookups per table router of the table-mesh saturation rows (1: the smallest router; 3 and 5, one per port,
+#: The lookups per table router of the table-mesh saturation rows (1: the smallest router; 5, one per port,
 #: for a mesh that needs the throughput).
-TABLE_LOOKUPS = (1, 3, 5)
-#: The routers synthesized alone: those of :data:`ROUTERS`, and ``table16`` with each of :data:`TABLE_LOOKUPS`.
-ALONE = {"xy": ROUTERS["xy"], **{("table16" if n == 1 else f"table16, {n} lookups"): dict(ROUTERS["table16"], lookups=n)
-                                  for n in TABLE_LOOKUPS}}
-# Goals (issue 11: routers lean enough for a small FPGA): a 16-entry table router alone.
+TABLE_LOOKUPS = (1, 3, 4, 5)
+#: The node of the 4 x 4 table mesh whose router is synthesized alone: a central one (all 5 ports linked), among
+#: the routers the saturation rows load most.
+MESH_NODE = 5
+#: The routers synthesized alone: name -> (RouterParams keywords, links mask or None for all ports); those of
+#: :data:`ROUTERS`, and the router of :data:`MESH_NODE` of the table mesh of the saturation rows with each of
+#: :data:`TABLE_LOOKUPS`, so each goal row's area and throughput are one configuration's.
+ALONE = {"xy": (ROUTERS["xy"], None), "table16": (ROUTERS["table16"], None),
+         **{f"table mesh, lookups = {n}": (MeshParams.create(**TABLE_MESH, lookups=n).router(MESH_NODE).to_dict(),
+                                           MeshParams.create(**TABLE_MESH).links(MESH_NODE))
+            for n in TABLE_LOOKUPS}}
+# Goals (issue 11: routers lean enough for a small FPGA): a 16-entry table router alone, in a configuration whose
+# 4 x 4 mesh saturates at THROUGHPUT_GOAL or more.
 ALONE_GOALS = {"icebreaker": 900, "ulx3s-85f": 600}
+#: The parts of a run, each measured by :func:`main` or, when left out of ``--only``, taken from the results of
+#: an earlier run (``results.json`` in the build directory).
+PARTS_OF_RUN = ("table-saturation", "alone", "zero-load", "saturation", "curve", "builds")
 BOARDS = ("icebreaker", "ulx3s-85f")
 SEED = 1
 
@@ -113,6 +125,37 @@ def xy_unicast_tables(params):
             for row in multicast_tree_routes(params, {dest: [dest]}, origins={dest: origin}):
                 rows[row["node"], row["key"]] = row
     return [rows[k] for k in sorted(rows)]
+
+
+def xy_arrivals(params):
+    """{(node, input port): packets} arriving at each router input when every node sends one packet to every node
+    (itself included) along the XY path, as :func:`xy_unicast_tables` routes them: the load of each input under
+    uniform random traffic, in units of the injection rate / nodes."""
+    arrivals = {}
+    for src in range(params.nodes):
+        for dest in range(params.nodes):
+            node, port = src, LOCAL
+            while True:
+                arrivals[node, port] = arrivals.get((node, port), 0) + 1
+                (x, y), (dx, dy) = params.position(node), params.position(dest)
+                step = EAST if dx > x else WEST if dx < x else SOUTH if dy > y else NORTH if dy < y else None
+                if step is None:
+                    break
+                after = params.neighbour(node, step)
+                node, port = after, next(p for p in range(LOCAL) if params.neighbour(after, p) == node)
+    return arrivals
+
+
+def lane_bound(params):
+    """The injection rate (packets per node per cycle) at which the busiest lane of a table mesh under uniform
+    random traffic takes in one packet per cycle: a lane serves its inputs (:func:`lane_groups`) one packet a
+    cycle, so the mesh saturates at or below it."""
+    arrivals = xy_arrivals(params)
+    busiest = max(sum(arrivals.get((node, port), 0) for port in group)
+                  for node in range(params.nodes)
+                  for group in lane_groups(MESH_PORTS, [p for p in range(MESH_PORTS) if params.links(node) >> p & 1],
+                                           params.lookups))
+    return params.nodes / busiest
 
 
 def measure_table_saturation(sim, build_dir, lookups):
@@ -243,9 +286,10 @@ def synth_alone(component, board, out_dir, *, name="router"):
 
 
 def router_alone(name, board, out_dir):
-    """:func:`synth_alone` of router ``name`` of :data:`ALONE` (all its ports linked)."""
-    return {"router": name, "board": board, **synth_alone(Router(RouterParams.create(**ALONE[name])), board,
-                                                          out_dir)}
+    """:func:`synth_alone` of router ``name`` of :data:`ALONE`."""
+    params, links = ALONE[name]
+    return {"router": name, "board": board,
+            **synth_alone(Router(RouterParams.create(**params), links=links), board, out_dir)}
 
 
 #: The parts of the per-module census: (label, whether a module of the router is one).
@@ -256,28 +300,44 @@ PARTS = (
 )
 
 
-def _render_alone(alone):
+def _goal(logic_cells, board, saturation):
+    """The goal column of a row of the router alone: the area goal on ``board`` and the 4 x 4 saturation
+    throughput goal, met by one configuration or not (empty for a router without a saturation row)."""
+    if saturation is None:
+        return ""
+    area, throughput = logic_cells <= ALONE_GOALS[board], saturation >= THROUGHPUT_GOAL
+    return (f"{'met' if area and throughput else 'missed'}: at most {ALONE_GOALS[board]} cells "
+            f"({'met' if area else 'missed'}), saturation {saturation:.3f} at least {THROUGHPUT_GOAL} "
+            f"({'met' if throughput else 'missed'})")
+
+
+def _render_alone(alone, table_saturation):
     lines = [
         "### One router alone: where the cells go",
         "",
         "The router component by itself, its ports the top level (so without the board's host link), synthesized "
         "by the Yosys the build flow uses for each board (`synth_ice40` / `synth_ecp5`) and packed by its nextpnr "
-        "(`--pack-only`: the ports are not pins, so nothing is placed or timed), all ports linked; "
-        "`scripts/bench/aer.py` `synth_alone`. Logic cells as nextpnr packs them: iCE40 LCs (a LUT4 with its "
-        "flip-flop and carry), ECP5 TRELLIS_COMB (one LUT4, two per carry cell or LUT RAM cell). The parts: Yosys' "
-        "census of the same design synthesized without flattening (so no optimization across the parts), "
-        "LUT4 + carry cells / flip-flops of the 5 input buffers, of the 11 saturating 16-bit counters (10 "
-        "forwarded and dropped, `bad_config`) and of the rest (the lookups, the buses and output registers, the "
-        "table and its configuration).",
+        "(`--pack-only`: the ports are not pins, so nothing is placed or timed); `scripts/bench/aer.py` "
+        "`synth_alone`. `xy` and `table16` are the routers of the next section, all ports linked. `table mesh, "
+        f"lookups = n` is the router of node {MESH_NODE} (a central one: all 5 ports linked) of the 4 x 4 table "
+        "mesh of the saturation rows above (4-bit keys, 16 entries, 16-bit payload, 4-bit `src`: 24-bit packets, "
+        "FIFO depth 4, 16-bit counters), so its goal column joins the area goal (issue 11: at most 900 logic "
+        "cells on the UP5K, 600 LUT4 on the ECP5) and the saturation goal of one configuration. Logic cells as "
+        "nextpnr packs them: iCE40 LCs (a LUT4 with its flip-flop and carry), ECP5 TRELLIS_COMB (one LUT4, two "
+        "per carry cell or LUT RAM cell). The parts: Yosys' census of the same design synthesized without "
+        "flattening (so no optimization across the parts, and a LUT4 and a carry cell that nextpnr packs into "
+        "one iCE40 LC count twice), LUT4 + carry cells / flip-flops of the 5 input buffers, of the 11 saturating "
+        "counters (`forwarded` and `dropped` per port, `bad_config`) and of the rest (the lookups, the buses and "
+        "output registers, the table and its configuration).",
         "",
-        "| router | device | logic cells | goal | FFs | RAM blocks | " + " | ".join(label for label, _ in PARTS)
-        + " |",
+        "| router | device | logic cells | goal (cells; 4 x 4 saturation) | FFs | RAM blocks | "
+        + " | ".join(label for label, _ in PARTS) + " |",
         "|---|---|---|---|---|---|" + "---|" * len(PARTS),
     ]
     for a in alone:
         res = a["resources"]
-        goal = ALONE_GOALS[a["board"]] if a["router"] == "table16" else None
-        verdict = "" if goal is None else f"at most {goal} ({'met' if res['logic_cells'] <= goal else 'missed'})"
+        lookups = ALONE[a["router"]][0].get("lookups") if a["router"].startswith("table mesh") else None
+        verdict = _goal(res["logic_cells"], a["board"], table_saturation[lookups][0] if lookups else None)
         parts = []
         for _, belongs in PARTS:
             cells = [c for module, c in a["modules"].items() if belongs(module)]
@@ -336,7 +396,8 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
     table_rows = [
         f"| saturation throughput, uniform random, table routers, lookups = {n} | {acc:.3f} accepted packets / "
         f"node / cycle ({dlv:.3f} delivered) | at least {THROUGHPUT_GOAL} "
-        f"({'met' if acc >= THROUGHPUT_GOAL else 'missed'}); lookup bound {min(1.0, n * 16 / 4.5 / 16):.2f} |"
+        f"({'met' if acc >= THROUGHPUT_GOAL else 'missed'}); lane bound "
+        f"{lane_bound(MeshParams.create(**TABLE_MESH, lookups=n)):.2f} |"
         for n, (acc, dlv, _) in table_saturation.items()]
     table_windows = ", ".join(f"{w[0]}..{w[1]} (lookups = {n})" for n, (_, _, w) in table_saturation.items())
     lines = [
@@ -363,11 +424,14 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
         f"{window[0]}..{window[1]} (after a {WARMUP}-cycle warm-up, while every source still had packets). Table "
         f"routers: the same 4 x 4 mesh with `routing = \"table\"`, 4-bit keys and 16-entry tables that send key d "
         f"to node d along the XY path, keys uniformly random over the 16 nodes (the source's own included), "
-        f"measured over cycles {table_windows}. A table router takes in and looks up `lookups` packets per cycle "
-        f"(zero-load latency {TABLE_LATENCY} cycles per router) and moves as many to its outputs; a packet on this "
-        f"mesh is looked up by 3.5 routers on average and by each of the four central ones with probability "
-        f"4.5 / 16, so the lookups bound it at lookups x 16 / 4.5 / 16 packets per node per cycle (0.22 for one, "
-        f"0.67 for three), the links at the XY mesh's figure.",
+        f"measured over cycles {table_windows}. A table router takes in and looks up one packet per cycle in each "
+        f"of its `lookups` lanes (zero-load latency {TABLE_LATENCY} cycles per router) and moves as many to its "
+        f"outputs. The lane bound (`lane_bound`) is the injection rate at which the busiest lane of the mesh takes "
+        f"in a packet every cycle, from the XY paths of uniform traffic and the inputs each lane serves "
+        f"(`lane_groups`): a central router receives 0.75 or 1.0 times the injection rate on a link, depending on "
+        f"its side, and 1.0 at its local port, 4.5 in all, so one lane bounds the mesh at 1 / 4.5 = 0.22, and "
+        f"three or four, whose busiest lane serves two opposite links (1.75), at 0.57; the links bound it at the "
+        f"XY mesh's figure.",
         "",
         f"![latency against offered load]({png_name})",
         "",
@@ -379,7 +443,7 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
               "earliest injection cycle to its delivery cycle (source queueing included, so it grows without "
               "bound past saturation); accepted load over the same window as the saturation throughput.", ""]
     if alone:
-        lines += _render_alone(alone)
+        lines += _render_alone(alone, table_saturation)
     if builds:
         lines += _render_builds(builds)
     return "\n".join(lines)
@@ -391,44 +455,79 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks_aer.md"),
               show_default=True, help="The markdown section; the PNG goes beside it.")
-@click.option("--no-build", is_flag=True, help="Skip the resource and fmax builds.")
-def main(sim, build_dir, out, no_build):
+@click.option("--no-build", is_flag=True, help="Skip the resource and fmax builds (alone and on the boards).")
+@click.option("--only", "only", type=click.Choice(PARTS_OF_RUN), multiple=True,
+              help="Measure only these parts (repeatable); take the others from the results of an earlier run in "
+                   "the build directory.")
+def main(sim, build_dir, out, no_build, only):
     """Measure the router and the mesh and write the benchmark section and the latency curve."""
-    mesh_dir = build_dir / f"mesh_4x4_{sim}"
-    _log("zero-load latency")
-    zero_load = measure_zero_load(sim, mesh_dir)
-    _log(f"  {zero_load}")
-    _log("saturation throughput")
-    saturation = measure_saturation(sim, mesh_dir)
-    _log(f"  accepted {saturation[0]:.3f}, delivered {saturation[1]:.3f} packets / node / cycle")
+    results_file = build_dir / "results.json"
+    earlier = json.loads(results_file.read_text()) if only and results_file.exists() else {}
+    parts = [p for p in PARTS_OF_RUN if not (no_build and p in ("alone", "builds"))]
+    missing = [p for p in parts if only and p not in only and p not in earlier]
+    if missing:
+        raise click.ClickException(f"--only leaves out {missing[0]!r}, and {results_file} has no earlier result of "
+                                   "it")
+    results = {p: earlier[p] for p in parts if only and p not in only}
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        if part not in results:
+            _log(part)
+            results[part] = _MEASURE[part](sim, build_dir)
+            # Saved after each part, so that a run cut short leaves what it measured to --only.
+            results_file.write_text(json.dumps(results, indent=1))
+    results = json.loads(json.dumps(results))      # one form, whether measured now or earlier
+    png = out.with_name("aer_latency.png")
+    plot_curve(results["curve"], results["saturation"][0], png)
+    table_saturation = {int(n): rows for n, rows in results["table-saturation"].items()}
+    out.write_text(render(results["zero-load"], results["saturation"], table_saturation, results["curve"],
+                          results.get("builds", []), results.get("alone", []), sim, png.name) + "\n")
+    click.echo(f"wrote {out} and {png}")
+
+
+def _measure_table_saturation(sim, build_dir):
     table_saturation = {}
     for lookups in TABLE_LOOKUPS:
-        _log(f"saturation throughput, table routers, lookups = {lookups}")
+        _log(f"  lookups = {lookups}")
         table_saturation[lookups] = measure_table_saturation(sim, build_dir / f"mesh_4x4_table{lookups}_{sim}",
                                                              lookups)
         _log(f"  accepted {table_saturation[lookups][0]:.3f}, delivered {table_saturation[lookups][1]:.3f} packets "
              "/ node / cycle")
-    _log("latency against offered load")
-    curve = measure_curve(sim, mesh_dir)
-    png = out.with_name("aer_latency.png")
-    plot_curve(curve, saturation[0], png)
-    builds, alone = [], []
-    if not no_build:
-        for name in ALONE:
-            for board in BOARDS:
-                _log(f"synthesizing router {name} alone for {board}")
-                slug = name.replace(", ", "_").replace(" ", "_")
-                alone.append(router_alone(name, board, build_dir / f"alone_{slug}_{board}"))
-                _log(f"  {alone[-1]['resources']}")
-        for name in ROUTERS:
-            for board in BOARDS:
-                _log(f"building router {name} for {board}")
-                builds.append(build_router(name, board, build_dir / f"{name}_{board}"))
-                result = builds[-1]
-                _log(f"  {result['status']}: " + (f"{result['report']['resources']}, {result['report']['fmax_mhz']} "
-                                                  "MHz" if result["status"] == "ok" else result["error"]))
-    out.write_text(render(zero_load, saturation, table_saturation, curve, builds, alone, sim, png.name) + "\n")
-    click.echo(f"wrote {out} and {png}")
+    return table_saturation
+
+
+def _measure_alone(sim, build_dir):
+    alone = []
+    for name in ALONE:
+        for board in BOARDS:
+            _log(f"  router {name} alone for {board}")
+            slug = name.replace(", ", "_").replace(" = ", "").replace(" ", "_")
+            alone.append(router_alone(name, board, build_dir / f"alone_{slug}_{board}"))
+            _log(f"  {alone[-1]['resources']}")
+    return alone
+
+
+def _measure_builds(sim, build_dir):
+    builds = []
+    for name in ROUTERS:
+        for board in BOARDS:
+            _log(f"  router {name} for {board}")
+            builds.append(build_router(name, board, build_dir / f"{name}_{board}"))
+            result = builds[-1]
+            _log(f"  {result['status']}: " + (f"{result['report']['resources']}, {result['report']['fmax_mhz']} "
+                                              "MHz" if result["status"] == "ok" else result["error"]))
+    return builds
+
+
+#: How :func:`main` measures each of :data:`PARTS_OF_RUN`, from (simulator, build directory).
+_MEASURE = {
+    "zero-load": lambda sim, build_dir: measure_zero_load(sim, build_dir / f"mesh_4x4_{sim}"),
+    "saturation": lambda sim, build_dir: measure_saturation(sim, build_dir / f"mesh_4x4_{sim}"),
+    "table-saturation": _measure_table_saturation,
+    "curve": lambda sim, build_dir: measure_curve(sim, build_dir / f"mesh_4x4_{sim}"),
+    "alone": _measure_alone,
+    "builds": _measure_builds,
+}
 
 
 if __name__ == "__main__":
