@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikeforge.hdl.stdp.lfsr import lfsr_seeds
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
+from spikeforge.sim.stdp.rest import rest_writes
 
 
 __all__ = ["load_commands", "rest_commands", "state_reads", "learning_reads", "neuron_arrays", "NEURON_ARRAYS",
@@ -77,21 +77,17 @@ def load_commands(params, weights=None):
 
 def rest_commands(params):
     """WRITE commands that return every core to the state a reset chip starts from, as between the samples of a
-    batch: every neuron's state, and a learning core's traces, fired bits, LFSRs (their seeds) and the events
+    batch: every neuron's state, and a learning core's learning state
+    (:func:`~spikeforge.sim.stdp.rest.rest_writes`: traces, fired bits, LFSRs, plastic bits...) and the events
     its tile holds for its next tick (those that came after the last tick: a recurrent connection's). The state
     in memories survives a reset; the LFSRs and the tile's events are registers, but a chip is reset once, not
     between samples."""
     commands = []
     for c in params.cores:
-        fields = ("acc", *state_names(c.params)) + (("y",) if c.stdp else ())
         commands += [_write("CORE", node=c.node, field=NEURON_FIELDS[field], neuron=n, data=0)
-                     for field in fields for n in range(c.params.neurons)]
+                     for field in ("acc", *state_names(c.params)) for n in range(c.params.neurons)]
         if c.stdp:
-            commands += [_write("CORE", node=c.node, field=field, axon=a, data=0)
-                         for field in ("X_TRACE", "FIRED") for a in range(c.params.axons)]
-            if c.stdp.has_lfsr:
-                commands += [_write("CORE", node=c.node, field="LFSR", neuron=lane, data=seed)
-                             for lane, seed in enumerate(lfsr_seeds(c.stdp.seed, c.params.lanes))]
+            commands += [_write("CORE", node=c.node, **write) for write in rest_writes(c.params, c.stdp)]
             commands += [_write("PENDING", node=c.node, axon=a, data=0) for a in range(c.params.axons)]
     return commands
 
