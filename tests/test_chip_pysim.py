@@ -158,8 +158,8 @@ def test_all_to_all_multicast_under_host_backpressure_neither_loses_nor_deadlock
 def test_a_learning_tile_delivers_its_collected_events_in_axon_order():
     """The pending-axon set of a learning core's tile: events collected in any order leave in ascending axon order
     once delivery starts, under backpressure; those arriving during a delivery wait for the next one; an
-    axon the core does not have is dropped; the configuration reads and writes the collected set. 40 axons:
-    three words of 16 bits, the last partly used."""
+    axon the core does not have is dropped; the configuration reads (a cycle later) and writes the collected set.
+    40 axons: three words of 16 bits, the last partly used."""
     pending = PendingAxons(axons=40, index_bits=6)
     delivered = []
 
@@ -190,6 +190,7 @@ def test_a_learning_tile_delivers_its_collected_events_in_axon_order():
         await configure(ctx, 0, 0)
         for axon, bit in ((37, 1), (38, 0), (21, 1), (0, 0)):
             ctx.set(pending.cfg.axon, axon)
+            await ctx.tick()
             assert ctx.get(pending.pending) == bit, f"axon {axon}"
         await deliver(ctx, [17, 5])
         assert delivered == [3, 16, 20, 21, 37, 39]

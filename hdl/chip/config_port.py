@@ -122,12 +122,10 @@ def add_config_port(m, chip):
                         m.next = "ROUTE-RSP"
             with m.Elif(unit == ChipUnit.PENDING):
                 for n, tile in learning.items():
-                    with m.If(cmd.node == n):
-                        m.d.comb += tile.pending_cfg.write.eq(write)
-                        m.d.sync += rsp.data.eq(tile.pending)
+                    m.d.comb += tile.pending_cfg.write.eq(write & (cmd.node == n))
                 m.next = "IDLE"
                 with m.If(~write):
-                    m.next = "RSP"
+                    m.next = "PENDING-RSP"
             with m.Else():
                 _registers_access(m, regs, cmd, rsp, write)
                 m.next = "IDLE"
@@ -139,6 +137,11 @@ def add_config_port(m, chip):
                 with m.If((cmd.node == n) & tile.cfg_rsp.valid):
                     m.d.sync += rsp.data.eq(tile.cfg_rsp.payload.data)
                     m.next = "RSP"
+        with m.State("PENDING-RSP"):
+            for n, tile in learning.items():
+                with m.If(cmd.node == n):
+                    m.d.sync += rsp.data.eq(tile.pending)
+            m.next = "RSP"
         with m.State("ROUTE-RSP"):
             m.d.comb += chip.mesh.cfg_rsp.ready.eq(1)
             with m.If(chip.mesh.cfg_rsp.valid):

@@ -26,6 +26,7 @@
 
 from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..aer.packet import packet_layout
@@ -52,10 +53,11 @@ class PendingAxons(wiring.Component):
     """The axon events of a learning core's next tick, as a set of ``axons`` bits, delivered in ascending axon
     order.
 
-    Two banks of flip-flops: ``incoming`` collects the events that arrive; ``start`` moves it whole to
-    ``outgoing`` (and empties it), which is scanned a word of up to :data:`WORD_BITS` bits per cycle, the
-    lowest set bit first (a priority encoder), onto ``events``. Events arriving from ``start`` on are collected
-    in ``incoming`` for the next delivery. An axon has at most one event a step, so a set loses nothing.
+    A memory of words of up to :data:`WORD_BITS` bits, in two banks: one collects the events that arrive (a
+    write of the event's bit); ``start`` turns it into the bank delivered, which is read a word at a time, the
+    word cleared and its set bits offered on ``events``, lowest first (a priority encoder), while the other bank
+    collects the events arriving from then on for the next delivery. An axon has at most one event a step, so a
+    set loses nothing. The memory is small (two bits per axon) and maps to flip-flops, LUT RAM or one block RAM.
 
     Parameters
     ----------
@@ -69,15 +71,15 @@ class PendingAxons(wiring.Component):
     arrive : In(stream.Signature(index_bits))
         Arriving events, always taken; an axon the core does not have is dropped.
     start : In(1)
-        Deliver the collected set.
+        Deliver the collected set (taken while no delivery runs).
     events : Out(stream.Signature(axon_bits))
         The delivered events, lowest axon first.
     busy : Out(1)
-        A delivery is under way: from the cycle after ``start`` until the last word is scanned.
+        A delivery is under way: from the cycle after ``start`` until the last word is delivered.
     cfg : In(data.StructLayout({"axon": axon_bits, "write": 1, "value": 1}))
-        Configuration: ``write`` sets bit ``axon`` of the collected set to ``value``.
+        Configuration, while no delivery runs: ``write`` sets bit ``axon`` of the collected set to ``value``.
     pending : Out(1)
-        Bit ``cfg.axon`` of the collected set.
+        Bit ``cfg.axon`` of the collected set, a cycle after ``cfg.axon`` is set.
     """
 
     def __init__(self, *, axons, index_bits):
@@ -97,37 +99,60 @@ class PendingAxons(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width, words = self._word_bits, self._words
-        incoming = Signal(width * words)
-        outgoing = Signal(width * words)
+        lane_bits = (width - 1).bit_length()           # an axon is Cat(its bit in the word, its word)
+        word = Signal(range(words))                     # the word under delivery
+        bank = Signal()                                 # the bank collecting; the other one is delivered
+        m.submodules.sets = sets = Memory(shape=width, depth=2 << (words - 1).bit_length(), init=[])
+        write = sets.write_port(granularity=1)
+        read = sets.read_port()
 
-        arrived = Signal.like(incoming)          # one-hot of the arriving axon
-        with m.If(self.arrive.valid & (self.arrive.payload < self._axons)):
-            m.d.comb += arrived.eq(Const(1, incoming.shape()) << self.arrive.payload)
-        m.d.comb += [self.arrive.ready.eq(1), self.pending.eq(incoming.bit_select(self.cfg.axon, 1))]
-        with m.If(self.start):
-            m.d.sync += [outgoing.eq(incoming), incoming.eq(arrived)]
+        def address(axon_word, in_bank):
+            return Cat(axon_word.as_unsigned()[:len(word)], in_bank)
+
+        arrive = self.arrive.payload
+        cfg_axon = self.cfg.axon
+        clear = Signal()                                # the word just read is cleared in this cycle
+        m.d.comb += [self.arrive.ready.eq(1), self.pending.eq(read.data.bit_select(cfg_axon[:lane_bits], 1))]
+        with m.If(self.arrive.valid & (arrive < self._axons)):
+            m.d.comb += [write.addr.eq(address(arrive[lane_bits:], bank)), write.data.eq(-1),
+                         write.en.eq(Const(1, width) << arrive[:lane_bits])]
+        with m.Elif(self.cfg.write):
+            m.d.comb += [write.addr.eq(address(cfg_axon[lane_bits:], bank)), write.data.eq(-self.cfg.value),
+                         write.en.eq(Const(1, width) << cfg_axon[:lane_bits])]
         with m.Else():
-            m.d.sync += incoming.eq(incoming | arrived)
-        with m.If(self.cfg.write):
-            m.d.sync += incoming.bit_select(self.cfg.axon, 1).eq(self.cfg.value)
+            m.d.comb += [clear.eq(1), write.addr.eq(address(word, ~bank)), write.data.eq(0)]
 
-        # The scan: the word under delivery, its lowest set bit offered and cleared when taken.
-        word = Signal(range(words))
+        # The delivery, word by word: read it, take it and clear it, offer its bits.
         bits = Signal(width)
         lowest = Signal(range(width))
         for i in reversed(range(width)):
             with m.If(bits[i]):
                 m.d.comb += lowest.eq(i)
-        m.d.comb += [self.events.valid.eq(bits != 0), self.events.payload.eq(Cat(lowest, word))]
-        with m.If(self.events.valid & self.events.ready):
-            m.d.sync += bits.eq(bits & (bits - 1))
-        with m.If(self.start):
-            m.d.sync += [self.busy.eq(1), word.eq(0), bits.eq(incoming[:width])]
-        with m.Elif(self.busy & (bits == 0)):
-            with m.If(word == words - 1):
-                m.d.sync += self.busy.eq(0)
-            with m.Else():
-                m.d.sync += [word.eq(word + 1), bits.eq(outgoing.word_select(word + 1, width))]
+        m.d.comb += [self.events.payload.eq(Cat(lowest, word)), read.addr.eq(address(cfg_axon[lane_bits:], bank))]
+        with m.FSM(name="deliver") as fsm:
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [bank.eq(~bank), word.eq(0)]
+                    m.next = "READ"
+            with m.State("READ"):
+                m.d.comb += read.addr.eq(address(word, ~bank))
+                m.next = "TAKE"
+            with m.State("TAKE"):
+                m.d.comb += read.en.eq(0)
+                m.d.sync += bits.eq(read.data)
+                with m.If(clear):
+                    m.d.comb += write.en.eq(-1)
+                    m.next = "OFFER"
+            with m.State("OFFER"):
+                m.d.comb += self.events.valid.eq(bits != 0)
+                with m.If(self.events.valid & self.events.ready):
+                    m.d.sync += bits.eq(bits & (bits - 1))
+                with m.If(bits == 0):
+                    m.next = "IDLE"
+                    with m.If(word != words - 1):
+                        m.d.sync += word.eq(word + 1)
+                        m.next = "READ"
+        m.d.comb += self.busy.eq(~fsm.ongoing("IDLE"))
         return m
 
 
