@@ -201,14 +201,12 @@ def test_router_table_key_of_two_slices():
     run_pysim(params, packets, idle=0.1, stall=0.3, seed=15)
 
 
-def test_lane_groups_pair_the_links_of_a_dimension():
+def test_lane_groups_deal_the_linked_inputs_in_turn():
     every = [NORTH, EAST, SOUTH, WEST, LOCAL]
-    assert lane_groups(5, every, 1) == [[NORTH, SOUTH, EAST, WEST, LOCAL]]
-    assert lane_groups(5, every, 2) == [[NORTH, SOUTH, EAST], [WEST, LOCAL]]
-    assert lane_groups(5, every, 3) == [[NORTH, SOUTH], [EAST, WEST], [LOCAL]]
-    assert lane_groups(5, every, 4) == [[NORTH, SOUTH], [EAST], [WEST], [LOCAL]]
-    assert lane_groups(5, [EAST, SOUTH, LOCAL], 2) == [[SOUTH, EAST], [LOCAL]]     # a north-west corner
-    assert lane_groups(4, [0, 1, 2, 3], 2) == [[0, 1], [2, 3]]                     # not a mesh router
+    assert lane_groups(every, 1) == [every]
+    assert lane_groups(every, 3) == [[NORTH, WEST], [EAST, LOCAL], [SOUTH]]
+    assert lane_groups(every, 4) == [[NORTH, LOCAL], [EAST], [SOUTH], [WEST]]
+    assert lane_groups([EAST, SOUTH, LOCAL], 2) == [[EAST, LOCAL], [SOUTH]]     # a north-west corner
 
 
 def test_router_table_default_route():

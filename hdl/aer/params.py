@@ -204,8 +204,8 @@ class RouterParams(_Common):
     lookups : int
         ``table`` only: lookups per cycle, 1..ports, each with its own copy of the lookup memories (the route
         memory of a key of one slice, the match memories of a longer key) and its own bus to the outputs; the
-        linked inputs are dealt to them in runs, on a 5-port router north with south and east with west
-        (default 1: one lookup and one bus shared by every port, the smallest router).
+        linked inputs are dealt to them in turn (default 1: one lookup and one bus shared by every port, the
+        smallest router).
     table_size : int
         ``table`` only: number of table entries, 1..1024.
     miss : str

@@ -153,7 +153,7 @@ def lane_bound(params):
     arrivals = xy_arrivals(params)
     busiest = max(sum(arrivals.get((node, port), 0) for port in group)
                   for node in range(params.nodes)
-                  for group in lane_groups(MESH_PORTS, [p for p in range(MESH_PORTS) if params.links(node) >> p & 1],
+                  for group in lane_groups([p for p in range(MESH_PORTS) if params.links(node) >> p & 1],
                                            params.lookups))
     return params.nodes / busiest
 
@@ -428,10 +428,10 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
         f"of its `lookups` lanes (zero-load latency {TABLE_LATENCY} cycles per router) and moves as many to its "
         f"outputs. The lane bound (`lane_bound`) is the injection rate at which the busiest lane of the mesh takes "
         f"in a packet every cycle, from the XY paths of uniform traffic and the inputs each lane serves "
-        f"(`lane_groups`): a central router receives 0.75 or 1.0 times the injection rate on a link, depending on "
-        f"its side, and 1.0 at its local port, 4.5 in all, so one lane bounds the mesh at 1 / 4.5 = 0.22, and "
-        f"three or four, whose busiest lane serves two opposite links (1.75), at 0.57; the links bound it at the "
-        f"XY mesh's figure.",
+        f"(`lane_groups`: dealt in turn): a central router receives 0.75 or 1.0 times the injection rate on a "
+        f"link, depending on its side, and 1.0 at its local port, 4.5 in all, so one lane bounds the mesh at "
+        f"1 / 4.5 = 0.22 and three, whose busiest lane serves the local port and a link, at 0.50; the links bound "
+        f"it at the XY mesh's figure.",
         "",
         f"![latency against offered load]({png_name})",
         "",
