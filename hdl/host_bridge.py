@@ -15,7 +15,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .lif_core.manifest import lif_core_manifest
-from .link_frames import CRC_INIT, FrameDecoder, FrameEncoder, crc16_update
+from .link_frames import CRC_INIT, BodyByte, FrameDecoder, FrameEncoder, crc16_update
 from .manifest import manifest_digest
 
 
@@ -169,12 +169,13 @@ class HostBridge(wiring.Component):
 
     def _elaborate_rx(self, m, body, link, seq, expected):
         commands = self.commands
-        # The payload and CRC bytes shift in from the top: a frame of n payload bytes ends in the top n + 2.
-        max_bytes = max([payload_bytes(shape) for _, shape in commands.values()] + [0]) + _CRC_BYTES
+        # The payload bytes shift in from the top (the CRC bytes go to the CRC register only): a frame of n
+        # payload bytes ends in the top n.
+        max_bytes = max([payload_bytes(shape) for _, shape in commands.values()] + [0])
         buf = Signal(8 * max_bytes)
         code = Signal(8)
         crc = Signal(16)
-        bytes_left = Signal(range(max_bytes + 1))
+        bytes_left = Signal(range(max_bytes + _CRC_BYTES + 1))
         bad = Signal()
         byte, mark = body.payload.data, body.payload.mark
 
@@ -184,7 +185,7 @@ class HostBridge(wiring.Component):
             m.d.sync += crc.eq(crc16_update(Mux(mark, CRC_INIT, crc), byte))
 
         for name, (number, shape) in commands.items():
-            base = 8 * (max_bytes - payload_bytes(shape) - _CRC_BYTES)
+            base = 8 * (max_bytes - payload_bytes(shape))
             m.d.comb += getattr(self, name).payload.eq(buf[base:base + Shape.cast(shape).width])
 
         def restart():
@@ -216,7 +217,9 @@ class HostBridge(wiring.Component):
             with m.State("BODY"):
                 m.d.comb += [body.ready.eq(1), bad.eq(body.valid & mark)]
                 with m.If(body.valid & ~mark):
-                    m.d.sync += [buf.eq(Cat(buf[8:], byte)), bytes_left.eq(bytes_left - 1)]
+                    m.d.sync += bytes_left.eq(bytes_left - 1)
+                    with m.If(bytes_left > _CRC_BYTES):
+                        m.d.sync += buf.eq(Cat(buf[8:], byte))
                     with m.If(bytes_left == 1):
                         m.next = "CHECK"
                 restart()
@@ -292,11 +295,18 @@ class HostBridge(wiring.Component):
         for i, (_, frame, _) in enumerate(sources):
             byte |= Mux(selected[i], Cat(*frame).word_select(index, 8), 0)
             last |= selected[i] & (index == len(frame) - 1)
-        m.d.comb += [body.valid.eq(busy), body.payload.data.eq(byte), body.payload.mark.eq(last)]
+        # The frame encoder takes the bytes from a register, filled only while it is empty (a byte every other
+        # cycle at most, far above the line's rate), so neither the frame's byte multiplexer nor the encoder's
+        # ready is behind the other in one cycle.
+        staged = Signal(BodyByte)
+        staged_valid = Signal()
+        m.d.comb += [body.valid.eq(staged_valid), body.payload.eq(staged)]
+        with m.If(body.ready):
+            m.d.sync += staged_valid.eq(0)
 
         with m.If(busy):
-            with m.If(body.ready):
-                m.d.sync += index.eq(index + 1)
+            with m.If(~staged_valid):
+                m.d.sync += [staged.data.eq(byte), staged.mark.eq(last), staged_valid.eq(1), index.eq(index + 1)]
                 with m.If(last):
                     m.d.sync += [busy.eq(0), index.eq(0)]
         with m.Elif(ack_pending):
