@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 
-from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
+from spikeforge.hdl.memory_roles import COLLISION_FREE, HOST_LOADED, SINGLE_PORT
 
 from .clocking import FASTEST
 from .platforms import board_clock_hz, board_clocks, board_family, board_platform, board_uart_divisor
@@ -204,7 +204,7 @@ def marked_memories(rtlil):
         elif words[:1] == ["attribute"]:
             attrs.add(words[1].removeprefix("\\"))
         elif match := _RTLIL_MEMORY.match(line):
-            roles = attrs & {HOST_LOADED, SINGLE_PORT}
+            roles = attrs & {HOST_LOADED, SINGLE_PORT, COLLISION_FREE}
             if roles:
                 found.append((module, match[3].removeprefix("\\"), int(match[1]) * int(match[2]), roles))
             attrs = set()
@@ -213,14 +213,21 @@ def marked_memories(rtlil):
     return found
 
 
-def _memory_script(memories):
-    """The Yosys commands, run after reading the design, that place the marked memories on an iCE40."""
+def _memory_script(family, memories):
+    """The Yosys commands, run after reading the design, that place the marked memories on the ``family``'s
+    RAMs."""
     script = []
     for module, memory, bits, roles in memories:
-        if HOST_LOADED not in roles:
+        cells = f"{module}/r:MEMID=\\{memory}"
+        if COLLISION_FREE in roles:
+            # A read that meets a write of its word may return anything: no forwarding logic is built. (The
+            # masks have a bit per write port; these memories have one.)
+            script.append(f"setparam -set TRANSPARENCY_MASK 1'0 -set COLLISION_X_MASK 1'1 "
+                          f"{module}/t:$memrd_v2 {cells} %i")
+        if family != "ice40" or HOST_LOADED not in roles:
             continue
         # Amaranth's all-zero initial contents keep a memory out of SPRAM ("init none" in Yosys' ice40/spram.txt).
-        script.append(f"delete {module}/t:$meminit_v2 {module}/r:MEMID=\\{memory} %i")
+        script.append(f"delete {module}/t:$meminit_v2 {cells} %i")
         if SINGLE_PORT in roles and bits > _ICE40_SPRAM_ABOVE_BITS:
             script.append(f'setattr -set ram_style "huge" {module}/m:{memory}')
     return script
@@ -234,9 +241,9 @@ def _overrides(family, seed, memories):
     }
     if family == "ice40":
         overrides["synth_opts"] = "-spram"
-        script = _memory_script(memories)
-        if script:
-            overrides["script_after_read"] = "\n".join(script)
+    script = _memory_script(family, memories)
+    if script:
+        overrides["script_after_read"] = "\n".join(script)
     return overrides
 
 

@@ -10,7 +10,7 @@ from spikeforge.boards.lif_top import LifTop
 from spikeforge.boards.platforms import board_platform
 from spikeforge.boards.report import format_table
 from spikeforge.hdl.lif_core.params import LifParams
-from spikeforge.hdl.memory_roles import HOST_LOADED, SINGLE_PORT
+from spikeforge.hdl.memory_roles import COLLISION_FREE, HOST_LOADED, SINGLE_PORT
 from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.scripts.blocks import build_block
 from spikeforge.scripts.config import load_config
@@ -81,9 +81,9 @@ def test_other_blocks_build_with_the_same_report(tmp_path, text, block, design, 
     assert json.loads((tmp_path / "out" / f"{toplevel}.json").read_text())["block"] == block
 
 
-def _roles(top):
+def _roles(top, board="icebreaker"):
     """{memory name: (bits, roles)} of the marked memories of a board top-level."""
-    rtlil = board_platform("icebreaker").prepare(top, name="top").files["top.il"]
+    rtlil = board_platform(board).prepare(top, name="top").files["top.il"]
     return {memory: (bits, roles) for _, memory, bits, roles in marked_memories(rtlil)}
 
 
@@ -97,6 +97,18 @@ def test_memories_declare_their_roles():
     assert _roles(LifTop(inference, stdp=dual))["weight_mem"][1] == {HOST_LOADED}
     single = StdpParams.create(inference, weight_port="single")
     assert _roles(LifTop(inference, stdp=single))["weight_mem"][1] == {HOST_LOADED, SINGLE_PORT}
+
+
+@pytest.mark.parametrize("board,groups,free", [("icebreaker", 1, False), ("icebreaker", 2, True),
+                                               ("ulx3s-85f", 2, False), ("ulx3s-85f", 3, True),
+                                               ("icebreaker", 32, True)])
+def test_state_memory_is_collision_free_unless_the_integrate_pass_meets_its_write(board, groups, free):
+    """The state memory is marked collision-free (no forwarding logic is built for it) unless an event's read
+    can meet the write of the same group: G = 1 where the reads are not registered (the iCE40), G <= 2 where
+    they are."""
+    params = LifParams.create(neurons=4 * groups, axons=4, lanes=4)
+    roles = _roles(LifTop(params), board).get("state_mem", (0, set()))[1]
+    assert (COLLISION_FREE in roles) == free
 
 
 def test_unknown_board(tmp_path):

@@ -84,6 +84,8 @@ def random_case(params, *, steps, rate, seed):
 
 CONFIGS = {
     "lif-shift-p2": dict(neurons=8, axons=6, lanes=2, threshold=40),
+    # Two groups: an event's read of a group meets the write of the event before (the read port is transparent).
+    "lif-shift-p4-two-groups": dict(neurons=8, axons=6, lanes=4, threshold=40),
     "if-linear-p1-ge-subtract": dict(neurons=4, axons=3, lanes=1, model="if", compare="ge", reset="subtract",
                                      threshold=20, bias=-3, weight_bits=6, state_bits=8, saturate=False),
     "cuba-mult-p4-refractory": dict(neurons=8, axons=5, lanes=4, model="cuba", decay="mult", decay_u=1000,
@@ -115,10 +117,13 @@ def test_core_matches_model(name):
     assert spikes > 0, "the case should make neurons spike"
 
 
-@pytest.mark.parametrize("name", ["lif-shift-p2", "lif-linear-p8-wrap"])
+@pytest.mark.parametrize("name", ["lif-shift-p2", "lif-linear-p8-wrap", "lif-shift-p4-two-groups",
+                                  "cuba-shift-p2-current-bias"])
 def test_core_without_registered_reads_matches_model(name):
-    """The core an iCE40 build gets (``register_reads`` False: the integrate pass and the configuration port use
-    the memories' read data directly), with several groups and with one."""
+    """The core an iCE40 build gets (``register_reads`` False: the accumulators in a memory of their own, the
+    sums registered before they are written back, the accumulated input added in the neuron pass's first
+    stage), with several groups, with two (the read port transparent) and with one (forwarding), and with a
+    current (the neuron pass as with registered reads)."""
     params = LifParams.create(**CONFIGS[name])
     weights, steps_events = random_case(params, steps=12, rate=0.4, seed=len(name))
     spikes = run_case(params, weights, steps_events, register_reads=False, idle=0.3, backpressure=0.4, seed=3)

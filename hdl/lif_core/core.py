@@ -27,6 +27,8 @@ The control FSM (:meth:`LifCore._control`) starts each phase; the order of the l
 :mod:`spikeforge.sim.stdp.model`.
 """
 
+import dataclasses
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.memory import Memory
@@ -36,12 +38,12 @@ from amaranth.vendor import SiliconBluePlatform
 from ..arith import saturate
 from ..cfg import CfgOp
 from ..memory_roles import memory_attrs
-from ..stdp.engine import StdpEngine, SynapsePorts, synapse_ports
+from ..stdp.engine import StdpEngine, SynapsePorts, synapse_memory_attrs, synapse_ports
 from ..stdp.params import StdpParams
 from .params import LifParams
 
 
-__all__ = ["LifCore", "CfgOp", "CfgField", "neuron_layout", "NeuronPass", "SpikeEmitter"]
+__all__ = ["LifCore", "CfgOp", "CfgField", "neuron_layout", "NeuronPass", "SpikeEmitter", "StateRead", "StateWrite"]
 
 
 class CfgField(enum.Enum, shape=4):
@@ -112,6 +114,24 @@ def _lava_wrap(params, value):
     return Mux(value > half, value - 2 * half, Mux(value <= -half, value + 2 * half, value))
 
 
+@dataclasses.dataclass(frozen=True)
+class StateRead:
+    """The state memory's read port when the accumulators have a memory of their own: ``data`` (the group's P
+    records, a cycle after ``addr``) is put together from both memories."""
+    addr: Signal
+    data: Signal
+
+
+@dataclasses.dataclass(frozen=True)
+class StateWrite:
+    """The state memory's write port when the accumulators have a memory of their own: ``en`` writes the whole
+    word, ``acc_en`` its accumulators alone."""
+    addr: Signal
+    en: Signal
+    acc_en: Signal
+    data: Signal
+
+
 class NeuronPass(wiring.Component):
     """The neuron update of a tick (docs/lif_core.md, Semantics): the G state words pass, one per cycle, through a
     pipeline that writes each back updated and sends out its spike vector.
@@ -127,6 +147,10 @@ class NeuronPass(wiring.Component):
     record_layout : data.StructLayout
         A neuron's record (:func:`neuron_layout`); the fields the update does not know (the learning engine's)
         are written back as they were read.
+    early_drive : bool
+        Without a current (models lif and if), add the accumulated input to the decayed voltage in stage 1
+        rather than in stage 2: two adders in stage 1, but no copy of the accumulators in stage 2's registers
+        (on the iCE40 each of those takes a logic cell of its own).
 
     Members
     -------
@@ -144,8 +168,9 @@ class NeuronPass(wiring.Component):
         The spike vectors, ``spikes`` (one bit per lane) and ``group``.
     """
 
-    def __init__(self, params, record_layout):
+    def __init__(self, params, record_layout, *, early_drive=False):
         self._p = params
+        self._early = early_drive and not params.has_current
         self._word = data.ArrayLayout(record_layout, params.lanes)
         group = unsigned(params.group_bits)
         super().__init__({
@@ -178,7 +203,9 @@ class NeuronPass(wiring.Component):
 
         currents = data.ArrayLayout(signed(p.u_bits), p.lanes)
         voltages = data.ArrayLayout(signed(p.state_bits), p.lanes)
-        t2_word, t2_u, t2_vdec = Signal(self._word), Signal(currents), Signal(voltages)
+        # Stage 1's voltages: decayed, and with the early drive their sums with the accumulators, unsaturated.
+        early = data.ArrayLayout(signed(max(p.state_bits, p.acc_bits) + 1), p.lanes) if self._early else voltages
+        t2_word, t2_u, t2_vdec = Signal(self._word), Signal(currents), Signal(early)
         t3_word, t3_u, t3_v = Signal(self._word), Signal(currents), Signal(voltages)
         with m.If(valid[1]):
             m.d.sync += t2_word.eq(self.record)
@@ -221,16 +248,22 @@ class NeuronPass(wiring.Component):
         return currents
 
     def _decayed_voltages(self, word):
-        """Stage 1: the voltages' leak (none for model "if")."""
+        """Stage 1: the voltages' leak (none for model "if"), plus the accumulated input with the early drive."""
         p = self._p
-        return [rec.v if p.model == "if" else _decay(p, rec.v, p.decay_v) for rec in word]
+        voltages = [rec.v if p.model == "if" else _decay(p, rec.v, p.decay_v) for rec in word]
+        if self._early:
+            return [v + rec.acc for v, rec in zip(voltages, word)]
+        return voltages
 
     def _new_voltages(self, word, u, vdec):
         """Stage 2: the new voltage, before refractoriness, compare and reset."""
         p = self._p
         voltages = []
         for lane, rec in enumerate(word):
-            v = vdec[lane] + (u[lane] if p.has_current else rec.acc)
+            if self._early:
+                v = vdec[lane]
+            else:
+                v = vdec[lane] + (u[lane] if p.has_current else rec.acc)
             if not p.bias_into_current:
                 v += self._bias(rec)
             voltages.append(_overflow(p, v, p.state_bits, *p.v_range))
@@ -359,9 +392,12 @@ class LifCore(wiring.Component):
         Build the STDP learning engine with these parameters (when ``stdp.enabled``).
     register_reads : bool or None
         Without a learning engine, register the memories' read data before the integrate pass and the
-        configuration port use it (docs/lif_core.md, Pipelining). None: yes, except on an iCE40, where its
-        block RAMs' outputs are quick at the clocks the device reaches and each of those registers costs a
-        logic cell (377 of them for the example core on the UP5K).
+        configuration port use it (docs/lif_core.md, Pipelining). Otherwise (False) the accumulators have a
+        memory of their own: the integrate pass adds the weights to the accumulators as they are read and
+        registers the sums, and the next cycle saturates them and writes the accumulators alone, so it keeps
+        no copy of the rest of the word; the neuron pass then adds the accumulators in its first stage
+        (``early_drive`` of :class:`NeuronPass`). None: registered reads, except on an iCE40, where every
+        register fed straight from a block RAM takes a logic cell of its own.
 
     Members
     -------
@@ -490,7 +526,14 @@ class LifCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        st_rd, st_wr = self._state_memory(m)
+        # Without a learning engine the memories' read data is registered before any logic uses it (a block
+        # RAM's output is slow), for the integrate pass and the configuration port alike.
+        register = self._register_reads
+        if register is None:
+            register = not isinstance(platform, SiliconBluePlatform)
+        register = register and not self._s
+        split = not register and not self._s
+        st_rd, st_wr = self._state_memory(m, write_delay=2 if register or split else 1, split=split)
         weights = self._weight_memory(m)
         engine = None
         if self._s:
@@ -498,14 +541,9 @@ class LifCore(wiring.Component):
             engine.elaborate_into(m, weights=weights, state=st_rd)
         # The first weight word of an axon: an event's, or a configuration command's.
         base = Signal.like(weights.read_addr)
-        # Without a learning engine the memories' read data is registered before any logic uses it (a block
-        # RAM's output is slow), for the integrate pass and the configuration port alike.
-        register = self._register_reads
-        if register is None:
-            register = not isinstance(platform, SiliconBluePlatform)
-        held = self._registered_reads(m, st_rd, weights) if register and not engine else None
-        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine, held)
-        neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine)
+        held = self._registered_reads(m, st_rd, weights) if register else None
+        accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine, held, split)
+        neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine, early_drive=split)
 
         idle = integrate_idle & ~neurons.busy & (~engine.pending if engine else 1)
         cmd = Signal(self._cfg_layout)      # the configuration command being carried out
@@ -515,15 +553,45 @@ class LifCore(wiring.Component):
             self._configuration(m, cmd, weights, st_rd, st_wr, base, engine, held)
         return m
 
-    def _state_memory(self, m):
-        """The state memory (one word of P neuron records per group); returns its read and write ports."""
+    def _state_memory(self, m, *, write_delay, split):
+        """The state memory (one word of P neuron records per group); returns its read and write ports. With
+        ``split`` the accumulators are a memory of their own (``acc_mem``) beside the rest of the records, and the
+        ports are a :class:`StateRead` and a :class:`StateWrite` over both.
+
+        A read meets the write of its own word only in the integrate pass with G <= ``write_delay``: the pass
+        writes a group back ``write_delay`` cycles after reading it and the next event reads it G cycles after
+        the last, and every other phase starts once the last write is done. Then the read port is transparent;
+        with more groups it is not (a read that met a write would return the old word, and the tests would see
+        it) and the memory is marked collision-free, so that synthesis builds no forwarding logic for either
+        (:mod:`spikeforge.hdl.memory_roles`).
+        """
         p = self._p
         # A learning core's neurons start plastic.
         init = [[{"plastic": 1} for _ in range(p.lanes)] for _ in range(p.groups)] if self._s else []
-        m.submodules.state_mem = state_mem = Memory(shape=data.ArrayLayout(self._neuron_layout, p.lanes),
-                                                    depth=p.groups, init=init)
-        st_wr = state_mem.write_port()
-        st_rd = state_mem.read_port(transparent_for=(st_wr,))
+        collision_free = p.groups > write_delay
+
+        def memory(name, layout, init):
+            m.submodules[name] = mem = Memory(shape=data.ArrayLayout(layout, p.lanes), depth=p.groups, init=init,
+                                              attrs=memory_attrs(collision_free=collision_free))
+            wr = mem.write_port()
+            return mem.read_port(transparent_for=() if collision_free else (wr,)), wr
+
+        if not split:
+            return memory("state_mem", self._neuron_layout, init)
+        rest = [name for name, _ in self._neuron_layout if name != "acc"]
+        acc_rd, acc_wr = memory("acc_mem", self._neuron_layout["acc"].shape, [])
+        rest_rd, rest_wr = memory("state_mem", data.StructLayout(
+            {name: self._neuron_layout[name].shape for name in rest}), [])
+        word = data.ArrayLayout(self._neuron_layout, p.lanes)
+        st_rd = StateRead(addr=Signal.like(acc_rd.addr), data=Signal(word))
+        st_wr = StateWrite(addr=Signal.like(acc_wr.addr), en=Signal(), acc_en=Signal(), data=Signal(word))
+        m.d.comb += [acc_rd.addr.eq(st_rd.addr), rest_rd.addr.eq(st_rd.addr), acc_wr.addr.eq(st_wr.addr),
+                     rest_wr.addr.eq(st_wr.addr), acc_wr.en.eq(st_wr.en | st_wr.acc_en), rest_wr.en.eq(st_wr.en)]
+        for lane in range(p.lanes):
+            m.d.comb += [st_rd.data[lane].acc.eq(acc_rd.data[lane]), acc_wr.data[lane].eq(st_wr.data[lane].acc)]
+            for name in rest:
+                m.d.comb += [getattr(st_rd.data[lane], name).eq(getattr(rest_rd.data[lane], name)),
+                             getattr(rest_wr.data[lane], name).eq(getattr(st_wr.data[lane], name))]
         return st_rd, st_wr
 
     def _weight_memory(self, m):
@@ -532,7 +600,8 @@ class LifCore(wiring.Component):
         single = s is None or s.weight_port == "single"
         m.submodules.weight_mem = weight_mem = Memory(
             shape=data.ArrayLayout(signed(p.weight_bits), p.lanes), depth=p.axons * p.groups, init=[],
-            attrs=memory_attrs(host_loaded=True, single_port=single))
+            attrs=synapse_memory_attrs(p, single=single, host_loaded=True) if s else
+            memory_attrs(host_loaded=True, single_port=True))
         read_addr = Signal(range(p.axons * p.groups))
         if s:
             return synapse_ports(m, weight_mem, read_addr, single=single)
@@ -544,10 +613,10 @@ class LifCore(wiring.Component):
         m.d.comb += [w_rd.addr.eq(read_addr), w_wr.addr.eq(read_addr), w_rd.en.eq(~w_wr.en)]
         return SynapsePorts(read=w_rd, write=w_wr, read_addr=read_addr, write_addr=Signal.like(read_addr))
 
-    def _neuron_pass(self, m, st_rd, st_wr, engine):
+    def _neuron_pass(self, m, st_rd, st_wr, engine, *, early_drive):
         """The tick's neuron pass on the state memory, its spike vectors to the emitter and the emitter's spikes
         out of the core. Returns the :class:`NeuronPass` and the :class:`SpikeEmitter`."""
-        m.submodules.neurons = neurons = NeuronPass(self._p, self._neuron_layout)
+        m.submodules.neurons = neurons = NeuronPass(self._p, self._neuron_layout, early_drive=early_drive)
         m.submodules.emitter = emitter = SpikeEmitter(self._p)
         wiring.connect(m, neurons.vectors, emitter.vectors)
         wiring.connect(m, emitter.spikes, wiring.flipped(self.spikes))
@@ -567,11 +636,12 @@ class LifCore(wiring.Component):
         m.d.sync += [word.eq(st_rd.data), weight_word.eq(weights.read.data)]
         return word, weight_word
 
-    def _integrate(self, m, weights, st_rd, st_wr, base, engine, held):
+    def _integrate(self, m, weights, st_rd, st_wr, base, engine, held, split):
         """The integrate pass: stage 0 issues (base + g, g); stage 1 adds the weights to the accumulators and
         writes them back (and stages the depression), or with ``held`` (the read data registered) stage 1
-        registers the read data and stage 2 adds and writes. Returns (whether an event may be accepted while the
-        core is idle, whether no event is in flight)."""
+        registers the read data and stage 2 adds and writes, or with ``split`` (the accumulators a memory of
+        their own) stage 1 adds and registers the sums and stage 2 saturates and writes the accumulators.
+        Returns (whether an event may be accepted while the core is idle, whether no event is in flight)."""
         p = self._p
         G = p.groups
         stall = engine.stall if engine else Const(0)
@@ -599,6 +669,10 @@ class LifCore(wiring.Component):
                 with m.If(self.bad_events != 0xFFFF):
                     m.d.sync += self.bad_events.eq(self.bad_events + 1)
 
+        if split:
+            self._accumulate_split(m, st_rd, st_wr, weights, s1_valid, s1_g)
+            # Idle once stage 1 is empty, as with registered reads below.
+            return ~busy | last, ~busy & ~s1_valid
         if not held:
             # Stage 1 adds and writes back and, with a learning engine, stages the depression of the word just
             # read with the trace the last tick left (the engine's read-modify-write of the weights is timed to
@@ -612,9 +686,9 @@ class LifCore(wiring.Component):
             return accept, ~busy & ~s1_valid
 
         # Registered reads: stage 1 registers the memories' read data (no adder behind a block RAM's output),
-        # stage 2 adds and writes back. A word read in stage 0 sees the write of the same cycle (the read port is
-        # transparent) but not the one of the next: with one group, back-to-back events read the word that
-        # stage 2 is writing, so stage 1 takes that instead (forwarding).
+        # stage 2 adds and writes back. A word read in stage 0 sees the write of the same cycle (with G <= 2 the
+        # read port is transparent) but not the one of the next: with one group, back-to-back events read the word
+        # that stage 2 is writing, so stage 1 takes that instead (forwarding).
         s2_valid = Signal()
         s2_g = Signal(p.group_bits)
         s2_word, s2_weights = held
@@ -627,6 +701,28 @@ class LifCore(wiring.Component):
         # Idle once stage 1 is empty: what follows (a tick, a configuration command) reads the state a cycle later
         # at the earliest, when stage 2's last write is done or (transparently) under way.
         return ~busy | last, ~busy & ~s1_valid
+
+    def _accumulate_split(self, m, st_rd, st_wr, weights, s1_valid, s1_g):
+        """Stage 1 adds the weights to the accumulators read and registers the sums (full width); stage 2
+        saturates them and writes the accumulators of its group alone. With G <= 2 the read port is transparent,
+        so a word read in the cycle of its write sees it; with one group, back-to-back events read the word in
+        the cycle before stage 2 writes it, so stage 1 takes the accumulators being written instead
+        (forwarding)."""
+        p = self._p
+        s2_valid = Signal()
+        s2_g = Signal(p.group_bits)
+        sums = Signal(data.ArrayLayout(signed(max(p.acc_bits, p.weight_bits) + 1), p.lanes))
+        m.d.sync += [s2_valid.eq(s1_valid), s2_g.eq(s1_g)]
+        with m.If(s1_valid):
+            for lane in range(p.lanes):
+                acc = st_rd.data[lane].acc
+                if p.groups == 1:
+                    acc = Mux(s2_valid, st_wr.data[lane].acc, acc)
+                m.d.sync += sums[lane].eq(acc + weights.read.data[lane])
+        with m.If(s2_valid):
+            m.d.comb += [st_wr.addr.eq(s2_g), st_wr.acc_en.eq(1)]
+            m.d.comb += [st_wr.data[lane].acc.eq(_overflow(p, sums[lane], p.acc_bits, *p.acc_range))
+                         for lane in range(p.lanes)]
 
     def _accumulate(self, m, st_wr, group, word, weights):
         """Write back state ``word`` of ``group`` with each lane's ``weights`` added to its accumulator."""

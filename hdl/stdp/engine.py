@@ -37,12 +37,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..arith import saturate
 from ..lif_core.params import LifParams
-from ..memory_roles import memory_attrs
+from ..memory_roles import COLLISION_FREE, memory_attrs
 from .lfsr import LFSR_TAPS, lfsr_seeds
 from .params import StdpParams
 
 
-__all__ = ["StdpEngine", "SynapsePorts", "synapse_ports", "LfsrBank", "PlasticWriteBack"]
+__all__ = ["StdpEngine", "SynapsePorts", "synapse_ports", "synapse_memory_attrs", "LfsrBank", "PlasticWriteBack"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,8 @@ def synapse_ports(m, memory, read_addr, *, single):
 
     ``single``: one access per cycle, so the memory maps to single-port RAM: a write takes the cycle and its
     address, and the read waits (the engine's ``stall``). Otherwise a simple dual-port memory: a word is written
-    while the next one is read.
+    while the next one is read, and the read port is transparent unless the memory is marked collision-free
+    (:func:`synapse_memory_attrs`).
     """
     write = memory.write_port()
     write_addr = Signal.like(write.addr)
@@ -87,9 +88,18 @@ def synapse_ports(m, memory, read_addr, *, single):
         addr = Mux(write.en, write_addr, read_addr)
         m.d.comb += [read.addr.eq(addr), write.addr.eq(addr), read.en.eq(~write.en)]
     else:
-        read = memory.read_port(transparent_for=(write,))
+        read = memory.read_port(transparent_for=() if COLLISION_FREE in memory.attrs else (write,))
         m.d.comb += [read.addr.eq(read_addr), write.addr.eq(write_addr)]
     return SynapsePorts(read=read, write=write, read_addr=read_addr, write_addr=write_addr)
+
+
+def synapse_memory_attrs(params, *, single, host_loaded):
+    """The roles of a synapse memory (:mod:`spikeforge.hdl.memory_roles`). A word is written back two cycles
+    after its read (:class:`PlasticWriteBack`), and every pass reads a word once; only an event of the same axon
+    G cycles later reads it again, so with G > 2 no read meets the write of its word: the dual-port memory is
+    collision-free."""
+    return memory_attrs(host_loaded=host_loaded, single_port=single,
+                        collision_free=not single and params.groups > 2)
 
 
 class LfsrBank(wiring.Component):
@@ -230,7 +240,7 @@ class StdpEngine:
         self._learn_mem = Memory(shape=P, depth=G, init=[])       # per group: the neurons that learn from a spike
         if stdp.reward:
             self._e_mem = Memory(shape=data.ArrayLayout(signed(stdp.eligibility_bits), P), depth=A * G, init=[],
-                                 attrs=memory_attrs(host_loaded=True, single_port=True) if self._single else None)
+                                 attrs=synapse_memory_attrs(params, single=self._single, host_loaded=self._single))
 
         # The passes' registers: stage 0 issues an address, stage 1 (`_valid`) writes the word back.
         self._start_tick = Signal()
