@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 from ..aer.packet import packet_layout
 from ..aer.params import bits_for
 from ..lif_core.core import LifCore
+from ..memory_roles import memory_attrs
 from .packet_map import PacketMap, map_entry_layout
 from .params import ChipCore, ChipParams
 
@@ -57,7 +58,9 @@ class PendingAxons(wiring.Component):
     write of the event's bit); ``start`` turns it into the bank delivered, which is read a word at a time, the
     word cleared and its set bits offered on ``events``, lowest first (a priority encoder), while the other bank
     collects the events arriving from then on for the next delivery. An axon has at most one event a step, so a
-    set loses nothing. The memory is small (two bits per axon) and maps to flip-flops, LUT RAM or one block RAM.
+    set loses nothing. The memory is small (two bits per axon) and maps to flip-flops, LUT RAM or one block RAM;
+    no read meets a write of its word (the delivery reads the other bank, the configuration's reads are made in
+    cycles without a write, and a word is cleared after its read), so it is collision-free.
 
     Parameters
     ----------
@@ -79,7 +82,8 @@ class PendingAxons(wiring.Component):
     cfg : In(data.StructLayout({"axon": axon_bits, "write": 1, "value": 1}))
         Configuration, while no delivery runs: ``write`` sets bit ``axon`` of the collected set to ``value``.
     pending : Out(1)
-        Bit ``cfg.axon`` of the collected set, a cycle after ``cfg.axon`` is set.
+        Bit ``cfg.axon`` of the collected set, a cycle after ``cfg.axon`` is set (in a cycle without an arriving
+        event or a configuration write: configuration is sent between steps).
     """
 
     def __init__(self, *, axons, index_bits):
@@ -102,7 +106,8 @@ class PendingAxons(wiring.Component):
         lane_bits = (width - 1).bit_length()           # an axon is Cat(its bit in the word, its word)
         word = Signal(range(words))                     # the word under delivery
         bank = Signal()                                 # the bank collecting; the other one is delivered
-        m.submodules.sets = sets = Memory(shape=width, depth=2 << (words - 1).bit_length(), init=[])
+        m.submodules.sets = sets = Memory(shape=width, depth=2 << (words - 1).bit_length(), init=[],
+                                          attrs=memory_attrs(collision_free=True))
         write = sets.write_port(granularity=1)
         read = sets.read_port()
 
@@ -131,6 +136,7 @@ class PendingAxons(wiring.Component):
         m.d.comb += [self.events.payload.eq(Cat(lowest, word)), read.addr.eq(address(cfg_axon[lane_bits:], bank))]
         with m.FSM(name="deliver") as fsm:
             with m.State("IDLE"):
+                m.d.comb += read.en.eq(write.en == 0)
                 with m.If(self.start):
                     m.d.sync += [bank.eq(~bank), word.eq(0)]
                     m.next = "READ"
@@ -144,7 +150,7 @@ class PendingAxons(wiring.Component):
                     m.d.comb += write.en.eq(-1)
                     m.next = "OFFER"
             with m.State("OFFER"):
-                m.d.comb += self.events.valid.eq(bits != 0)
+                m.d.comb += [read.en.eq(0), self.events.valid.eq(bits != 0)]
                 with m.If(self.events.valid & self.events.ready):
                     m.d.sync += bits.eq(bits & (bits - 1))
                 with m.If(bits == 0):
