@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from spikeforge.boards.build import build, marked_memories
+from spikeforge.boards.build import _plan, build, marked_memories
 from spikeforge.boards.lif_top import LifTop
 from spikeforge.boards.platforms import board_platform
 from spikeforge.boards.report import format_table
@@ -89,26 +89,35 @@ def _roles(top, board="icebreaker"):
 
 def test_memories_declare_their_roles():
     """The weight memory declares itself host loaded; single port unless a learning core reads and writes it in
-    one cycle (dual port). The build flow reads these marks, never the memory's name."""
+    one cycle (dual port), and then, with 32 groups, collision-free. The build flow reads these marks, never the
+    memory's name."""
     inference = LifParams.create(neurons=256, axons=256, lanes=8)
     roles = _roles(LifTop(inference))
     assert roles["weight_mem"] == (256 * 256 * 8, {HOST_LOADED, SINGLE_PORT})
     dual = StdpParams.create(inference)
-    assert _roles(LifTop(inference, stdp=dual))["weight_mem"][1] == {HOST_LOADED}
+    assert _roles(LifTop(inference, stdp=dual))["weight_mem"][1] == {HOST_LOADED, COLLISION_FREE}
     single = StdpParams.create(inference, weight_port="single")
     assert _roles(LifTop(inference, stdp=single))["weight_mem"][1] == {HOST_LOADED, SINGLE_PORT}
 
 
-@pytest.mark.parametrize("board,groups,free", [("icebreaker", 1, False), ("icebreaker", 2, True),
+@pytest.mark.parametrize("board,groups,free", [("icebreaker", 2, False), ("icebreaker", 3, True),
                                                ("ulx3s-85f", 2, False), ("ulx3s-85f", 3, True),
                                                ("icebreaker", 32, True)])
 def test_state_memory_is_collision_free_unless_the_integrate_pass_meets_its_write(board, groups, free):
     """The state memory is marked collision-free (no forwarding logic is built for it) unless an event's read
-    can meet the write of the same group: G = 1 where the reads are not registered (the iCE40), G <= 2 where
-    they are."""
+    can meet the write of the same group, two cycles after its read (registered reads, or on the iCE40
+    registered sums): G <= 2."""
     params = LifParams.create(neurons=4 * groups, axons=4, lanes=4)
     roles = _roles(LifTop(params), board).get("state_mem", (0, set()))[1]
     assert (COLLISION_FREE in roles) == free
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s-85f"])
+def test_collision_free_memory_reads_are_told_to_yosys(board):
+    """The build's Yosys script lets the reads of a collision-free memory return anything, on both families."""
+    top = LifTop(LifParams.create(neurons=16, axons=4, lanes=4))
+    _, plan = _plan(top, board, 1)
+    assert "COLLISION_X_MASK 1'1 top.core/t:$memrd_v2 top.core/r:MEMID=\\state_mem %i" in plan.files["top.ys"]
 
 
 def test_unknown_board(tmp_path):
