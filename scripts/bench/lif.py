@@ -38,6 +38,7 @@ from spikeforge.boards.build import select_tools
 from spikeforge.boards.clocking import FASTEST
 from spikeforge.boards.platforms import BOARDS, board_family
 from spikeforge.hdl.lif_core.params import LifParams
+from spikeforge.hdl.stdp.params import StdpParams
 from spikeforge.hdl.manifest import source_digest
 from spikeforge.scripts.bench.collect import MARKER as COLLECTED
 from spikeforge.scripts.bench.report import build_point, cached, machine_line, report_options, stored_build, verdict
@@ -54,6 +55,9 @@ ACTIVITIES = (0.05, 0.50)
 EXAMPLE = (256, 8)          # the example core 256x256x8, P = 8
 # Wider cores where the device has the memory bandwidth: (board, neurons, lanes).
 WIDE = (("ulx3s-85f", 1024, 16), ("ulx3s-85f", 1024, 32))
+# The example core with the STDP engine (the [stdp] defaults, docs/stdp.md), against the inference core.
+LEARNING_BOARD = "ulx3s-85f"
+LEARNING_FMAX_LOSS = 0.10       # at most 10% below the inference core's fmax
 
 # Targets (docs/benchmarks.md, "Targets").
 UP5K_SYNOPS_PER_CYCLE = 0.9     # x P, at 50% activity
@@ -94,15 +98,23 @@ def measure_cycles(neurons, lanes, activity, firing, *, seed=1):
 
 # --- one point ---------------------------------------------------------------------------------------------
 
-def _build_point(board, neurons, lanes, out_dir, seed, toolchain):
-    """The build's report, or why it failed; the build directory keeps the result for the next run."""
-    return build_point({"lif_core": _params(neurons, lanes)}, board, out_dir, seed=seed, toolchain=toolchain,
-                       clock_mhz=FASTEST, echo=None)
+def _build_point(board, neurons, lanes, out_dir, seed, toolchain, clock_mhz=FASTEST, learning=False):
+    """The build's report, or why it failed; the build directory keeps the result for the next run. A build at
+    a chosen ``clock_mhz`` that misses it is reported with its figures (``report["fmax_mhz"]`` below
+    ``report["clock_mhz"]``). ``learning``: the core with the STDP engine's defaults."""
+    params = _params(neurons, lanes)
+    blocks = {"lif_core": params, "stdp": StdpParams.create(params)} if learning else {"lif_core": params}
+    result = build_point(blocks, board, out_dir, seed=seed, toolchain=toolchain, clock_mhz=clock_mhz, echo=None)
+    if result["status"] == "failed" and clock_mhz != FASTEST and result["error"].startswith("timing"):
+        return stored_build(out_dir)
+    return result
 
 
 def critical_path(build_dir):
-    """``"<from cell> -> <to cell>, <ns> ns"`` of the worst path of the sync clock in nextpnr's report of the
-    build in ``build_dir``, or None."""
+    """``"<from cell> -> <to cell>, <n> logic levels + <c> carry steps, <ns> ns"`` of the worst path of the sync
+    clock in nextpnr's report of the build in ``build_dir``, or None. A logic level is a cell's logic the path
+    goes through (a LUT, or an adder's carry entered from outside its chain); a carry step is one bit of a carry
+    chain, from carry in to carry out (iCE40 ``CIN``, ECP5 ``FCI``)."""
     path = build_dir / "top.nextpnr.json"
     if not path.exists():
         return None
@@ -111,10 +123,13 @@ def critical_path(build_dir):
         if not steps or "<async>" in (cp.get("from", ""), cp.get("to", "")):
             continue
         delay = sum(step["delay"] for step in steps)
+        logic = [step for step in steps if step["type"] == "logic"]
+        carries = sum(step["from"]["port"] in ("CIN", "FCI") for step in logic)
 
         def cell(step, end):
             return re.sub(r"(_(LUT4|TRELLIS|SB|CCU2C|PFUMX|DPRAM|L6MUX21)\S*|\$\S*)$", "", step[end]["cell"])
-        return f"{cell(steps[0], 'from')} -> {cell(steps[-1], 'to')}, {delay:.1f} ns"
+        return (f"{cell(steps[0], 'from')} -> {cell(steps[-1], 'to')}, {len(logic) - carries} logic levels + "
+                f"{carries} carry steps, {delay:.1f} ns")
     return None
 
 
@@ -126,7 +141,7 @@ def previous_builds(out):
     found = {}
     for line in out.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) <= 8 or cells[0] not in BOARDS or not cells[1].isdigit():
+        if len(cells) <= 8 or cells[0] not in BOARDS or not cells[1].isdigit() or not cells[2].isdigit():
             continue
         point = (cells[0], int(cells[1]), int(cells[2]))
         if len(cells) > 11 and ", " in cells[11]:       # a row of this report with figures from before it
@@ -205,10 +220,12 @@ def render(builds, cycles, tools, seed, before=None):
         "LCs: iCE40 logic cells (ICESTORM_LC) or ECP5 LUT4s (TRELLIS_COMB, half a slice). BRAM: iCE40 EBR "
         "(4 kbit) or ECP5 DP16KD (18 kbit). clock: what the bitstream runs at, the board's PLL from its "
         "oscillator (12 MHz iCEBreaker, 25 MHz ULX3S), the highest of `spikeforge build`'s list that meets "
-        "timing; fmax: nextpnr's estimate with that clock as the constraint. Syn ops/s: synaptic operations per "
+        "timing, or the clock the script was given for the point (`--clock`; *missed* when the fmax is below "
+        "it); fmax: nextpnr's estimate with that clock as the constraint. Syn ops/s: synaptic operations per "
         "second at the clock and 50% activity (silent). *before*: LCs and fmax of the report this one replaced "
         "(built at the board oscillator, before the PLL and the pipelining of issue 15), for the rows that "
-        "changed. Critical path: the worst path of the build, from nextpnr's report (first and last cell).",
+        "changed. Critical path: the worst path of the build, from nextpnr's report (first and "
+        "last cell, the LUT levels and the carry-chain bits it goes through).",
         "",
         "| board | N | P | LCs | FFs | BRAM | SPRAM | DSP | fmax MHz | clock MHz | M syn ops/s | before: LCs, "
         "fmax | critical path | build s |",
@@ -216,29 +233,37 @@ def render(builds, cycles, tools, seed, before=None):
     ]
     before = before or {}
     for board, n, p in _build_points(BOARDS):
-        b = builds.get((board, n, p))
-        old = before.get((board, n, p))
-        if b is None:
-            was = f"{old[0]}, {old[1]}" if old else ""
-            lines.append(f"| {board} | {n} | {p} | not built in this run | | | | | | | | {was} | | |")
-            continue
-        if b["status"] != "ok":
-            reason = b["error"].split(": ", 1)[-1].split(" (log:")[0]
-            lines.append(f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | | | | |")
-            continue
-        r = b["report"]
-        res, avail = r["resources"], r["available"]
-        c = cycles.get((n, p))
-        clock = r.get("clock_mhz", r["clock_constraint_mhz"])
-        rate = "" if c is None else f"{_synops_per_cycle(n, c['0.5/silent'], 0.5) * clock:.0f}"
-        changed = old and (old[0] != str(res["logic_cells"]) or old[1] != str(r["fmax_mhz"]))
-        was = f"{old[0]}, {old[1]}" if changed else ""
-        lines.append(f"| {board} | {n} | {p} | {res['logic_cells']}/{avail['logic_cells']} | {res['ffs']} | "
-                     f"{res['bram']}/{avail['bram']} | {res['spram']}/{avail['spram']} | {res['dsp']} | "
-                     f"{r['fmax_mhz']} | {clock:g} | {rate} | {was} | {b.get('critical_path') or ''} | "
-                     f"{r['seconds']:.0f} |")
+        lines.append(_build_row(board, n, p, builds.get((board, n, p)), before.get((board, n, p)),
+                                cycles.get((n, p))))
+    learning = builds.get((LEARNING_BOARD, *EXAMPLE, "learning"))
+    if learning is not None:
+        lines.append(_build_row(LEARNING_BOARD, EXAMPLE[0], f"{EXAMPLE[1]}, learning", learning, None, None))
     lines += ["", "## Targets", ""] + _targets(builds, cycles) + ["", "## Notes", "", *_NOTES]
     return "\n".join(lines) + "\n"
+
+
+def _build_row(board, n, p, b, old, c):
+    """A row of the board-build table: build result ``b`` (None: not built), the figures it replaces ``old``,
+    the cycles ``c`` of its core (None: no synaptic operations per second)."""
+    if b is None:
+        was = f"{old[0]}, {old[1]}" if old else ""
+        return f"| {board} | {n} | {p} | not built in this run | | | | | | | | {was} | | |"
+    if b["status"] != "ok":
+        reason = b["error"].split(": ", 1)[-1].split(" (log:")[0]
+        return f"| {board} | {n} | {p} | {b['status']}: {reason} | | | | | | | | | | |"
+    r = b["report"]
+    res, avail = r["resources"], r["available"]
+    clock = r.get("clock_mhz", r["clock_constraint_mhz"])
+    rate = "" if c is None else f"{_synops_per_cycle(n, c['0.5/silent'], 0.5) * clock:.0f}"
+    shown = f"{clock:g}"
+    if r["fmax_mhz"] is not None and r["fmax_mhz"] < clock:
+        shown, rate = f"{clock:g}, **missed**", ""
+    changed = old and (old[0] != str(res["logic_cells"]) or old[1] != str(r["fmax_mhz"]))
+    was = f"{old[0]}, {old[1]}" if changed else ""
+    return (f"| {board} | {n} | {p} | {res['logic_cells']}/{avail['logic_cells']} | {res['ffs']} | "
+            f"{res['bram']}/{avail['bram']} | {res['spram']}/{avail['spram']} | {res['dsp']} | "
+            f"{r['fmax_mhz']} | {shown} | {rate} | {was} | {b.get('critical_path') or ''} | "
+            f"{r['seconds']:.0f} |")
 
 
 _NOTES = [
@@ -268,29 +293,50 @@ _NOTES = [
     "before adding (forwarding the word being written when one group follows itself), the configuration "
     "port answers from those registers (a cycle more per command), and the spike emitter sends from output "
     "registers with a skid register, so the host link's `ready` reaches no logic behind them. The cycles per "
-    "timestep are those of before, plus one when a spike leaves. On the iCE40 the core is built without the "
-    "read registers (`register_reads`, docs/lif_core.md): they cost 377 logic cells of the example core there.",
-    "- Remaining gaps (the critical path column, from nextpnr's report). UP5K, 30 MHz: the example core's "
-    "worst path is the integrate read-modify-write, the state EBR's read data through the accumulator's 16-bit "
-    "add and saturation back to its write data (about 37 ns). With the reads registered (`register_reads = "
-    "True`) an earlier build reached 28.2 MHz at 4,444 cells, its worst path then in the host link: the host "
-    "bridge's frame encoder (escape, CRC) in front of the UART transmitter's shift register "
-    "(hdl/host_bridge.py, hdl/uart.py, 35.5 ns). 30 MHz would take both, the registered reads and a "
-    "registered hand-over between the bridge's encoder and the transmitter. UP5K, 3,500 cells: in the Yosys "
-    "netlist of the example build the core has 2,733 of the 3,345 LUT4s and 892 of the 1,222 flip-flops, the "
-    "UART link with its receive FIFO 359 LUT4s and 127 flip-flops, the host bridge 210 and 171, the LED, PLL "
-    "reset and clock logic about 40; the cells are LUT4s, carries and flip-flops packed together. 3,500 cells "
-    "with the link would take about 600 fewer in the core (its 8 lanes of 16-bit decay, compare and reset, and "
-    "the configuration port's field multiplexers), or a smaller link (the lead's part). ECP5, P = 16 and 32 "
-    "(1024 neurons): the state word is P x 32 bits wide and goes to DP16KD block RAMs; the worst path runs "
-    "from the registered weight word through the add and saturation to the state RAM's write data, with a long "
-    "route to the block RAMs (P = 16: 14.9 ns in the build at 125 MHz, 67.1 MHz); in the build that met 62.5 MHz "
-    "the worst path is the configuration port's, from the command's field to the write enables and data of the "
-    "64 weight block RAMs (15.6 ns). 80 MHz would take a register on the accumulators' write data (a third "
-    "integrate stage, its word forwarded to a read of the same group in the next two cycles, which only G <= 2 "
-    "has), the state RAM of each lane placed beside its adder, and the configuration port's weight write "
-    "registered (its enable and data a cycle after the field is decoded).",
+    "timestep are those of before, plus one when a spike leaves. On the iCE40, where a register fed straight "
+    "from a block RAM takes a logic cell of its own (the registered reads cost 377 cells of the example core), "
+    "the core is built without them (`register_reads = False`): the accumulators have a memory of their own, "
+    "the integrate pass registers the sums of accumulators and weights behind its adders and writes the "
+    "accumulators alone a cycle later, and the neuron pass adds the accumulators in its first stage, so neither "
+    "keeps a copy of a word read. The host bridge hands the frame encoder each byte through a register.",
+    "- Collision-free memories (docs/lif_core.md). A block RAM has no transparent read port, so Yosys built one "
+    "for the state memory from a register and a multiplexer per bit in front of the adders, although a read "
+    "meets the write of its word only in cores of one or two groups. The state memory (and a learning core's "
+    "dual-port weight and eligibility memories, from three groups) is now marked collision-free, and the build "
+    "flow lets a read that meets a write return anything. With that, the bridge's register and the split "
+    "accumulators, the iCEBreaker example build went from 4,096 cells and 27.01 MHz (the report this one "
+    "replaced, at 27 MHz) to the figures of the table.",
+    "- What limits each build: the critical path column (nextpnr's worst path of the build). iCE40UP5K: with "
+    "the integrate pass's sums registered and the encoder's byte registered, what remains in front are the "
+    "control's end of a tick (the spike emitter's output valid through `empty` and the control FSM's next "
+    "state to the enables of its registers, or of the 32-bit timestep counter) and the host bridge's frame byte "
+    "multiplexer (the INFO, STATUS and reply bytes selected "
+    "by the byte index) into the register in front of the encoder, near 29 ns each; 42 MHz would take "
+    "registering `done` and the byte multiplexer's select. 3,500 cells is met with little to spare: most of the "
+    "remaining flip-flops fed by another flip-flop (a logic cell each) are the host link's: the received "
+    "frame's payload, shifted in a byte at a time, and the core's copy of a configuration command (36 bits), "
+    "which it needs because the next frame may shift in while the command runs. ECP5-85F, P = 16 and 32 (1024 "
+    "neurons): the state word is P x 32 bits wide and goes to DP16KD block RAMs; the worst paths run from the "
+    "registered weight word through the add and saturation to the state RAM's write data, with a long route to "
+    "the block RAMs, or from the configuration command's field to the write enables and data of the weight "
+    "block RAMs (P = 16 at 62.5 MHz: 15.6 ns). 80 MHz at P = 32 would take a register on the accumulators' "
+    "write data (a third integrate stage, its word forwarded to a read of the same group in the next two "
+    "cycles, which only G <= 2 has), the state RAM of each lane placed beside its adder, and the configuration "
+    "port's weight write registered (its enable and data a cycle after the field is decoded). The learning "
+    "core (Targets): its integrate pass reads and adds in one cycle (the engine's read-modify-write of the "
+    "weights is timed to it, docs/stdp.md), so its worst path starts at a block RAM's output; within 10% of "
+    "the inference core would take the inference core's registered reads in the engine's pipeline too (the "
+    "depression staged a cycle later, the write-back three cycles after the read, and the weight memory "
+    "forwarding for G <= 3).",
 ]
+
+
+def _runs(report):
+    """(how a build ran, as the targets say it; whether its fmax meets its clock)."""
+    clock, fmax = report["clock_mhz"], report["fmax_mhz"]
+    if fmax is not None and fmax < clock:
+        return f"misses its {clock:g} MHz clock (fmax {fmax} MHz)", False
+    return f"runs at {clock:g} MHz (fmax {fmax} MHz)", True
 
 
 def _targets(builds, cycles):
@@ -307,32 +353,47 @@ def _targets(builds, cycles):
                    f"does {s50 / 0.5:.1f}x that per cycle.")
     if ice and ice["status"] == "ok":
         r = ice["report"]
-        out.append(f"- UP5K >= {UP5K_FMAX_MHZ} MHz from the PLL: runs at {r['clock_mhz']:g} MHz (fmax "
-                   f"{r['fmax_mhz']} MHz), {verdict(r['clock_mhz'] >= UP5K_FMAX_MHZ)}.")
+        runs, ok = _runs(r)
+        out.append(f"- UP5K >= {UP5K_FMAX_MHZ} MHz from the PLL: {runs}, "
+                   f"{verdict(ok and r['clock_mhz'] >= UP5K_FMAX_MHZ)}.")
         out.append(f"- UP5K <= {UP5K_MAX_LCS} LCs: {r['resources']['logic_cells']} (whole board design), "
                    f"{verdict(r['resources']['logic_cells'] <= UP5K_MAX_LCS)}.")
     elif ice:
         out.append(f"- UP5K: the build {ice['status']}: {ice['error']}")
     if ecp and ecp["status"] == "ok":
-        r = ecp["report"]
-        out.append(f"- ECP5 >= {ECP5_FMAX_MHZ} MHz from the PLL: runs at {r['clock_mhz']:g} MHz (fmax "
-                   f"{r['fmax_mhz']} MHz), {verdict(r['clock_mhz'] >= ECP5_FMAX_MHZ)}.")
+        runs, ok = _runs(ecp["report"])
+        out.append(f"- ECP5 >= {ECP5_FMAX_MHZ} MHz from the PLL: {runs}, "
+                   f"{verdict(ok and ecp['report']['clock_mhz'] >= ECP5_FMAX_MHZ)}.")
     elif ecp:
         out.append(f"- ECP5: the build {ecp['status']}: {ecp['error']}")
+    board, wide_n, wide_p = WIDE[-1]
     wide = builds.get(WIDE[-1])
-    c = cycles.get(WIDE[-1][1:])
+    c = cycles.get((wide_n, wide_p))
+    goal = (f"- ECP5, {wide_n} neurons, P = {wide_p}, >= {ECP5_P32_MHZ} MHz and >= {ECP5_P32_SYNOPS / 1e9:g} G "
+            "synaptic ops/s")
     if wide and wide["status"] == "ok" and c:
         r = wide["report"]
-        rate = _synops_per_cycle(WIDE[-1][1], c["0.5/silent"], 0.5) * r["clock_mhz"] * 1e6
-        out.append(f"- ECP5, {WIDE[-1][1]} neurons, P = {WIDE[-1][2]}, >= {ECP5_P32_MHZ} MHz and >= "
-                   f"{ECP5_P32_SYNOPS / 1e9:g} G synaptic ops/s: runs at {r['clock_mhz']:g} MHz (fmax "
-                   f"{r['fmax_mhz']} MHz), {rate / 1e9:.2f} G/s, "
-                   f"{verdict(r['clock_mhz'] >= ECP5_P32_MHZ and rate >= ECP5_P32_SYNOPS)}.")
+        runs, ok = _runs(r)
+        rate = _synops_per_cycle(wide_n, c["0.5/silent"], 0.5) * min(r["clock_mhz"], r["fmax_mhz"]) * 1e6
+        out.append(f"{goal}: {runs}, {rate / 1e9:.2f} G/s at {min(r['clock_mhz'], r['fmax_mhz']):g} MHz, "
+                   f"{verdict(ok and r['clock_mhz'] >= ECP5_P32_MHZ and rate >= ECP5_P32_SYNOPS)}; critical path "
+                   f"{wide.get('critical_path')}.")
     elif wide:
-        out.append(f"- ECP5, P = {WIDE[-1][2]}: the build {wide['status']}: {wide['error']}")
+        out.append(f"{goal}: the build {wide['status']}: {wide['error']}")
     else:
-        out.append(f"- ECP5, {WIDE[-1][1]} neurons, P = {WIDE[-1][2]}, >= {ECP5_P32_MHZ} MHz: not built in this "
-                   f"run, **not shown**.")
+        out.append(f"{goal}: not built in this run, **not shown**.")
+    learning = builds.get((LEARNING_BOARD, *EXAMPLE, "learning"))
+    inference = builds.get((LEARNING_BOARD, *EXAMPLE))
+    goal = (f"- {LEARNING_BOARD}, the learning core (the example core with the `[stdp]` defaults) at most "
+            f"{LEARNING_FMAX_LOSS:.0%} below the inference core's fmax")
+    if learning and inference and learning["status"] == inference["status"] == "ok":
+        lf, inf = learning["report"]["fmax_mhz"], inference["report"]["fmax_mhz"]
+        loss = 1 - lf / inf
+        out.append(f"{goal}: {lf} MHz (built at {learning['report']['clock_mhz']:g} MHz) against {inf} MHz, "
+                   f"{loss:.0%} below, {verdict(loss <= LEARNING_FMAX_LOSS)}; critical path "
+                   f"{learning.get('critical_path')}.")
+    else:
+        out.append(f"{goal}: not built in this run, **not shown**.")
     return out
 
 
@@ -344,10 +405,19 @@ def _targets(builds, cycles):
 @click.option("--no-build", is_flag=True, help="Run no tools; report what the build directories hold.")
 @click.option("--point", "points", metavar="N:P", multiple=True,
               help="Build only these points (neurons:lanes); the others are reported as their directories hold.")
-def main(build_dir, out, boards, seed, toolchain, jobs, no_build, points):
+@click.option("--clock", "clocks", metavar="BOARD:N:P:MHZ", multiple=True,
+              help="Build this point at this clock instead of searching for the fastest (a clock it misses is "
+                   "reported as missed, with its figures).")
+@click.option("--learning-clock", type=click.FloatRange(min=0, min_open=True),
+              help=f"Build the learning example core on {LEARNING_BOARD} at this clock (default: the fastest).")
+def main(build_dir, out, boards, seed, toolchain, jobs, no_build, points, clocks, learning_clock):
     """Run the LIF benchmark sweep and write the report."""
     boards = boards or tuple(BOARDS)
     chosen = {tuple(int(x) for x in point.split(":")) for point in points}
+    fixed = {}
+    for spec in clocks:
+        board, n, p, mhz = spec.split(":")
+        fixed[(board, int(n), int(p))] = float(mhz)
     before = previous_builds(out)
     collected = out.read_text().partition(COLLECTED)[1:] if out.exists() else ("", "")
     simulation = source_digest()
@@ -364,11 +434,15 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build, points):
 
     builds = {}
     jobs_list = _build_points(boards)
+    if LEARNING_BOARD in boards:        # after the example cores
+        jobs_list.insert(len(boards), (LEARNING_BOARD, *EXAMPLE, "learning"))
 
-    def point(board, n, p):
-        path = build_dir / board / f"n{n}_a{AXONS}_w{WEIGHT_BITS}_p{p}"
+    def point(board, n, p, *learning):
+        path = build_dir / board / (f"n{n}_a{AXONS}_w{WEIGHT_BITS}_p{p}" + "".join(f"_{x}" for x in learning))
         skip = no_build or (chosen and (n, p) not in chosen)
-        result = stored_build(path) if skip else _build_point(board, n, p, path, seed, toolchain)
+        clock_mhz = (learning_clock or FASTEST) if learning else fixed.get((board, n, p), FASTEST)
+        result = stored_build(path) if skip else _build_point(board, n, p, path, seed, toolchain, clock_mhz,
+                                                              learning=bool(learning))
         if result is not None and result["status"] == "ok":
             result["critical_path"] = critical_path(path)
         return result
@@ -380,14 +454,15 @@ def main(build_dir, out, boards, seed, toolchain, jobs, no_build, points):
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(point, *job): job for job in jobs_list}
         for future in concurrent.futures.as_completed(futures):
-            board, n, p = futures[future]
+            job = futures[future]
+            board, n, p = job[:3]
             result = future.result()
             if result is not None:
-                builds[(board, n, p)] = result
+                builds[job] = result
                 status = result["status"]
                 extra = f", {result['report']['resources']['logic_cells']} LCs, {result['report']['fmax_mhz']} MHz" \
                     if status == "ok" else ""
-                log(f"build {board} {n} neurons {p} lanes: {status}{extra}")
+                log(f"build {board} {n} neurons {p} lanes{' learning' if len(job) > 3 else ''}: {status}{extra}")
             write()
     write()
     log(f"wrote {out}")
