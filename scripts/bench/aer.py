@@ -22,6 +22,7 @@ the cells the router itself takes and where they go.
 Writes docs/benchmarks_aer.md (``--out``) and the PNG beside it.
 
 Usage: python -m spikeforge.scripts.bench.aer [--sim verilator] [--build-dir build/bench_aer] [--no-build]
+       [--only PART ...] [--earlier results.json ...] [--report-only]
 """
 
 import json
@@ -455,28 +456,33 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks_aer.md"),
               show_default=True, help="The markdown section; the PNG goes beside it.")
-@click.option("--no-build", is_flag=True, help="Skip the resource and fmax builds (alone and on the boards).")
+@click.option("--no-build", is_flag=True, help="Skip the builds on the boards (resources and fmax).")
 @click.option("--only", "only", type=click.Choice(PARTS_OF_RUN), multiple=True,
-              help="Measure only these parts (repeatable); take the others from the results of an earlier run in "
-                   "the build directory.")
-def main(sim, build_dir, out, no_build, only):
-    """Measure the router and the mesh and write the benchmark section and the latency curve."""
+              help="Measure only these parts (repeatable); take the others from the results of earlier runs.")
+@click.option("--earlier", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="Results of an earlier run (its build directory's results.json) to take parts from, after this "
+                   "build directory's own (repeatable).")
+@click.option("--report-only", is_flag=True, help="Measure nothing; write the report from earlier results.")
+def main(sim, build_dir, out, no_build, only, earlier, report_only):
+    """Measure the router and the mesh and write the benchmark section and the latency curve. Each part's result
+    is saved in the build directory's results.json as it is measured, so that a run cut short, or several runs of
+    different parts, can be completed with ``--only``."""
     results_file = build_dir / "results.json"
-    earlier = json.loads(results_file.read_text()) if only and results_file.exists() else {}
-    parts = [p for p in PARTS_OF_RUN if not (no_build and p in ("alone", "builds"))]
-    missing = [p for p in parts if only and p not in only and p not in earlier]
-    if missing:
-        raise click.ClickException(f"--only leaves out {missing[0]!r}, and {results_file} has no earlier result of "
-                                   "it")
-    results = {p: earlier[p] for p in parts if only and p not in only}
+    parts = [p for p in PARTS_OF_RUN if not (no_build and p == "builds")]
     build_dir.mkdir(parents=True, exist_ok=True)
     for part in parts:
-        if part not in results:
+        if not report_only and (not only or part in only):
             _log(part)
-            results[part] = _MEASURE[part](sim, build_dir)
-            # Saved after each part, so that a run cut short leaves what it measured to --only.
-            results_file.write_text(json.dumps(results, indent=1))
-    results = json.loads(json.dumps(results))      # one form, whether measured now or earlier
+            result = _MEASURE[part](sim, build_dir)
+            saved = json.loads(results_file.read_text()) if results_file.exists() else {}
+            results_file.write_text(json.dumps({**saved, part: result}, indent=1))
+    results = {}
+    for source in [results_file, *earlier] if results_file.exists() else earlier:
+        results = {**json.loads(source.read_text()), **results}
+    missing = [p for p in parts if p not in results]
+    if missing:
+        raise click.ClickException(f"{out} not written: no result of {', '.join(missing)} here or in --earlier; "
+                                   f"what was measured is in {results_file}")
     png = out.with_name("aer_latency.png")
     plot_curve(results["curve"], results["saturation"][0], png)
     table_saturation = {int(n): rows for n, rows in results["table-saturation"].items()}
