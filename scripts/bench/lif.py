@@ -146,7 +146,7 @@ def previous_builds(out):
         point = (cells[0], int(cells[1]), int(cells[2]))
         if len(cells) > 11 and ", " in cells[11]:       # a row of this report with figures from before it
             found[point] = tuple(cells[11].split(", "))
-        elif "/" in cells[3]:
+        elif re.fullmatch(r"\d+/\d+", cells[3]):        # a row with figures, not a failed build's
             found[point] = (cells[3].split("/")[0], cells[8])
     return found
 
