@@ -148,9 +148,10 @@ def xy_arrivals(params):
 
 
 def lane_bound(params):
-    """The injection rate (packets per node per cycle) at which the busiest lane of a table mesh under uniform
-    random traffic takes in one packet per cycle: a lane serves its inputs (:func:`lane_groups`) one packet a
-    cycle, so the mesh saturates at or below it."""
+    """The injection rate (packets per node per cycle) at which the busiest lane of a table mesh would take in one
+    packet per cycle if every node injected at that rate under uniform random traffic (a lane serves its inputs,
+    :func:`lane_groups`, one packet a cycle). At saturation the nodes behind the busiest lanes inject less than the
+    others, so the accepted average can exceed it."""
     arrivals = xy_arrivals(params)
     busiest = max(sum(arrivals.get((node, port), 0) for port in group)
                   for node in range(params.nodes)
@@ -427,12 +428,14 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
         f"to node d along the XY path, keys uniformly random over the 16 nodes (the source's own included), "
         f"measured over cycles {table_windows}. A table router takes in and looks up one packet per cycle in each "
         f"of its `lookups` lanes (zero-load latency {TABLE_LATENCY} cycles per router) and moves as many to its "
-        f"outputs. The lane bound (`lane_bound`) is the injection rate at which the busiest lane of the mesh takes "
-        f"in a packet every cycle, from the XY paths of uniform traffic and the inputs each lane serves "
+        f"outputs. The lane bound (`lane_bound`) is the injection rate at which the busiest lane of the mesh would "
+        f"take in a packet every cycle if every node injected at that rate (at saturation the nodes behind the "
+        f"busiest lanes inject less, so the accepted average can exceed it), from the XY paths of uniform traffic "
+        f"and the inputs each lane serves "
         f"(`lane_groups`: dealt in turn): a central router receives 0.75 or 1.0 times the injection rate on a "
         f"link, depending on its side, and 1.0 at its local port, 4.5 in all, so one lane bounds the mesh at "
-        f"1 / 4.5 = 0.22 and three, whose busiest lane serves the local port and a link, at 0.50; the links bound "
-        f"it at the XY mesh's figure.",
+        f"1 / 4.5 = 0.22 and three or four, whose busiest lane serves the local port and a link, at 0.50; the "
+        f"links bound it at the XY mesh's figure.",
         "",
         f"![latency against offered load]({png_name})",
         "",
@@ -445,8 +448,8 @@ def render(zero_load, saturation, table_saturation, curve, builds, alone, sim, p
               "bound past saturation); accepted load over the same window as the saturation throughput.", ""]
     if alone:
         lines += _render_alone(alone, table_saturation)
-    if builds:
-        lines += _render_builds(builds)
+    lines += _render_builds(builds) if builds else [
+        "### One router: resources and fmax", "", "Not measured in this run (`--no-build`).", ""]
     return "\n".join(lines)
 
 
