@@ -137,6 +137,23 @@ def test_a_second_network_runs_on_the_same_hardware():
         assert sorted(outputs) == model.step(inputs), f"step {t} of the second network"
 
 
+def test_a_map_entry_beyond_its_core_is_refused():
+    """A run-time WRITE of an input-map entry that would give axons the core lacks (or an output-map entry beyond
+    the outputs) is refused: the entry it would replace keeps working, so the chip still equals the model."""
+    params = CHIPS["1x2-layers"]
+    weights = weights_for(params, 4)
+    steps = random_steps(params, 5, 6)
+    h = next(c for c in params.cores if c.name == "h")
+    beyond = {"enable": 1, "key": 0, "first": 0, "count": params.inputs, "base": h.params.axons - 2}
+    bad = [{"op": "WRITE", "unit": "MAP", "node": h.node, "index": 0, "entry": beyond},
+           {"op": "WRITE", "unit": "OUTPUT", "index": 0,
+            "entry": dict(beyond, key=h.key, base=params.output_count - 1)}]
+    results = run_chip_pysim(Chip(params), load_commands(params, weights) + bad, steps)
+    model = ChipModel(params, weights)
+    for t, ((outputs, _, _), inputs) in enumerate(zip(results, steps)):
+        assert sorted(outputs) == model.step(inputs), f"step {t}: a refused map entry changed what the chip does"
+
+
 def test_all_to_all_multicast_under_host_backpressure_neither_loses_nor_deadlocks():
     """The worst traffic at hand: four cores that spike with every neuron at every step (bias above threshold),
     each feeding every core (itself included; to a later phase feed-forward, else recurrent) at axons 8 x its

@@ -2,8 +2,9 @@
 it forwards to the cores and the routers (see :class:`~spikeforge.hdl.chip.chip.ChipUnit`).
 
 One command at a time: a WRITE takes effect, a READ is answered on ``cfg_rsp`` before the next command is taken.
-A command that names no tile, entry or unit, or a core address wider than the core's, is refused: counted in
-``bad_config``, a READ of it answered with zeros.
+A command that names no tile, entry or unit, a core address wider than the core's, or a map entry giving an
+index beyond its tile's axons (the outputs, for the output map) is refused: counted in ``bad_config``, a READ
+of it answered with zeros, a WRITE ignored.
 """
 
 from amaranth.hdl import Cat, Const, Mux, Signal
@@ -72,18 +73,23 @@ def add_config_port(m, chip):
     learning = {n: t for n, t in tiles.items() if t.pending_axons}
     has_pending = Cat((cmd.node == n) & (cmd.axon < t.core.params.axons) & (cmd.data >= 0) & (cmd.data <= 1)
                       for n, t in learning.items()).any()
+    # A map entry must give only indices its tile's core (the outputs) has: no packet goes to a wrong axon.
+    write = cmd.op == CfgOp.WRITE
+    entry_end = cmd.entry.base + cmd.entry.count
+    map_fits = ~write | ~cmd.entry.enable | Cat((cmd.node == n) & (entry_end <= t.core.params.axons)
+                                                 for n, t in tiles.items()).any()
+    output_fits = ~write | ~cmd.entry.enable | (entry_end <= p.output_count)
     unit = cmd.unit
     good = _selected([
         (unit == ChipUnit.CORE, has_tile & core_fits),
-        (unit == ChipUnit.MAP, has_tile & (cmd.index < p.map_size)),
+        (unit == ChipUnit.MAP, has_tile & (cmd.index < p.map_size) & map_fits),
         (unit == ChipUnit.KEY, has_tile & (cmd.data >= 0) & (cmd.data < (1 << p.key_bits))),
         (unit == ChipUnit.PHASE, has_tile & (cmd.data >= 0) & (cmd.data < (1 << PHASE_BITS))),
         (unit == ChipUnit.PHASES, (cmd.data >= 0) & (cmd.data <= (1 << PHASE_BITS))),
         (unit == ChipUnit.ROUTE, (cmd.node < p.nodes) & (cmd.index < p.table_size)),
-        (unit == ChipUnit.OUTPUT, cmd.index < len(regs["output"])),
+        (unit == ChipUnit.OUTPUT, (cmd.index < len(regs["output"])) & output_fits),
         (unit == ChipUnit.PENDING, has_pending),
     ], Const(0))
-    write = cmd.op == CfgOp.WRITE
 
     for n, tile in tiles.items():
         m.d.comb += [getattr(tile.cfg.payload, name).eq(getattr(cmd, name)) for name, _ in tile.lif.cfg_layout]
