@@ -303,8 +303,8 @@ _NOTES = [
     "for the state memory from a register and a multiplexer per bit in front of the adders, although a read "
     "meets the write of its word only in cores of one or two groups. The state memory (and a learning core's "
     "dual-port weight and eligibility memories, from three groups) is now marked collision-free, and the build "
-    "flow lets a read that meets a write return anything. With that, the bridge's register and the split "
-    "accumulators, the iCEBreaker example build went from 4,096 cells and 27.01 MHz (the report this one "
+    "flow lets a read that meets a write return anything on the iCE40 (not on the ECP5, docs/lif_core.md). "
+    "With that, the bridge's register and the split accumulators, the iCEBreaker example build went from 4,096 cells and 27.01 MHz (the report this one "
     "replaced, at 27 MHz) to the figures of the table.",
     "- What limits each build: the critical path column (nextpnr's worst path of the build). iCE40UP5K: with "
     "the integrate pass's sums registered and the encoder's byte registered, what remains in front are the "
