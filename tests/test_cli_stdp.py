@@ -291,7 +291,7 @@ def test_build_learning_core(tmp_path):
     """A small learning core builds for the iCEBreaker (the refusal is gone)."""
     config = tmp_path / "tiny.toml"
     config.write_text(toml(dict(neurons=4, axons=3, lanes=1, weight_bits=6, threshold=20), dict(impulse=40)))
-    result = run("build", config, "--board", "icebreaker", "-o", tmp_path / "ice")
+    result = run("build", config, "--board", "icebreaker", "--clock", 12, "-o", tmp_path / "ice")   # one P&R
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("board ")
     assert (tmp_path / "ice" / "report.json").exists()
