@@ -11,6 +11,7 @@ from amaranth.sim import Simulator
 
 from chips import CHIPS, CORE, network, random_steps, weights_for
 from spikeforge.hdl.chip.chip import Chip
+from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.hdl.chip.tile import PendingAxons
 from spikeforge.sim.chip.load import learning_reads, load_commands, rest_commands
 from spikeforge.sim.chip.model import ChipModel
@@ -34,7 +35,7 @@ def check(params, weights, steps, **options):
     results = run_chip_pysim(chip, load_commands(params, weights), steps, reads=reads, **options)
     model = ChipModel(params, weights)
     spikes = 0
-    for t, ((outputs, answers, _), inputs) in enumerate(zip(results, steps)):
+    for t, ((outputs, answers, *_), inputs) in enumerate(zip(results, steps)):
         expected = model.step(inputs)
         assert sorted(outputs) == expected, f"step {t}: the RTL output {sorted(outputs)}, the model {expected}"
         for (core, attribute, index), value in zip(names, answers):
@@ -67,7 +68,7 @@ def test_learning_changes_the_weights_as_the_model_does():
              for a in range(core.params.axons) for n in range(core.params.neurons)]
     results = run_chip_pysim(Chip(params), load_commands(params, weights), steps, reads=reads)
     model = ChipModel(params, weights)
-    for t, (inputs, (outputs, answers, _)) in enumerate(zip(steps, results)):
+    for t, (inputs, (outputs, answers, *_)) in enumerate(zip(steps, results)):
         assert sorted(outputs) == model.step(inputs), f"step {t}"
         learned = model.cores["h"].weights.reshape(-1).tolist()
         assert answers == learned, f"after step {t}: the learned weights differ"
@@ -107,7 +108,7 @@ def test_a_learning_core_starts_every_sample_from_rest(stdp, recurrent, field):
                              before={len(first): rest_commands(params) + load})
     model = ChipModel(params, weights)
     h = model.cores["h"]
-    for t, (inputs, (outputs, answers, _)) in enumerate(zip(second, results[len(first):])):
+    for t, (inputs, (outputs, answers, *_)) in enumerate(zip(second, results[len(first):])):
         assert sorted(outputs) == model.step(inputs), f"step {t} of the second sample"
         want = h.weights if field == "WEIGHT" else h.x
         assert answers == want.reshape(-1).tolist(), f"after step {t} of the second sample: {field} differs"
@@ -133,7 +134,7 @@ def test_a_second_network_runs_on_the_same_hardware():
     # The first step ran the first network with no input; the chip's state carries over, so compare against a
     # model of the second network started from that state: both are at rest after a silent step from reset.
     model = ChipModel(second, weights)
-    for t, ((outputs, _, _), inputs) in enumerate(zip(results[1:], steps)):
+    for t, ((outputs, *_), inputs) in enumerate(zip(results[1:], steps)):
         assert sorted(outputs) == model.step(inputs), f"step {t} of the second network"
 
 
@@ -150,7 +151,7 @@ def test_a_map_entry_beyond_its_core_is_refused():
             "entry": dict(beyond, key=h.key, base=params.output_count - 1)}]
     results = run_chip_pysim(Chip(params), load_commands(params, weights) + bad, steps)
     model = ChipModel(params, weights)
-    for t, ((outputs, _, _), inputs) in enumerate(zip(results, steps)):
+    for t, ((outputs, *_), inputs) in enumerate(zip(results, steps)):
         assert sorted(outputs) == model.step(inputs), f"step {t}: a refused map entry changed what the chip does"
 
 
@@ -228,3 +229,25 @@ def test_a_learning_tile_delivers_its_collected_events_in_axon_order():
     sim.add_testbench(consumer, background=True)
     sim.run()
 
+
+
+def test_packets_no_router_or_tile_takes_are_counted_in_unmapped():
+    """The inputs beyond the one connection's range reach a's tile, whose map has no entry for them; core b's
+    spikes have no listener, so no router has a route for them. Both are counted in the chip's ``unmapped``, as
+    many as the model says were sent, and the outputs still equal the model."""
+    cores = {"a": dict(CORE, node=1), "b": dict(CORE, node=0)}
+    connections = [{"source": "input", "target": "a", "count": 4}, {"source": "a", "target": "b"}]
+    params = ChipParams.create(width=2, height=1, inputs=8, cores=cores, connections=connections,
+                               outputs=[{"core": "a"}])
+    weights = {name: np.full((8, 8), 12) for name in cores}
+    steps = random_steps(params, 6, 7, rate=0.6)
+    results = run_chip_pysim(Chip(params), load_commands(params, weights), steps)
+    model = ChipModel(params, weights)
+    expected, unrouted = 0, 0
+    for t, ((outputs, _, _, unmapped), inputs) in enumerate(zip(results, steps)):
+        assert sorted(outputs) == model.step(inputs), f"step {t}: the RTL's outputs differ from the model's"
+        unrouted += len(model.spikes["b"])
+        expected += sum(n >= 4 for n in inputs) + len(model.spikes["b"])
+        assert unmapped == expected, f"after step {t}: unmapped = {unmapped} in the RTL, {expected} packets were " \
+                                     f"sent that nothing takes"
+    assert unrouted > 0 and expected > unrouted     # both kinds of packet occurred

@@ -37,6 +37,8 @@ class Mesh(wiring.Component):
         Packets leaving the network at each node's local port.
     forwarded, dropped : Out(counter_bits).array(nodes, 5)
         Each router's per-port counters (ports north, east, south, west, local).
+    dropping : Out(5).array(nodes)
+        Each router's input ports dropping a packet in this cycle.
     idle : Out(1)
         No packet is held anywhere in the mesh: every router is idle (links are router registers).
     cfg : In(stream.Signature(cfg_layout))
@@ -59,6 +61,7 @@ class Mesh(wiring.Component):
             "deliver": Out(stream.Signature(self.packet_layout)).array(params.nodes),
             "forwarded": Out(params.counter_bits).array(params.nodes, MESH_PORTS),
             "dropped": Out(params.counter_bits).array(params.nodes, MESH_PORTS),
+            "dropping": Out(MESH_PORTS).array(params.nodes),
             "idle": Out(1),
         }
         if params.uses_table:
@@ -97,6 +100,7 @@ class Mesh(wiring.Component):
             for port in range(MESH_PORTS):
                 m.d.comb += [self.forwarded[n][port].eq(router.forwarded[port]),
                              self.dropped[n][port].eq(router.dropped[port])]
+            m.d.comb += self.dropping[n].eq(router.dropping)
 
         m.d.comb += self.idle.eq(Cat(router.idle for router in routers).all())
         if p.uses_table:

@@ -229,6 +229,9 @@ class Router(wiring.Component):
         Saturating count of packets that left on each output port.
     dropped : Out(counter_bits).array(ports)
         Saturating count of packets dropped at each input port (no route).
+    dropping : Out(ports)
+        The input ports whose packet is dropped in this cycle (the events ``dropped`` counts; a chip sums them
+        over its routers).
     idle : Out(1)
         No packet is held anywhere in the router (for a chip's quiescence detection).
     cfg : In(stream.Signature(cfg_layout))
@@ -257,6 +260,7 @@ class Router(wiring.Component):
             "outputs": Out(stream.Signature(self.packet_layout)).array(params.ports),
             "forwarded": Out(params.counter_bits).array(params.ports),
             "dropped": Out(params.counter_bits).array(params.ports),
+            "dropping": Out(params.ports),
             "idle": Out(1),
         }
         if params.uses_table:
@@ -281,6 +285,11 @@ class Router(wiring.Component):
         """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it."""
         counting = m.submodules[f"{counter.name}_counter"] = _SaturatingCounter(len(counter))
         m.d.comb += [counting.event.eq(event), counter.eq(counting.count)]
+
+    def _drop(self, m, port, event):
+        """Input ``port`` drops a packet when ``event``: flagged in ``dropping`` and counted in ``dropped``."""
+        m.d.comb += self.dropping[port].eq(event)
+        self._count(m, self.dropped[port], event)
 
     def _route_xy(self, m, packet, name):
         """One-hot output port of a packet under dimension-ordered XY routing; 0 when its destination is off
@@ -491,7 +500,7 @@ class Router(wiring.Component):
             looking.append(looked.any())
             for j, i in enumerate(group):
                 m.d.comb += queues[i].route.eq(route)
-                self._count(m, self.dropped[i], looked[j] & ~route.any())
+                self._drop(m, i, looked[j] & ~route.any())
 
             owes = {i: Signal(N, name=f"owes{i}") for i in group}   # outputs the head still owes a copy to
             for i in group:
@@ -583,7 +592,7 @@ class Router(wiring.Component):
                 m.d.comb += port.ready.eq(~remaining.any())
             arriving = Signal(name=f"arriving{i}")
             m.d.comb += arriving.eq(port.valid & port.ready & route.any())
-            self._count(m, self.dropped[i], port.valid & port.ready & ~route.any())
+            self._drop(m, i, port.valid & port.ready & ~route.any())
             heads.append(head)
             owed.append(remaining)
             arrivals.append(arriving)

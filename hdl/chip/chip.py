@@ -7,7 +7,7 @@ every network that fits its cores; :mod:`spikeforge.sim.chip.load` computes the 
 :class:`~spikeforge.hdl.chip.params.ChipParams`.
 """
 
-from amaranth.hdl import Cat, Module, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,7 +46,7 @@ class Chip(wiring.Component):
         One answer per READ.
     timestep : Out(32)
     unmapped : Out(16)
-        Packets no tile or output took (summed over the tiles, saturating).
+        Packets no router routed, or no tile or output took (summed over the routers and tiles, saturating).
     bad_config : Out(16)
         Refused configuration commands (no such tile, entry or unit); a READ of one answers zeros.
     """
@@ -136,6 +136,10 @@ class Chip(wiring.Component):
             self.done.eq(controller.done),
             self.timestep.eq(controller.timestep),
         ]
-        unmapped = sum((t.unmapped for _, t in tiles), host.unmapped)
+        # Packets a router drops (no table entry for their key) are counted here, a cycle's drops at once.
+        unrouted = Signal(16)
+        dropping = Cat(mesh.dropping[n] for n in range(p.nodes))
+        m.d.sync += unrouted.eq(saturate(unrouted + sum(dropping), 0, 0xFFFF))
+        unmapped = sum((t.unmapped for _, t in tiles), host.unmapped + unrouted)
         m.d.comb += self.unmapped.eq(saturate(unmapped, 0, 0xFFFF))
         return m

@@ -34,9 +34,9 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), before=None, idle=0.0, st
 
     Returns
     -------
-    list of (outputs, answers, cycles)
+    list of (outputs, answers, cycles, unmapped)
         Per step: the output indices in arrival order, the READs' ``data`` answers, the cycles from the first
-        input to ``done``.
+        input to ``done``, the chip's ``unmapped`` counter after the step.
     """
     rng = random.Random(seed)
     results = []
@@ -61,7 +61,7 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), before=None, idle=0.0, st
                 await cfg(ctx, fields)
             outputs, cycles = await step(ctx, inputs)
             answers = [await cfg(ctx, fields) for fields in reads]
-            results.append((outputs, answers, cycles))
+            results.append((outputs, answers, cycles, ctx.get(chip.unmapped)))
 
     sim = Simulator(chip)
     sim.add_clock(1e-6)
