@@ -117,6 +117,9 @@ def test_a_batch_resets_the_chip_between_samples():
     (lambda c: c["cores"]["out"].update(acc_bits=8),
      r"^Parameter 'cores\.out': 'acc_bits' must be at least weight_bits \+ bits\(axons\) = 10, so that no step's "
      r"input can overflow the accumulator \(the order packets arrive in must not matter\); 8 is too narrow$"),
+    (lambda c: c["cores"]["out"].update(stdp={"reward": True}),
+     r"^Parameter 'cores\.out': 'stdp\.reward' must be false: a chip has no path for reward commands yet "
+     r"\(docs/chip\.md\), so a reward-modulated core would never learn$"),
     (lambda c: c.update(table_size=1),
      r"^Parameter 'table_size' must hold the 2 routes through node 0; 1 is too small$"),
 ])

@@ -304,6 +304,9 @@ def _core_params(name, table):
         raise type(exc)(f"{where}: {str(exc).replace('Parameter ', '')}") from None
     if stdp is not None and not isinstance(stdp, StdpParams):
         raise TypeError(f"{where}: 'stdp' must be a table of [stdp] keys, not {stdp!r}")
+    if stdp is not None and stdp.enabled and stdp.reward:
+        raise ValueError(f"{where}: 'stdp.reward' must be false: a chip has no path for reward commands yet "
+                         "(docs/chip.md), so a reward-modulated core would never learn")
     if core.acc_bits < _safe_acc_bits(core):
         raise ValueError(f"{where}: 'acc_bits' must be at least weight_bits + bits(axons) = "
                          f"{_safe_acc_bits(core)}, so that no step's input can overflow the accumulator (the "
