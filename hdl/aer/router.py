@@ -398,13 +398,15 @@ class Router(wiring.Component):
         """A key of one slice: beside the match memory (bit e of word v: entry e matches key v), a route memory
         per lane holds the route of every key (word v: the first matching entry's route, or the miss route), so
         a lookup is one read. The sweep after a WRITE reads word v of the match memory; the next cycle writes it
-        back with the entry's new bit and reads the first matching entry (the entries memory's read port is free:
+        back whole with the entry's new bit (a whole-word write: a memory with a write enable per bit is split by
+        Yosys into one memory per bit on the ECP5, 16 LUT RAMs for 16 entries instead of 4) and reads the first
+        matching entry (the entries memory's read port is free:
         no command is taken during a sweep); the next writes that entry's route, or the miss route, to word v of
         every route memory (``2 ** width + 2`` cycles). Returns the route memories."""
         p = self._p
         sweep, sweeping, column, busy = sweep_state
         match = m.submodules.match0 = Memory(shape=p.table_size, depth=1 << width, init=[], attrs=_NO_RW_CHECK)
-        match_write, match_read = match.write_port(granularity=1), _ReadPort(m, match, "sweep_match")
+        match_write, match_read = match.write_port(), _ReadPort(m, match, "sweep_match")
         value = Signal(width)                   # the key whose match word is written in this cycle
         merging = Signal()
         routed = Signal(width)                  # the key whose route is written in this cycle
@@ -417,7 +419,7 @@ class Router(wiring.Component):
         m.d.comb += [bit.eq(Const(1) << column),
                      word.eq((match_read.data & ~bit) | Mux(matches(value), bit, 0)),
                      match_write.addr.eq(value), match_write.data.eq(word),
-                     match_write.en.eq(Mux(merging, bit, 0))]
+                     match_write.en.eq(merging)]
         first = _lowest(m, word, "sweep_first")
         with m.If(merging):
             m.d.comb += [entry_read.addr.eq(_index(first)), entry_read.en.eq(1)]
