@@ -15,7 +15,8 @@ from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.hdl.chip.tile import PendingAxons
 from spikeforge.sim.chip.load import learning_reads, load_commands, rest_commands
 from spikeforge.sim.chip.model import ChipModel
-from spikeforge.sim.chip.pysim import run_chip_pysim
+from spikeforge.sim.chip.pysim import cfg_payload, run_chip_pysim
+from spikeforge.sim.harness.pysim import handshake
 from spikeforge.sim.lif_core.fields import NEURON_FIELDS, state_names
 
 
@@ -251,3 +252,45 @@ def test_packets_no_router_or_tile_takes_are_counted_in_unmapped():
         assert unmapped == expected, f"after step {t}: unmapped = {unmapped} in the RTL, {expected} packets were " \
                                      f"sent that nothing takes"
     assert unrouted > 0 and expected > unrouted     # both kinds of packet occurred
+
+
+def test_inputs_offered_during_a_step_wait_for_the_next():
+    """A host that offers the next step's inputs as soon as it has sent the step, without waiting for ``done``:
+    the chip takes them only after the step, so every step still equals the model."""
+    params = CHIPS["2x2-skip-recurrent"]
+    weights = weights_for(params, 2)
+    steps = random_steps(params, 5, 9, rate=0.6)
+    chip = Chip(params)
+    outputs = []
+
+    async def sender(ctx):
+        for fields in load_commands(params, weights):
+            await handshake(ctx, chip.cfg, cfg_payload(fields), timeout=10_000, what="cfg")
+        for inputs in steps:
+            for n in inputs:
+                await handshake(ctx, chip.inputs, {"neuron": n}, timeout=10_000, what="inputs")
+            await handshake(ctx, chip.step, timeout=10_000, what="step")
+
+    async def receiver(ctx):
+        ctx.set(chip.outputs.ready, 1)
+        spikes = []
+        for _ in range(100_000):
+            if len(outputs) == len(steps):
+                return
+            _, _, valid, payload, done = await ctx.tick().sample(chip.outputs.valid, chip.outputs.payload, chip.done)
+            if valid:
+                spikes.append(payload.neuron)
+            if done:
+                outputs.append(sorted(spikes))
+                spikes = []
+        raise TimeoutError(f"{len(outputs)} of {len(steps)} steps were done after 100000 cycles")
+
+    sim = Simulator(chip)
+    sim.add_clock(1e-6)
+    sim.add_testbench(sender)
+    sim.add_testbench(receiver)
+    sim.run()
+    model = ChipModel(params, weights)
+    for t, inputs in enumerate(steps):
+        expected = model.step(inputs)
+        assert outputs[t] == expected, f"step {t}: the RTL output {outputs[t]}, the model {expected}"

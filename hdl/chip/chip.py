@@ -33,7 +33,8 @@ class Chip(wiring.Component):
     Members
     -------
     inputs : In(stream.Signature(InputSpike))
-        Input spikes of the current step (``neuron``: the input index).
+        Input spikes of the next step (``neuron``: the input index), taken only between steps (after ``done``):
+        those offered while a step runs wait for it to end.
     step : In(stream.Signature(1))
         The end of a step's inputs: runs the step's phases.
     done : Out(1)
@@ -133,6 +134,7 @@ class Chip(wiring.Component):
             controller.phases.eq(registers["phases"]),
             controller.quiet.eq(mesh.idle & host.idle & Cat(t.idle for _, t in tiles).all()),
             controller.drained.eq(host.drained),
+            host.accepting.eq(controller.idle),
             self.done.eq(controller.done),
             self.timestep.eq(controller.timestep),
         ]

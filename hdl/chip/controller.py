@@ -28,6 +28,8 @@ class Controller(wiring.Component):
     -------
     step : In(stream.Signature(1))
         The host's end of a step's inputs; accepted when the controller is idle.
+    idle : Out(1)
+        No step is running: the host's input spikes may go in (they belong to the next step).
     done : Out(1)
         One-cycle pulse when the step is over and every output spike has left the chip.
     tick : Out(stream.Signature(1)).array(tiles)
@@ -50,6 +52,7 @@ class Controller(wiring.Component):
         self._tiles = tiles
         super().__init__({
             "step": In(stream.Signature(1)),
+            "idle": Out(1),
             "done": Out(1),
             "tick": Out(stream.Signature(1)).array(tiles),
             "tile_done": In(1).array(tiles),
@@ -73,7 +76,7 @@ class Controller(wiring.Component):
 
         with m.FSM(name="step"):
             with m.State("IDLE"):
-                m.d.comb += self.step.ready.eq(1)
+                m.d.comb += [self.idle.eq(1), self.step.ready.eq(1)]
                 with m.If(self.step.valid):
                     m.d.sync += current.eq(0)
                     m.next = "SETTLE"

@@ -31,7 +31,9 @@ class HostPort(wiring.Component):
     Members
     -------
     inputs : In(stream.Signature(InputSpike))
-        The host's input spikes (``neuron``: the input index) of the current step.
+        The host's input spikes (``neuron``: the input index) of the next step; taken only while ``accepting``.
+    accepting : In(1)
+        No step is running (the controller's ``idle``): an input spike taken during a step would reach its cores.
     outputs : Out(stream.Signature(OutputSpike))
         Output spikes (``neuron``: the output index).
     inject : Out(stream.Signature(packet_layout))
@@ -63,6 +65,7 @@ class HostPort(wiring.Component):
         self.output_layout = data.StructLayout({"neuron": unsigned(bits_for(max(chip.output_count, 1)))})
         members = {
             "inputs": In(stream.Signature(self.input_layout)),
+            "accepting": In(1),
             "outputs": Out(stream.Signature(self.output_layout)),
             "inject": Out(stream.Signature(packet_layout)),
             "deliver": In(stream.Signature(packet_layout)),
@@ -90,7 +93,7 @@ class HostPort(wiring.Component):
         """Input spikes to packets, sharing the router input with the tile; returns "an input packet is held"."""
         held = Signal()
         packet = Signal(self._packet_layout)
-        m.d.comb += self.inputs.ready.eq(~held)
+        m.d.comb += self.inputs.ready.eq(~held & self.accepting)
         if not self._tile:
             m.d.comb += [self.inject.valid.eq(held), self.inject.payload.eq(packet)]
             with m.If(self.inject.ready):

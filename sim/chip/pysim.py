@@ -16,13 +16,14 @@ from spikeforge.hdl.lif_core.core import CfgField
 from spikeforge.sim.harness.pysim import handshake, response, timestep
 
 
-__all__ = ["run_chip_pysim"]
+__all__ = ["run_chip_pysim", "cfg_payload"]
 
 
 _ENUMS = {"op": CfgOp, "unit": ChipUnit, "field": CfgField}
 
 
-def _command(fields):
+def cfg_payload(fields):
+    """The ``cfg`` stream payload of a command of :mod:`spikeforge.sim.chip.load` (enumerations by name)."""
     return {name: _ENUMS[name][value] if name in _ENUMS else value for name, value in fields.items()}
 
 
@@ -42,7 +43,7 @@ def run_chip_pysim(chip, commands, steps, *, reads=(), before=None, idle=0.0, st
     results = []
 
     async def cfg(ctx, fields):
-        await handshake(ctx, chip.cfg, _command(fields), timeout=timeout, what="cfg")
+        await handshake(ctx, chip.cfg, cfg_payload(fields), timeout=timeout, what="cfg")
         if fields["op"] == "READ":
             return (await response(ctx, chip.cfg_rsp)).data
         return None
