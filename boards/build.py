@@ -233,6 +233,16 @@ def _memory_script(family, memories):
     return script
 
 
+# Yosys' abc9 (run by every synth_ecp5; Yosys 0.70's abc_ops_reintegrate) names the bits it hands ABC "w[i]" after
+# their wire and finds them again by that name, so a wire whose own name ends in "[i]" collides with bit i of the
+# wire named like its prefix. Amaranth names such wires: a signal of an ArrayLayout gets an alias per element
+# ("weight_word[7]" for bits 56..63 of "weight_word"). When both show up among ABC's inputs (the 1024-neuron,
+# P = 32 core's registered weight word), the two nets are merged and the build stops with "Assert
+# `GetSize(conn.first) == GetSize(conn.second)' failed in kernel/rtlil.cc". The aliases are only names: making
+# them private ("$" names, never chosen over a public name of the same net) leaves the netlist as it was.
+_ABC9_NAMES_SCRIPT = "rename -hide w:*]"
+
+
 def _overrides(family, seed, memories):
     overrides = {
         # A missed clock is reported from the report (TimingMissed), not as nextpnr's error without one.
@@ -242,6 +252,8 @@ def _overrides(family, seed, memories):
     if family == "ice40":
         overrides["synth_opts"] = "-spram"
     script = _memory_script(family, memories)
+    if family == "ecp5":
+        script.append(_ABC9_NAMES_SCRIPT)
     if script:
         overrides["script_after_read"] = "\n".join(script)
     return overrides
