@@ -14,7 +14,7 @@ INFO: 0x52 ("R") for a router or 0x4D ("M") for a mesh, the protocol version, th
 per router (one byte each) and the packet width in bits (one byte).
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
+from amaranth.hdl import Cat, Signal, unsigned
 from amaranth.lib import data, wiring
 
 from spikeforge.hdl.aer.mesh import Mesh
@@ -23,7 +23,7 @@ from spikeforge.hdl.aer.router import Router, round_robin
 from spikeforge.hdl.aer.manifest import aer_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
-from .host_link import add_uart_link, check_baud, check_clock
+from .host_link import HostTop
 from .platforms import DEFAULT_BAUD
 
 
@@ -38,41 +38,22 @@ def _bits(count):
     return max(1, (count - 1).bit_length())
 
 
-class NetworkTop(Elaboratable):
+class NetworkTop(HostTop):
     """A :class:`~spikeforge.hdl.aer.router.Router` or :class:`~spikeforge.hdl.aer.mesh.Mesh` and its host
     link on the board's UART.
 
     Parameters
     ----------
     params : RouterParams or MeshParams
-    baud : int
-        UART bit rate; checked against the board clock at elaboration.
-    clock_mhz : int, float or None
-        The clock the top runs at, from the board's oscillator through a PLL
-        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
+    baud, clock_mhz
+        The UART bit rate and the clock, as :class:`~spikeforge.boards.host_link.HostTop` takes them.
     """
 
     def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, (RouterParams, MeshParams)):
             raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
-        self._params = params
-        self._baud = check_baud(baud)
-        self._clock_mhz = check_clock(clock_mhz)
+        super().__init__(params, baud=baud, clock_mhz=clock_mhz)
         self._network = Mesh(params) if isinstance(params, MeshParams) else Router(params)
-
-    @property
-    def params(self):
-        return self._params
-
-    @property
-    def baud(self):
-        return self._baud
-
-    @property
-    def clock_mhz(self):
-        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
-        board's oscillator."""
-        return self._clock_mhz
 
     @property
     def block(self):
@@ -86,9 +67,8 @@ class NetworkTop(Elaboratable):
             return net.inject, net.deliver, net.forwarded, net.dropped
         return net.inputs, net.outputs, [net.forwarded], [net.dropped]
 
-    def elaborate(self, platform):
+    def attach(self, m, link):
         p = self._params
-        m = Module()
         net = self._network
         inputs, outputs, forwarded, dropped = self._ports()
         m.submodules.network = net
@@ -111,7 +91,6 @@ class NetworkTop(Elaboratable):
         info = info_header(magic, aer_manifest(net)) + bytes([sources, routers, ports, net.packet_layout.size])
         m.submodules.host = host = HostBridge(commands=commands, replies=replies,
                                               status=data.StructLayout(status), info=info)
-        link = add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz)
         wiring.connect(m, link.rx, host.rx)
         wiring.connect(m, host.tx, link.tx)
         m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(link.errors)]
@@ -122,7 +101,6 @@ class NetworkTop(Elaboratable):
         self._inject(m, host.inject, inputs)
         self._deliver(m, outputs, host.deliver)
         self._counters(m, host.counters, host.counts, forwarded, dropped)
-        return m
 
     @staticmethod
     def _inject(m, command, inputs):

@@ -6,7 +6,7 @@ protocol version, the manifest digest, variant (1 or 2), then tokens - 1, channe
 each), timesteps, lanes - 1 (two bytes). STATUS: bad_frames (2), link_errors (2).
 """
 
-from amaranth.hdl import Elaboratable, Module, unsigned
+from amaranth.hdl import unsigned
 from amaranth.lib import data, wiring
 
 from spikeforge.hdl.attention.params import AttentionParams
@@ -14,7 +14,7 @@ from spikeforge.hdl.attention.unit import AttentionUnit
 from spikeforge.hdl.attention.manifest import attention_manifest
 from spikeforge.hdl.host_bridge import HostBridge, info_header
 
-from .host_link import add_uart_link, check_baud, check_clock
+from .host_link import HostTop
 from .platforms import DEFAULT_BAUD
 
 
@@ -33,7 +33,7 @@ def attention_info(unit):
         bytes([p.timesteps]) + (p.lanes - 1).to_bytes(2, "little")
 
 
-class AttentionBoardTop(Elaboratable):
+class AttentionBoardTop(HostTop):
     """An :class:`~spikeforge.hdl.attention.unit.AttentionUnit` and its host link on the board's UART.
 
     The ``sync`` domain is the board's oscillator or a PLL from it (``clock_mhz``); pins come from the platform.
@@ -41,50 +41,28 @@ class AttentionBoardTop(Elaboratable):
     Parameters
     ----------
     params : AttentionParams
-    baud : int
-        UART bit rate; checked against the board clock at elaboration.
-    clock_mhz : int, float or None
-        The clock the top runs at, from the board's oscillator through a PLL
-        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
+    baud, clock_mhz
+        The UART bit rate and the clock, as :class:`~spikeforge.boards.host_link.HostTop` takes them.
     """
 
     def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, AttentionParams):
             raise TypeError(f"params must be an AttentionParams, not {params!r}")
-        self._params = params
-        self._baud = check_baud(baud)
-        self._clock_mhz = check_clock(clock_mhz)
+        super().__init__(params, baud=baud, clock_mhz=clock_mhz)
         self._unit = AttentionUnit(params)
-
-    @property
-    def params(self):
-        return self._params
-
-    @property
-    def baud(self):
-        return self._baud
-
-    @property
-    def clock_mhz(self):
-        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
-        board's oscillator."""
-        return self._clock_mhz
 
     @property
     def block(self):
         """The :class:`~spikeforge.hdl.attention.unit.AttentionUnit` inside."""
         return self._unit
 
-    def elaborate(self, platform):
-        m = Module()
+    def attach(self, m, link):
         m.submodules.unit = unit = self._unit
         m.submodules.host = host = HostBridge(
             commands={"qkv": unit.row_layout}, replies={"o": unit.out_layout}, status=_STATUS,
             info=attention_info(unit))
-        link = add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz)
         wiring.connect(m, link.rx, host.rx)
         wiring.connect(m, host.tx, link.tx)
         wiring.connect(m, host.qkv, unit.qkv)
         wiring.connect(m, unit.o, host.o)
         m.d.comb += [host.status.bad_frames.eq(host.bad_frames), host.status.link_errors.eq(link.errors)]
-        return m

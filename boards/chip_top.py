@@ -7,7 +7,7 @@ step is over, after its outputs). STATUS: ``timestep`` (4), ``unmapped`` (2), ``
 height, cores, then inputs and outputs (two bytes each).
 """
 
-from amaranth.hdl import Elaboratable, Module, unsigned
+from amaranth.hdl import unsigned
 from amaranth.lib import data, wiring
 
 from spikeforge.hdl.chip.chip import Chip
@@ -15,7 +15,7 @@ from spikeforge.hdl.chip.params import ChipParams
 from spikeforge.hdl.chip.manifest import chip_manifest
 from spikeforge.hdl.host_bridge import HostBridge, hold_pulse, info_header
 
-from .host_link import add_uart_link, check_baud, check_clock
+from .host_link import HostTop
 from .platforms import DEFAULT_BAUD
 
 
@@ -27,45 +27,26 @@ _STATUS = data.StructLayout({"timestep": unsigned(32), "unmapped": unsigned(16),
                              "bad_frames": unsigned(16), "link_errors": unsigned(16)})
 
 
-class ChipTop(Elaboratable):
+class ChipTop(HostTop):
     """A :class:`~spikeforge.hdl.chip.chip.Chip` and its host link on the board's UART.
 
     Parameters
     ----------
     params : ChipParams
-    baud : int
-        UART bit rate; checked against the board clock at elaboration.
-    clock_mhz : int, float or None
-        The clock the top runs at, from the board's oscillator through a PLL
-        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
+    baud, clock_mhz
+        The UART bit rate and the clock, as :class:`~spikeforge.boards.host_link.HostTop` takes them.
     """
 
     def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, ChipParams):
             raise TypeError(f"params must be a ChipParams, not {params!r}")
-        self._params = params
-        self._baud = check_baud(baud)
-        self._clock_mhz = check_clock(clock_mhz)
+        super().__init__(params, baud=baud, clock_mhz=clock_mhz)
         self._chip = Chip(params)
-
-    @property
-    def params(self):
-        return self._params
 
     @property
     def block(self):
         """The :class:`~spikeforge.hdl.chip.chip.Chip` inside."""
         return self._chip
-
-    @property
-    def baud(self):
-        return self._baud
-
-    @property
-    def clock_mhz(self):
-        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
-        board's oscillator."""
-        return self._clock_mhz
 
     def _info(self):
         p = self._params
@@ -73,8 +54,6 @@ class ChipTop(Elaboratable):
             p.inputs.to_bytes(2, "little") + p.output_count.to_bytes(2, "little")
 
     def attach(self, m, link):
-        """Add the chip and its host bridge to module ``m`` behind ``link``: its ``rx`` (bytes from the host),
-        ``tx`` (bytes to the host) and ``errors`` (bytes the link lost), as :class:`~spikeforge.boards.host_link.UartLink` has them."""
         m.submodules.chip = chip = self._chip
         m.submodules.host = host = HostBridge(
             commands={"input": chip.inputs.payload.shape(), "step": unsigned(0), "cfg": chip.cfg_layout},
@@ -94,8 +73,3 @@ class ChipTop(Elaboratable):
         ]
         # `done` is a pulse; hold it until its frame is acknowledged (two can wait: see hold_pulse).
         hold_pulse(m, chip.done, host.done)
-
-    def elaborate(self, platform):
-        m = Module()
-        self.attach(m, add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz))
-        return m

@@ -5,16 +5,17 @@ puts a :class:`UartLink` on the board's UART pins, its bit time counted in that 
 :class:`spikeforge.hdl.host_bridge.HostBridge` has them) to the link's. The protocol is docs/host_protocol.md.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import fifo, io, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikeforge.hdl.uart import UartRx, UartTx
 
 from .clocking import add_board_clock
+from .platforms import DEFAULT_BAUD
 
 
-__all__ = ["UartLink", "add_uart_link", "check_baud", "check_clock"]
+__all__ = ["HostTop", "UartLink", "add_uart_link", "check_baud", "check_clock"]
 
 
 # Bytes from the host wait here while the block is busy; the host protocol keeps the backlog under this.
@@ -119,3 +120,51 @@ def add_uart_link(m, platform, *, baud, clock_mhz):
             m.d.sync += hold.eq(hold - 1)
         m.d.comb += led.o.eq(hold != 0)
     return link
+
+
+class HostTop(Elaboratable):
+    """What every board top-level shares: a block's validated parameters, the UART bit rate and the clock, and an
+    elaboration that makes the UART link (:func:`add_uart_link`) and hands it to :meth:`attach`, which adds the
+    block and its host bridge behind it. A subclass checks the type of ``params``, builds its block, and
+    defines ``block`` and ``attach``; :class:`~spikeforge.boards.simulated.SimulatedBoard` calls ``attach``
+    with a link of its own.
+
+    Parameters
+    ----------
+    params
+        The block's parameters (checked by the subclass).
+    baud : int
+        UART bit rate; checked against the board clock at elaboration.
+    clock_mhz : int, float or None
+        The clock the top runs at, from the board's oscillator through a PLL
+        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
+    """
+
+    def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
+        self._params = params
+        self._baud = check_baud(baud)
+        self._clock_mhz = check_clock(clock_mhz)
+
+    @property
+    def params(self):
+        return self._params
+
+    @property
+    def baud(self):
+        return self._baud
+
+    @property
+    def clock_mhz(self):
+        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
+        board's oscillator."""
+        return self._clock_mhz
+
+    def attach(self, m, link):
+        """Add the block and its host bridge to module ``m`` behind ``link``: its ``rx`` (bytes from the host),
+        ``tx`` (bytes to the host) and ``errors`` (bytes the link lost), as :class:`UartLink` has them."""
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        self.attach(m, add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz))
+        return m

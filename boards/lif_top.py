@@ -1,6 +1,5 @@
 """Board top-level of a LIF core: the core behind a UART host link (see docs/host_protocol.md)."""
 
-from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import wiring
 
 from spikeforge.hdl.host_bridge import LifHostBridge
@@ -8,14 +7,14 @@ from spikeforge.hdl.lif_core.core import LifCore
 from spikeforge.hdl.lif_core.params import LifParams
 from spikeforge.hdl.stdp.params import StdpParams
 
-from .host_link import add_uart_link, check_baud, check_clock
+from .host_link import HostTop
 from .platforms import DEFAULT_BAUD
 
 
 __all__ = ["LifTop"]
 
 
-class LifTop(Elaboratable):
+class LifTop(HostTop):
     """A :class:`~spikeforge.hdl.lif_core.core.LifCore` and its host link on the board's UART.
 
     The ``sync`` domain is the board's oscillator or a PLL from it (``clock_mhz``); pins come from the
@@ -28,11 +27,8 @@ class LifTop(Elaboratable):
     stdp : StdpParams or None
         Build the core with this STDP learning engine (when enabled); its reward commands are the host's REWARD
         frames.
-    baud : int
-        UART bit rate; checked against the board clock at elaboration.
-    clock_mhz : int, float or None
-        The clock the top runs at, from the board's oscillator through a PLL
-        (:func:`~spikeforge.boards.clocking.add_board_clock`); None for the oscillator itself.
+    baud, clock_mhz
+        The UART bit rate and the clock, as :class:`~spikeforge.boards.host_link.HostTop` takes them.
 
     Raises
     ------
@@ -46,29 +42,13 @@ class LifTop(Elaboratable):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if stdp is not None and not isinstance(stdp, StdpParams):
             raise TypeError(f"stdp must be a StdpParams or None, not {stdp!r}")
-        self._params = params
+        super().__init__(params, baud=baud, clock_mhz=clock_mhz)
         self._stdp = stdp
-        self._baud = check_baud(baud)
-        self._clock_mhz = check_clock(clock_mhz)
         self._core = LifCore(params, stdp=stdp)
-
-    @property
-    def params(self):
-        return self._params
 
     @property
     def stdp(self):
         return self._stdp
-
-    @property
-    def baud(self):
-        return self._baud
-
-    @property
-    def clock_mhz(self):
-        """The clock asked for in MHz (:func:`~spikeforge.boards.clocking.add_board_clock`), None for the
-        board's oscillator."""
-        return self._clock_mhz
 
     @property
     def block(self):
@@ -76,16 +56,9 @@ class LifTop(Elaboratable):
         return self._core
 
     def attach(self, m, link):
-        """Add the core and its host bridge to module ``m`` behind ``link``: its ``rx`` (bytes from the host),
-        ``tx`` (bytes to the host) and ``errors`` (bytes the link lost), as :class:`~spikeforge.boards.host_link.UartLink` has them."""
         m.submodules.core = core = self._core
         m.submodules.host = host = LifHostBridge(core)
         wiring.connect(m, host.core, core)
         wiring.connect(m, link.rx, host.rx)
         wiring.connect(m, host.tx, link.tx)
         m.d.comb += host.link_errors.eq(link.errors)
-
-    def elaborate(self, platform):
-        m = Module()
-        self.attach(m, add_uart_link(m, platform, baud=self._baud, clock_mhz=self._clock_mhz))
-        return m
