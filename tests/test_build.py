@@ -101,14 +101,26 @@ def test_memories_declare_their_roles():
 
 
 @pytest.mark.parametrize("board,groups,free", [("icebreaker", 2, False), ("icebreaker", 3, True),
-                                               ("ulx3s-85f", 2, False), ("ulx3s-85f", 3, True),
-                                               ("icebreaker", 32, True)])
+                                               ("ulx3s-85f", 2, False), ("ulx3s-85f", 3, False),
+                                               ("ulx3s-85f", 4, True), ("icebreaker", 32, True)])
 def test_state_memory_is_collision_free_unless_the_integrate_pass_meets_its_write(board, groups, free):
     """The state memory is marked collision-free (no forwarding logic is built for it) unless an event's read
-    can meet the write of the same group, two cycles after its read (registered reads, or on the iCE40
-    registered sums): G <= 2."""
+    can meet the write of the same group: two cycles after its read on the iCE40 (registered sums), G <= 2;
+    with registered reads (the other boards) the write port is registered too from G = 3 on, so three cycles
+    after the read there, G <= 3."""
     params = LifParams.create(neurons=4 * groups, axons=4, lanes=4)
     roles = _roles(LifTop(params), board).get("state_mem", (0, set()))[1]
+    assert (COLLISION_FREE in roles) == free
+
+
+@pytest.mark.parametrize("board,groups,free", [("icebreaker", 2, False), ("icebreaker", 3, True),
+                                               ("ulx3s-85f", 3, False), ("ulx3s-85f", 4, True)])
+def test_learning_weight_memory_is_collision_free_unless_an_event_meets_its_write_back(board, groups, free):
+    """A learning core's dual-port weight memory is marked collision-free unless an event of the same axon can
+    read a word in the cycle of its write-back: G <= 2 on the iCE40 (written two cycles after its read), G <= 3
+    with the registered reads of the other boards (three cycles)."""
+    params = LifParams.create(neurons=4 * groups, axons=4, lanes=4)
+    roles = _roles(LifTop(params, stdp=StdpParams.create(params)), board)["weight_mem"][1]
     assert (COLLISION_FREE in roles) == free
 
 

@@ -25,6 +25,11 @@ CONFIGS = {
     "one-group": (dict(CORE, neurons=4, lanes=4, axons=2), dict(impulse=90, a_plus=25, a_minus=40, lr_shift=3)),
     "one-group-reward": (dict(CORE, neurons=2, lanes=2, axons=2), dict(impulse=90, a_plus=25, a_minus=40,
                                                                      lr_shift=3, reward=True)),
+    # Two and three groups: a repeated axon reads the word its last event writes back a cycle later (two), or in
+    # the same cycle (three, through the transparent read port), with the registered reads.
+    "two-groups-reward": (dict(CORE, lanes=4), dict(impulse=70, a_plus=20, a_minus=30, lr_shift=3, reward=True)),
+    "three-groups": (dict(CORE, neurons=6, axons=2), dict(impulse=70, a_plus=20, a_minus=30, lr_shift=3,
+                                                          stochastic=True)),
     # A single weight port (reads wait for write-backs): plain, and reward-modulated in one group.
     "single-port": (CORE, dict(impulse=60, a_plus=20, a_minus=24, lr_shift=4, stochastic=True,
                                weight_port="single")),
@@ -61,12 +66,26 @@ def names(params, stdp):
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_learning_matches_model(name):
+    check_learning(name)
+
+
+@pytest.mark.parametrize("name", ["all-to-all", "one-group", "one-group-reward", "two-groups-reward",
+                                  "three-groups", "single-port", "single-port-one-group-reward"])
+def test_learning_without_registered_reads_matches_model(name):
+    """The core an iCE40 build gets (``register_reads`` False: the integrate pass adds the words as they are
+    read, and a weight is written back two cycles after its read)."""
+    check_learning(name, register_reads=False)
+
+
+def check_learning(name, *, register_reads=None):
+    """Configuration ``name`` against the model: every spike, and every weight, trace and eligibility after every
+    tick."""
     core_kw, stdp_kw = CONFIGS[name]
     params = LifParams.create(**core_kw)
     stdp = StdpParams.create(params, **stdp_kw)
     rng = np.random.default_rng(len(name))
     weights = rng.integers(-5, 40, size=(params.axons, params.neurons))
-    core = LifCore(params, stdp=stdp)
+    core = LifCore(params, stdp=stdp, register_reads=register_reads)
     model = StdpModel(params, stdp, weights)
 
     script = [("write", CfgField.WEIGHT, a, n, int(weights[a, n]))
@@ -131,3 +150,28 @@ def test_cycle_estimate_of_the_sweeps_matches_the_rtl(neurons, axons, lanes, rat
                                learning_groups_per_step=[len({n // lanes for n in spikes}) for spikes, _ in results])
     assert any(spikes for spikes, _ in results), "the case should have potentiation passes"
     assert abs(estimate - measured) <= 0.1 * measured, f"estimated {estimate} cycles, measured {measured}"
+
+
+@pytest.mark.parametrize("register_reads", [None, False])
+@pytest.mark.parametrize("groups, reward, port", [(1, False, "dual"), (2, False, "dual"), (3, False, "dual"),
+                                                  (3, True, "dual"), (2, False, "single"), (1, True, "single")])
+def test_repeated_axon_reads_the_word_being_written_back(groups, reward, port, register_reads):
+    """Back-to-back events of one axon read each weight (or eligibility) word before, or in the cycle of, the
+    write-back of its last depression: the forwarding (G <= 2 with registered reads) and the transparent read port
+    (G = 3 with registered reads, G <= 2 without) give the word written. No weight clips and no neuron fires, so
+    every depression shows in the result."""
+    params = LifParams.create(neurons=2 * groups, axons=2, lanes=2, threshold=1000, weight_bits=8)
+    stdp = StdpParams.create(params, impulse=200, a_minus=1, lr_shift=4, reward=reward, weight_port=port)
+    neurons = range(params.neurons)
+    model = StdpModel(params, stdp, np.full((2, params.neurons), 30))
+    model.y[:] = 200
+    events = [0, 0, 0, 1, 1, 0, 1, 0, 0]
+    script = [("write", CfgField.WEIGHT, a, n, 30) for a in range(2) for n in neurons]
+    script += [("write", CfgField.Y_TRACE, 0, n, 200) for n in neurons] + [("step", events)]
+    reads = [("read", CfgField.WEIGHT, a, n) for a in range(2) for n in neurons]
+    if reward:
+        reads += [("read", CfgField.ELIGIBILITY, a, n) for a in range(2) for n in neurons]
+    results = run_script(LifCore(params, stdp=stdp, register_reads=register_reads), script + reads)
+    model.step(events)
+    expected_values = list(model.weights.ravel()) + (list(model.eligibility.ravel()) if reward else [])
+    assert results[-len(reads):] == expected_values

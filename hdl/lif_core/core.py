@@ -132,6 +132,14 @@ class StateWrite:
     data: Signal
 
 
+@dataclasses.dataclass(frozen=True)
+class RegisteredWrite:
+    """The state memory's write port behind registers: what is set here is written a cycle later."""
+    addr: Signal
+    en: Signal
+    data: Signal
+
+
 class NeuronPass(wiring.Component):
     """The neuron update of a tick (docs/lif_core.md, Semantics): the G state words pass, one per cycle, through a
     pipeline that writes each back updated and sends out its spike vector.
@@ -139,7 +147,9 @@ class NeuronPass(wiring.Component):
     Stage 0 issues group g (``read``); stage 1 takes its word (``record``), updates u (with the bias when
     ``bias_into = "current"``) and decays v; stage 2 adds the drive (and the bias when ``bias_into =
     "membrane"``); stage 3 applies refractoriness, compares, resets and writes the word back
-    (``write``); stage 4 sends the spike vector of a group in which a neuron spiked (``vectors``).
+    (``write``); stage 4 sends the spike vector of a group in which a neuron spiked (``vectors``). With
+    ``register_write`` stage 3 registers the word and its spikes, and stage 4 writes it back as it sends the
+    vector.
 
     Parameters
     ----------
@@ -151,6 +161,10 @@ class NeuronPass(wiring.Component):
         Without a current (models lif and if), add the accumulated input to the decayed voltage in stage 1
         rather than in stage 2: two adders in stage 1, but no copy of the accumulators in stage 2's registers
         (on the iCE40 each of those takes a logic cell of its own).
+    register_write : bool
+        Write the word back a cycle later, from registers, so the compare is not in front of the state
+        memory's write data and of what a learning engine adds to it (the trace bump of the spiking neurons).
+        The pass takes as many cycles.
 
     Members
     -------
@@ -168,9 +182,10 @@ class NeuronPass(wiring.Component):
         The spike vectors, ``spikes`` (one bit per lane) and ``group``.
     """
 
-    def __init__(self, params, record_layout, *, early_drive=False):
+    def __init__(self, params, record_layout, *, early_drive=False, register_write=False):
         self._p = params
         self._early = early_drive and not params.has_current
+        self._register_write = register_write
         self._word = data.ArrayLayout(record_layout, params.lanes)
         group = unsigned(params.group_bits)
         super().__init__({
@@ -215,13 +230,24 @@ class NeuronPass(wiring.Component):
             m.d.sync += [t3_word.eq(t2_word), t3_u.eq(t2_u)]
             m.d.sync += [t3_v[lane].eq(v) for lane, v in enumerate(self._new_voltages(t2_word, t2_u, t2_vdec))]
 
-        # Stage 3: the word goes back, the spike vector to stage 4. (Driven only while valid, so no output is a
-        # constant: Icarus never evaluates an `always @*` without inputs.)
+        # Stage 3: the word goes back (or to stage 4's registers), the spike vector to stage 4. (Driven only while
+        # valid, so no output is a constant: Icarus never evaluates an `always @*` without inputs.)
+        updated = Signal(self.write.shape()) if self._register_write else self.write
         with m.If(valid[3]):
-            m.d.comb += [self.write.en.eq(1), self.write.group.eq(group[3])]
-            self._fire_and_reset(m, t3_word, t3_u, t3_v)
+            m.d.comb += [updated.en.eq(1), updated.group.eq(group[3])]
+            self._fire_and_reset(m, updated, t3_word, t3_u, t3_v)
         t4_spikes = Signal(p.lanes)
-        m.d.sync += t4_spikes.eq(self.write.spikes)
+        if self._register_write:
+            # Taken only in a cycle with a word, and used only under valid[4]: no reset, so the enable is the
+            # registers' only control.
+            t4_write = Signal(self.write.shape(), reset_less=True)
+            with m.If(valid[3]):
+                m.d.sync += t4_write.eq(updated)
+            with m.If(valid[4]):
+                m.d.comb += self.write.eq(t4_write)
+            m.d.comb += t4_spikes.eq(t4_write.spikes)
+        else:
+            m.d.sync += t4_spikes.eq(self.write.spikes)
         m.d.comb += [
             self.vectors.valid.eq(valid[4] & (t4_spikes != 0)),
             self.vectors.payload.spikes.eq(t4_spikes),
@@ -269,10 +295,10 @@ class NeuronPass(wiring.Component):
             voltages.append(_overflow(p, v, p.state_bits, *p.v_range))
         return voltages
 
-    def _fire_and_reset(self, m, word, u, v):
-        """Stage 3: refractoriness, compare and reset of each lane into ``write``."""
+    def _fire_and_reset(self, m, updated, word, u, v):
+        """Stage 3: refractoriness, compare and reset of each lane into ``updated`` (``write``'s layout)."""
         p = self._p
-        out_word = self.write.word
+        out_word = updated.word
         m.d.comb += out_word.eq(word)
         for lane in range(p.lanes):
             rec, out = word[lane], out_word[lane]
@@ -280,7 +306,7 @@ class NeuronPass(wiring.Component):
             active = (rec.refractory == 0) if p.refractory else Const(1)
             fire = (v[lane] > threshold) if p.compare == "gt" else (v[lane] >= threshold)
             spike = active & fire
-            m.d.comb += self.write.spikes[lane].eq(spike)
+            m.d.comb += updated.spikes[lane].eq(spike)
             if p.has_current:
                 m.d.comb += out.u.eq(u[lane])
             m.d.comb += out.acc.eq(0)
@@ -391,13 +417,15 @@ class LifCore(wiring.Component):
     stdp : StdpParams or None
         Build the STDP learning engine with these parameters (when ``stdp.enabled``).
     register_reads : bool or None
-        Without a learning engine, register the memories' read data before the integrate pass and the
-        configuration port use it (docs/lif_core.md, Pipelining). Otherwise (False) the accumulators have a
-        memory of their own: the integrate pass adds the weights to the accumulators as they are read and
-        registers the sums, and the next cycle saturates them and writes the accumulators alone, so it keeps
-        no copy of the rest of the word; the neuron pass then adds the accumulators in its first stage
-        (``early_drive`` of :class:`NeuronPass`). None: registered reads, except on an iCE40, where every
-        register fed straight from a block RAM takes a logic cell of its own.
+        Register the memories' read data before the integrate pass and the configuration port use it
+        (docs/lif_core.md, Pipelining; with a learning engine the engine's depression too, docs/stdp.md).
+        Otherwise (False) the accumulators of a core without a learning engine have a memory of their own: the
+        integrate pass adds the weights to the accumulators as they are read and registers the sums, and the
+        next cycle saturates them and writes the accumulators alone, so it keeps no copy of the rest of the word;
+        the neuron pass then adds the accumulators in its first stage (``early_drive`` of :class:`NeuronPass`). A
+        learning core without registered reads adds the words as they are read and writes the sums back in the
+        same cycle. None: registered reads, except on an iCE40, where every register fed straight from a block
+        RAM takes a logic cell of its own.
 
     Members
     -------
@@ -531,19 +559,19 @@ class LifCore(wiring.Component):
         register = self._register_reads
         if register is None:
             register = not isinstance(platform, SiliconBluePlatform)
-        register = register and not self._s
         split = not register and not self._s
-        st_rd, st_wr = self._state_memory(m, write_delay=2 if register or split else 1, split=split)
-        weights = self._weight_memory(m)
-        engine = None
-        if self._s:
-            engine = StdpEngine(self._p, self._s)
-            engine.elaborate_into(m, weights=weights, state=st_rd)
+        st_rd, st_wr = self._state_memory(m, write_delay=2 if register or split else 1, split=split,
+                                          register_write=register and not self._s)
+        engine = StdpEngine(self._p, self._s, registered_reads=register) if self._s else None
+        weights = self._weight_memory(m, engine)
+        held = self._registered_reads(m, st_rd, weights) if register else None
+        if engine:
+            engine.elaborate_into(m, weights=weights, state=st_rd, held=held)
         # The first weight word of an axon: an event's, or a configuration command's.
         base = Signal.like(weights.read_addr)
-        held = self._registered_reads(m, st_rd, weights) if register else None
         accept_events, integrate_idle = self._integrate(m, weights, st_rd, st_wr, base, engine, held, split)
-        neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine, early_drive=split)
+        neurons, emitter = self._neuron_pass(m, st_rd, st_wr, engine, early_drive=split,
+                                             register_write=bool(engine) and register)
 
         idle = integrate_idle & ~neurons.busy & (~engine.pending if engine else 1)
         cmd = Signal(self._cfg_layout)      # the configuration command being carried out
@@ -553,7 +581,7 @@ class LifCore(wiring.Component):
             self._configuration(m, cmd, weights, st_rd, st_wr, base, engine, held)
         return m
 
-    def _state_memory(self, m, *, write_delay, split):
+    def _state_memory(self, m, *, write_delay, split, register_write=False):
         """The state memory (one word of P neuron records per group); returns its read and write ports. With
         ``split`` the accumulators are a memory of their own (``acc_mem``) beside the rest of the records, and the
         ports are a :class:`StateRead` and a :class:`StateWrite` over both.
@@ -564,8 +592,17 @@ class LifCore(wiring.Component):
         with more groups it is not (a read that met a write would return the old word, and the tests would see
         it) and the memory is marked collision-free, so that synthesis builds no forwarding logic for either
         (:mod:`spikeforge.hdl.memory_roles`).
+
+        With ``register_write`` and G >= 3 the write port takes its address, enable and data from registers (a
+        :class:`RegisteredWrite`), so the multiplexer of the word's writers (the integrate pass, the neuron pass,
+        the configuration port) ends at flip-flops rather than at the memory: every write lands a cycle later,
+        ``write_delay`` + 1 cycles after its read, which the integrate pass meets as above; every other phase
+        reads a word two cycles after its last write was set at the earliest, when it has landed. With G <= 2 the
+        next event would read a word before its write lands, so those cores write directly.
         """
         p = self._p
+        register_write = register_write and not split and p.groups >= 3
+        write_delay += register_write
         # A learning core's neurons start plastic.
         init = [[{"plastic": 1} for _ in range(p.lanes)] for _ in range(p.groups)] if self._s else []
         collision_free = p.groups > write_delay
@@ -577,7 +614,12 @@ class LifCore(wiring.Component):
             return mem.read_port(transparent_for=() if collision_free else (wr,)), wr
 
         if not split:
-            return memory("state_mem", self._neuron_layout, init)
+            rd, wr = memory("state_mem", self._neuron_layout, init)
+            if not register_write:
+                return rd, wr
+            st_wr = RegisteredWrite(addr=Signal.like(wr.addr), en=Signal(), data=Signal.like(wr.data))
+            m.d.sync += [wr.addr.eq(st_wr.addr), wr.en.eq(st_wr.en), wr.data.eq(st_wr.data)]
+            return rd, st_wr
         rest = [name for name, _ in self._neuron_layout if name != "acc"]
         acc_rd, acc_wr = memory("acc_mem", self._neuron_layout["acc"].shape, [])
         rest_rd, rest_wr = memory("state_mem", data.StructLayout(
@@ -594,14 +636,14 @@ class LifCore(wiring.Component):
                              getattr(rest_wr.data[lane], name).eq(getattr(st_wr.data[lane], name))]
         return st_rd, st_wr
 
-    def _weight_memory(self, m):
+    def _weight_memory(self, m, engine):
         """The weight memory (one word of P weights per axon and group), as :class:`SynapsePorts`."""
         p, s = self._p, self._s
         single = s is None or s.weight_port == "single"
         m.submodules.weight_mem = weight_mem = Memory(
             shape=data.ArrayLayout(signed(p.weight_bits), p.lanes), depth=p.axons * p.groups, init=[],
-            attrs=synapse_memory_attrs(p, single=single, host_loaded=True) if s else
-            memory_attrs(host_loaded=True, single_port=True))
+            attrs=synapse_memory_attrs(p, single=single, host_loaded=True, write_delay=engine.write_delay)
+            if engine else memory_attrs(host_loaded=True, single_port=True))
         read_addr = Signal(range(p.axons * p.groups))
         if s:
             return synapse_ports(m, weight_mem, read_addr, single=single)
@@ -613,10 +655,11 @@ class LifCore(wiring.Component):
         m.d.comb += [w_rd.addr.eq(read_addr), w_wr.addr.eq(read_addr), w_rd.en.eq(~w_wr.en)]
         return SynapsePorts(read=w_rd, write=w_wr, read_addr=read_addr, write_addr=Signal.like(read_addr))
 
-    def _neuron_pass(self, m, st_rd, st_wr, engine, *, early_drive):
+    def _neuron_pass(self, m, st_rd, st_wr, engine, *, early_drive, register_write):
         """The tick's neuron pass on the state memory, its spike vectors to the emitter and the emitter's spikes
         out of the core. Returns the :class:`NeuronPass` and the :class:`SpikeEmitter`."""
-        m.submodules.neurons = neurons = NeuronPass(self._p, self._neuron_layout, early_drive=early_drive)
+        m.submodules.neurons = neurons = NeuronPass(self._p, self._neuron_layout, early_drive=early_drive,
+                                                    register_write=register_write)
         m.submodules.emitter = emitter = SpikeEmitter(self._p)
         wiring.connect(m, neurons.vectors, emitter.vectors)
         wiring.connect(m, emitter.spikes, wiring.flipped(self.spikes))
@@ -639,8 +682,9 @@ class LifCore(wiring.Component):
     def _integrate(self, m, weights, st_rd, st_wr, base, engine, held, split):
         """The integrate pass: stage 0 issues (base + g, g); stage 1 adds the weights to the accumulators and
         writes them back (and stages the depression), or with ``held`` (the read data registered) stage 1
-        registers the read data and stage 2 adds and writes, or with ``split`` (the accumulators a memory of
-        their own) stage 1 adds and registers the sums and stage 2 saturates and writes the accumulators.
+        registers the read data and stage 2 adds and writes (and stages the depression), or with ``split`` (the
+        accumulators a memory of their own, no learning engine) stage 1 adds and registers the sums and stage 2
+        saturates and writes the accumulators.
         Returns (whether an event may be accepted while the core is idle, whether no event is in flight)."""
         p = self._p
         G = p.groups
@@ -673,34 +717,47 @@ class LifCore(wiring.Component):
             self._accumulate_split(m, st_rd, st_wr, weights, s1_valid, s1_g)
             # Idle once stage 1 is empty, as with registered reads below.
             return ~busy | last, ~busy & ~s1_valid
+        # A learning core with one group takes an event every other cycle: a repeated axon then reads its word in
+        # the cycle of the last update's write-back (without registered reads) or in the cycle before (with them,
+        # forwarded below).
+        accept = ~busy if engine and G == 1 else ~busy | (last & ~stall)
         if not held:
             # Stage 1 adds and writes back and, with a learning engine, stages the depression of the word just
             # read with the trace the last tick left (the engine's read-modify-write of the weights is timed to
-            # this stage).
+            # this stage; the weight is written back two cycles after its read).
             with m.If(s1_valid):
                 self._accumulate(m, st_wr, s1_g, st_rd.data, weights.read.data)
                 if engine:
                     engine.depress(m, s1_addr, st_rd.data)
-            # A learning core with one group reads a repeated axon's word only once its update is written.
-            accept = ~busy if engine and G == 1 else ~busy | (last & ~stall)
             return accept, ~busy & ~s1_valid
 
         # Registered reads: stage 1 registers the memories' read data (no adder behind a block RAM's output),
-        # stage 2 adds and writes back. A word read in stage 0 sees the write of the same cycle (with G <= 2 the
-        # read port is transparent) but not the one of the next: with one group, back-to-back events read the word
-        # that stage 2 is writing, so stage 1 takes that instead (forwarding).
+        # stage 2 adds and writes back and, with a learning engine, stages the depression from the same registers
+        # (the weight is written back three cycles after its read). A state word read in stage 0 sees the write
+        # of the same cycle (with G <= 2 the read port is transparent) but not the one of the next: with one
+        # group, back-to-back events read the word that stage 2 is writing, so stage 1 takes that instead
+        # (forwarding). Likewise a weight word read in the cycle before its write-back (an event of the same axon
+        # G <= 2 cycles after the last) takes the data written back; one read in the cycle of the write (G = 3)
+        # sees it through the transparent read port.
         s2_valid = Signal()
         s2_g = Signal(p.group_bits)
+        s2_addr = Signal.like(s1_addr)
         s2_word, s2_weights = held
-        m.d.sync += [s2_valid.eq(s1_valid), s2_g.eq(s1_g)]
+        m.d.sync += [s2_valid.eq(s1_valid), s2_g.eq(s1_g), s2_addr.eq(s1_addr)]
         with m.If(s2_valid):
             self._accumulate(m, st_wr, s2_g, s2_word, s2_weights)
+            if engine:
+                engine.depress(m, s2_addr, s2_word)
             if G == 1:
                 with m.If(s1_valid):
                     m.d.sync += s2_word.eq(st_wr.data)
+        if engine and G <= 2:
+            with m.If(s1_valid):
+                engine.forward(m, s1_addr)
         # Idle once stage 1 is empty: what follows (a tick, a configuration command) reads the state a cycle later
-        # at the earliest, when stage 2's last write is done or (transparently) under way.
-        return ~busy | last, ~busy & ~s1_valid
+        # at the earliest, when stage 2's last write is done or (transparently) under way; a learning core also
+        # waits for the engine's write-backs (`pending`).
+        return accept, ~busy & ~s1_valid
 
     def _accumulate_split(self, m, st_rd, st_wr, weights, s1_valid, s1_g):
         """Stage 1 adds the weights to the accumulators read and registers the sums (full width); stage 2
@@ -813,6 +870,8 @@ class LifCore(wiring.Component):
         if held:
             with m.State("CFG-HOLD"):
                 m.d.comb += weights.read_addr.eq(base + group)
+                if engine:
+                    engine.address_axon(m, cmd.axon)
                 m.next = "CFG-MODIFY"
         with m.State("CFG-MODIFY"):
             # The read data of the memories is valid in this cycle; a write goes back to the same word.

@@ -16,7 +16,7 @@ core's phases meet learning:
   (traces, fired bits, learning switch, eligibilities, LFSRs).
 
 The passes, run by the engine's own FSM, issue one address per cycle and write the updated word back a cycle
-later:
+later (two with the core's registered reads, which register the words read first):
 
 - X-PASS: the presynaptic traces, x <- bump(x, fired), fired <- 0 (A cycles);
 - E-PASS (reward only): the eligibility decay, E <- E - (E >> eligibility_shift), over every synapse word
@@ -93,13 +93,25 @@ def synapse_ports(m, memory, read_addr, *, single):
     return SynapsePorts(read=read, write=write, read_addr=read_addr, write_addr=write_addr)
 
 
-def synapse_memory_attrs(params, *, single, host_loaded):
-    """The roles of a synapse memory (:mod:`spikeforge.hdl.memory_roles`). A word is written back two cycles
-    after its read (:class:`PlasticWriteBack`), and every pass reads a word once; only an event of the same axon
-    G cycles later reads it again, so with G > 2 no read meets the write of its word: the dual-port memory is
+def synapse_memory_attrs(params, *, single, host_loaded, write_delay=2):
+    """The roles of a synapse memory (:mod:`spikeforge.hdl.memory_roles`). A word is written back
+    ``write_delay`` cycles after its read (two: :class:`PlasticWriteBack`; three when the core's integrate pass
+    registers its reads), and every pass reads a word once; only an event of the same axon G cycles later reads
+    it again, so with G > ``write_delay`` no read meets the write of its word: the dual-port memory is
     collision-free."""
     return memory_attrs(host_loaded=host_loaded, single_port=single,
-                        collision_free=not single and params.groups > 2)
+                        collision_free=not single and params.groups > write_delay)
+
+
+def _times(factor, value):
+    """``factor * value`` for a constant ``factor`` >= 0, as a tree of adders of ``value`` shifted (synthesis
+    maps a ``*`` to a DSP block, whose delay on the ECP5 is that of several adders)."""
+    terms = [value << bit for bit in range(factor.bit_length()) if factor >> bit & 1]
+    if not terms:
+        return Const(0)
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
+    return terms[0]
 
 
 class LfsrBank(wiring.Component):
@@ -142,9 +154,11 @@ class PlasticWriteBack(wiring.Component):
     The cycle the memories return a word, the engine computes each lane's change from the traces (the
     multiplications) and offers it with the word on ``update``; this stage registers them, and the next cycle
     adds, clips and writes the word back: weights clip to ``w_min..w_max``, eligibilities (reward mode, unless the
-    update is a reward's, which changes the weights) saturate. A weight is thus written two cycles after its
-    read; the only address read again within that window is a repeated axon with G = 1, which the event handshake
-    spaces by a cycle. An update no lane takes (learning off, no plastic neuron in the group) is not written.
+    update is a reward's, which changes the weights) saturate. A weight is thus written two cycles after the
+    cycle its word is offered in: two after its read, three with registered reads. The only address read again
+    within that window is a repeated axon's in an integrate pass of G <= 2 groups (G = 1 takes an event every
+    other cycle), G <= 3 with registered reads (:meth:`StdpEngine.forward`). An update no lane takes (learning
+    off, no plastic neuron in the group) is not written.
 
     Members
     -------
@@ -212,6 +226,11 @@ class StdpEngine:
         The core's parameters.
     stdp : StdpParams
         The rule's parameters (enabled).
+    registered_reads : bool
+        The core registers the words it reads and uses them a cycle later (docs/lif_core.md, Pipelining): so do
+        the engine's passes and the depression (the core's registered state and weight words, and the engine's
+        own of the traces, fired bits and eligibilities), so a synapse word is written back three cycles after
+        its read, and a word read in the cycle before its write takes the write-back's data (:meth:`forward`).
 
     Attributes
     ----------
@@ -223,12 +242,13 @@ class StdpEngine:
         The passes started by :meth:`start_tick` or :meth:`start_reward` end in this cycle.
     """
 
-    def __init__(self, params, stdp):
+    def __init__(self, params, stdp, *, registered_reads=False):
         if not isinstance(params, LifParams):
             raise TypeError(f"params must be a LifParams, not {params!r}")
         if not isinstance(stdp, StdpParams) or not stdp.enabled:
             raise TypeError(f"stdp must be an enabled StdpParams, not {stdp!r}")
         self._p, self._s = params, stdp
+        self._registered = registered_reads
         P, G, A = params.lanes, params.groups, params.axons
         self.stall = Signal()
         self.pending = Signal()
@@ -240,9 +260,11 @@ class StdpEngine:
         self._learn_mem = Memory(shape=P, depth=G, init=[])       # per group: the neurons that learn from a spike
         if stdp.reward:
             self._e_mem = Memory(shape=data.ArrayLayout(signed(stdp.eligibility_bits), P), depth=A * G, init=[],
-                                 attrs=synapse_memory_attrs(params, single=self._single, host_loaded=self._single))
+                                 attrs=synapse_memory_attrs(params, single=self._single, host_loaded=self._single,
+                                                            write_delay=self.write_delay))
 
-        # The passes' registers: stage 0 issues an address, stage 1 (`_valid`) writes the word back.
+        # The passes' registers: stage 0 issues an address, stage 1 (`_valid`) writes the word back, or with
+        # registered reads stage 1 registers the words read and stage 2 (`_late_valid`) writes.
         self._start_tick = Signal()
         self._start_reward = Signal()
         self._count = Signal(range(max(A * G, A, G) + 1))     # the next word of X-PASS, E-PASS, REWARD
@@ -258,9 +280,15 @@ class StdpEngine:
     def _single(self):
         return self._s.weight_port == "single"
 
-    def elaborate_into(self, m, *, weights, state):
+    @property
+    def write_delay(self):
+        """Cycles from an integrate pass's read of a synapse word to its write-back."""
+        return 3 if self._registered else 2
+
+    def elaborate_into(self, m, *, weights, state, held=None):
         """Add the engine to the core's module ``m``. ``weights``: the :class:`SynapsePorts` of the core's weight
-        memory (from :func:`synapse_ports`); ``state``: the read port of its state memory."""
+        memory (from :func:`synapse_ports`); ``state``: the read port of its state memory; ``held`` (with
+        registered reads): the core's registers of the state and weight words read, a cycle later."""
         s = self._s
         self._weights, self._state = weights, state
         m.submodules.x_mem = self._x_mem
@@ -273,6 +301,7 @@ class StdpEngine:
             m.submodules.e_mem = self._e_mem
             # The eligibilities are read with the weights, at the same address.
             self._e = synapse_ports(m, self._e_mem, weights.read_addr, single=self._single)
+        self._reads(m, held)
         self._lfsrs = None
         if s.has_lfsr:
             m.submodules.lfsrs = self._lfsrs = LfsrBank(lanes=self._p.lanes, seed=s.seed)
@@ -287,12 +316,25 @@ class StdpEngine:
         m.d.comb += [self._fired_wr.addr.eq(axon), self._fired_wr.data.eq(1), self._fired_wr.en.eq(1)]
 
     def depress(self, m, addr, records):
-        """Stage the depression of the weight word read at ``addr`` (data in this cycle), with the trace the last
-        tick left in ``records``, the state word read with it."""
+        """Stage the depression of the weight word read at ``addr`` (data in this cycle, or with registered reads
+        in its registers), with the trace the last tick left in ``records``, the state word read with it."""
         s, P = self._s, self._p.lanes
         lanes = Cat(self._learning & records[lane].plastic for lane in range(P))
         r = self._rounding(m, lanes)
-        self._stage(m, addr, [-((s.a_minus * records[lane].y + r[lane]) >> s.lr_shift) for lane in range(P)], lanes)
+        deltas = [-((_times(s.a_minus, records[lane].y) + r[lane]) >> s.lr_shift) for lane in range(P)]
+        self._stage(m, addr, deltas, lanes)
+
+    def forward(self, m, addr):
+        """Registered reads: the synapse word read at ``addr`` is on the read port in this cycle, and its
+        registers take it; when the write-back writes that word in this cycle (the read came a cycle before the
+        write: an event of the same axon G <= 2 cycles after the last), they take the data written instead, for
+        the weights and (reward mode) the eligibilities."""
+        wb = self._write_back
+        with m.If(wb.weight.en & (wb.weight.addr == addr)):
+            m.d.sync += self._rd_weights.eq(wb.weight.data)
+        if self._s.reward:
+            with m.If(wb.eligibility.en & (wb.eligibility.addr == addr)):
+                m.d.sync += self._rd_e.eq(wb.eligibility.data)
 
     # Hook of the neuron pass.
 
@@ -326,15 +368,16 @@ class StdpEngine:
         m.d.comb += [self._x_rd.addr.eq(axon), self._fired_rd.addr.eq(axon)]
 
     def configure_x_trace(self, m, axon, value, write):
-        """Answer the trace of ``axon`` (addressed a cycle ago) and, when ``write``, set it to ``value``."""
+        """Answer the trace of ``axon`` (addressed a cycle ago, with registered reads two cycles ago and in the
+        last) and, when ``write``, set it to ``value``."""
         m.d.comb += [self._x_wr.addr.eq(axon), self._x_wr.data.eq(value), self._x_wr.en.eq(write)]
-        return self._x_rd.data
+        return self._rd_x
 
     def configure_fired(self, m, axon, value, write):
-        """Answer whether ``axon`` (addressed a cycle ago) fired since the last tick and, when ``write``, set that
-        bit to ``value``."""
+        """Answer whether ``axon`` (addressed as for :meth:`configure_x_trace`) fired since the last tick and,
+        when ``write``, set that bit to ``value``."""
         m.d.comb += [self._fired_wr.addr.eq(axon), self._fired_wr.data.eq(value), self._fired_wr.en.eq(write)]
-        return self._fired_rd.data
+        return self._rd_fired
 
     def configure_lfsr(self, m, lane, value, write):
         """Answer the LFSR state of ``lane`` and, when ``write``, set it to ``value`` (0 stops it)."""
@@ -342,9 +385,9 @@ class StdpEngine:
         return self._lfsrs.state[lane]
 
     def configure_eligibility(self, m, lane, value, write):
-        """Answer lane ``lane`` of the eligibility word read with the weights a cycle ago and, when ``write``,
-        set it to ``value``."""
-        return self._e.configure(m, lane, value, write)
+        """Answer lane ``lane`` of the eligibility word read with the weights a cycle ago (with registered reads,
+        two cycles ago, from its register) and, when ``write``, set it to ``value``."""
+        return self._e.configure(m, lane, value, write, word=self._rd_e)
 
     def configure_learning(self, m, value, write):
         """Answer the global learning switch and, when ``write``, set it to bit 0 of ``value``."""
@@ -353,6 +396,26 @@ class StdpEngine:
         return self._learning
 
     # Internals.
+
+    def _reads(self, m, held):
+        """The words the passes and the configuration use, read a cycle ago (``_rd_*``), and the stage that uses
+        them (``_late_valid``, ``_late_addr``): the memories' read data and stage 1, or with registered reads
+        the data registered (the core's state and weight words ``held``, the engine's own traces, fired bits
+        and eligibilities) and stage 2, a cycle later."""
+        self._rd_records, self._rd_weights = self._state.data, self._weights.read.data
+        self._rd_x, self._rd_fired = self._x_rd.data, self._fired_rd.data
+        self._rd_e = self._e.read.data if self._s.reward else None
+        self._late_valid, self._late_addr = self._valid, self._wb_addr
+        if not self._registered:
+            return
+        self._rd_records, self._rd_weights = held
+        self._rd_x, self._rd_fired = Signal.like(self._x_rd.data), Signal()
+        self._late_valid, self._late_addr = Signal(), Signal.like(self._wb_addr)
+        m.d.sync += [self._rd_x.eq(self._x_rd.data), self._rd_fired.eq(self._fired_rd.data),
+                     self._late_valid.eq(self._valid), self._late_addr.eq(self._wb_addr)]
+        if self._s.reward:
+            self._rd_e = Signal.like(self._e.read.data)
+            m.d.sync += self._rd_e.eq(self._e.read.data)
 
     def _bump(self, trace, fired, shift):
         """A trace's tick: decay, then the impulse when its axon or neuron fired."""
@@ -372,14 +435,14 @@ class StdpEngine:
         return [self._lfsrs.state[lane][:self._s.lr_shift] for lane in range(self._p.lanes)]
 
     def _stage(self, m, addr, deltas, lanes, *, to_weight=False):
-        """Offer the word read at ``addr`` (data in this cycle) and its changes ``deltas`` (applied to ``lanes``) to
-        the write-back stage."""
+        """Offer the word read at ``addr`` (``_rd_weights`` and ``_rd_e`` in this cycle) and its changes ``deltas``
+        (applied to ``lanes``) to the write-back stage."""
         update = self._write_back.update
         m.d.comb += [update.valid.eq(1), update.payload.addr.eq(addr), update.payload.lanes.eq(lanes),
-                     update.payload.weights.eq(self._weights.read.data)]
+                     update.payload.weights.eq(self._rd_weights)]
         m.d.comb += [update.payload.delta[lane].eq(delta) for lane, delta in enumerate(deltas)]
         if self._s.reward:
-            m.d.comb += [update.payload.eligibilities.eq(self._e.read.data), update.payload.to_weight.eq(to_weight)]
+            m.d.comb += [update.payload.eligibilities.eq(self._rd_e), update.payload.to_weight.eq(to_weight)]
 
     def _connect_write_back(self, m):
         wb, weights = self._write_back, self._weights
@@ -416,8 +479,9 @@ class StdpEngine:
                     self._reward_pass(m)
 
     def _end_pass(self, m, words, next_state):
-        """Leave the pass over ``words`` words when the last has been written back."""
-        with m.If((self._count == words) & ~self._valid):
+        """Leave the pass over ``words`` words when the last has been written back (or offered to the write-back
+        stage)."""
+        with m.If((self._count == words) & ~self._valid & ~self._late_valid):
             m.d.sync += [self._count.eq(0), self._group.eq(0)]
             m.next = next_state
 
@@ -429,11 +493,11 @@ class StdpEngine:
             m.d.comb += [x_rd.addr.eq(self._count), fired_rd.addr.eq(self._count)]
             m.d.sync += self._count.eq(self._count + 1)
         m.d.sync += [self._valid.eq(self._count < A), self._wb_addr.eq(self._count)]
-        with m.If(self._valid):
+        with m.If(self._late_valid):
             m.d.comb += [
-                x_wr.addr.eq(self._wb_addr), x_wr.en.eq(1),
-                x_wr.data.eq(self._bump(x_rd.data, fired_rd.data, self._s.tau_pre_shift)),
-                fired_wr.addr.eq(self._wb_addr), fired_wr.data.eq(0), fired_wr.en.eq(1),
+                x_wr.addr.eq(self._late_addr), x_wr.en.eq(1),
+                x_wr.data.eq(self._bump(self._rd_x, self._rd_fired, self._s.tau_pre_shift)),
+                fired_wr.addr.eq(self._late_addr), fired_wr.data.eq(0), fired_wr.en.eq(1),
             ]
         self._end_pass(m, A, "E-PASS" if self._s.reward else "POT-SCAN")
 
@@ -441,16 +505,16 @@ class StdpEngine:
         """Eligibility decay over every synapse word."""
         words = self._p.axons * self._p.groups
         e = self._e
-        # With a single port, a read waits for the cycle after each write-back.
-        issue = (self._count < words) & (~self._valid if self._single else 1)
+        # With a single port, a read waits for a cycle without a write-back.
+        issue = (self._count < words) & (~self._late_valid if self._single else 1)
         with m.If(issue):
             m.d.comb += self._weights.read_addr.eq(self._count)
             m.d.sync += self._count.eq(self._count + 1)
         m.d.sync += [self._valid.eq(issue), self._wb_addr.eq(self._count)]
-        with m.If(self._valid):
-            m.d.comb += [e.write_addr.eq(self._wb_addr), e.write.en.eq(1)]
+        with m.If(self._late_valid):
+            m.d.comb += [e.write_addr.eq(self._late_addr), e.write.en.eq(1)]
             for lane in range(self._p.lanes):
-                old = e.read.data[lane]
+                old = self._rd_e[lane]
                 m.d.comb += e.write.data[lane].eq(old - (old >> self._s.eligibility_shift))
         self._end_pass(m, words, "POT-SCAN")
 
@@ -479,11 +543,11 @@ class StdpEngine:
                 m.d.comb += [self._weights.read_addr.eq(self._addr), self._x_rd.addr.eq(self._axon)]
                 m.d.sync += [self._axon.eq(self._axon + 1), self._addr.eq(self._addr + G)]
             m.d.sync += [self._valid.eq(issue), self._wb_addr.eq(self._addr)]
-            with m.If(self._valid):
+            with m.If(self._late_valid):
                 r = self._rounding(m, self._spikes)
-                self._stage(m, self._wb_addr, [(s.a_plus * self._x_rd.data + r[lane]) >> s.lr_shift
-                                               for lane in range(P)], self._spikes)
-            with m.If((self._axon == A) & ~self._valid):
+                self._stage(m, self._late_addr, [(_times(s.a_plus, self._rd_x) + r[lane]) >> s.lr_shift
+                                                 for lane in range(P)], self._spikes)
+            with m.If((self._axon == A) & ~self._valid & ~self._late_valid):
                 m.d.sync += self._group.eq(self._group + 1)
                 m.next = "POT-SCAN"
 
@@ -497,11 +561,11 @@ class StdpEngine:
             m.d.comb += [self._weights.read_addr.eq(self._count), self._state.addr.eq(self._group)]
             m.d.sync += [self._count.eq(self._count + 1), self._group.eq(Mux(self._group == G - 1, 0, self._group + 1))]
         m.d.sync += [self._valid.eq(issue), self._wb_addr.eq(self._count)]
-        with m.If(self._valid):
-            lanes = Cat(self._learning & self._state.data[lane].plastic for lane in range(P))
+        with m.If(self._late_valid):
+            lanes = Cat(self._learning & self._rd_records[lane].plastic for lane in range(P))
             r = self._rounding(m, lanes)
-            self._stage(m, self._wb_addr, [(self._reward * self._e.read.data[lane] + r[lane]) >> s.lr_shift
-                                           for lane in range(P)], lanes, to_weight=True)
-        with m.If((self._count == words) & ~self._valid):
+            self._stage(m, self._late_addr, [(self._reward * self._rd_e[lane] + r[lane]) >> s.lr_shift
+                                             for lane in range(P)], lanes, to_weight=True)
+        with m.If((self._count == words) & ~self._valid & ~self._late_valid):
             m.d.comb += self.done.eq(1)
             m.next = "IDLE"
