@@ -363,7 +363,11 @@ class SpikeEmitter(wiring.Component):
         m.submodules.spike_fifo = spike_fifo = fifo.SyncFIFOBuffered(width=layout.size, depth=G + 1)
         m.d.comb += [spike_fifo.w_data.eq(self.vectors.payload), spike_fifo.w_en.eq(self.vectors.valid)]
 
-        bits = Signal(P)        # the spikes of the vector being sent
+        # The vector being sent: its spikes (`bits`), and the same without the lowest (`rest`), which the next
+        # spike leaves; with a flag each for whether any is left, so no carry chain or wide OR decides the next
+        # cycle's load (at P = 32 that loop was the core's worst path on the ECP5).
+        bits, rest = Signal(P), Signal(P)
+        any_bits, any_rest = Signal(), Signal()
         g = Signal(p.group_bits)
         lowest = Signal(range(P))
         for lane in reversed(range(P)):
@@ -371,23 +375,24 @@ class SpikeEmitter(wiring.Component):
                 m.d.comb += lowest.eq(lane)
         spike = stream.Signature(_spike_layout(p)).create()      # the next spike, into the output registers
         m.d.comb += [
-            spike.valid.eq(bits != 0),
+            spike.valid.eq(any_bits),
             spike.payload.neuron.eq(Cat(lowest, g) if P > 1 else g),
         ]
         held = self._output_registers(m, spike)
-        remaining = Signal(P)
-        m.d.comb += remaining.eq(bits)
-        with m.If(spike.valid & spike.ready):
-            m.d.comb += remaining.eq(bits & (bits - 1))
-        m.d.sync += bits.eq(remaining)
+        sent = spike.valid & spike.ready
+        following = rest & (rest - 1)
+        with m.If(sent):
+            m.d.sync += [bits.eq(rest), any_bits.eq(any_rest), rest.eq(following), any_rest.eq(following != 0)]
         head = data.View(layout, spike_fifo.r_data)
-        with m.If((remaining == 0) & spike_fifo.r_rdy):
+        with m.If(Mux(sent, ~any_rest, ~any_bits) & spike_fifo.r_rdy):
             m.d.comb += spike_fifo.r_en.eq(1)
-            m.d.sync += [bits.eq(head.spikes), g.eq(head.group)]
+            head_rest = head.spikes & (head.spikes - 1)     # (the neuron pass sends no empty vector)
+            m.d.sync += [bits.eq(head.spikes), any_bits.eq(1), rest.eq(head_rest),
+                         any_rest.eq(head_rest != 0), g.eq(head.group)]
         # Spike vectors pushed but not yet taken (the FIFO's own flags lag by a cycle).
         pending = Signal(range(G + 3))
         m.d.sync += pending.eq(pending + spike_fifo.w_en - spike_fifo.r_en)
-        m.d.comb += self.empty.eq((bits == 0) & (pending == 0) & ~held)
+        m.d.comb += self.empty.eq(~any_bits & (pending == 0) & ~held)
         return m
 
     def _output_registers(self, m, spike):
