@@ -74,6 +74,17 @@ def _select(grant, values):
     return values[0] if len(values) == 1 else _one_hot(grant, values)
 
 
+def _pick(index, values):
+    """The one of ``values`` that the binary ``index`` selects, as a tree of 2-way multiplexers (an ECP5 maps two
+    levels of it to one LUT4 per input pair and its slice's PFUMX); the last value where ``index`` is beyond
+    them."""
+    if len(values) == 1:
+        return values[0]
+    half = 1 << (len(values) - 1).bit_length() - 1
+    bit = (len(values) - 1).bit_length() - 1
+    return Mux(index[bit], _pick(index, values[half:]), _pick(index, values[:half]))
+
+
 def lane_groups(linked, lanes):
     """The inputs each of ``lanes`` lanes of a ``table`` router serves: the ``linked`` ports dealt in turn. (A
     dealing that paired the two links of a dimension and gave the local port a lane of its own balances a central
@@ -364,8 +375,7 @@ class Router(wiring.Component):
 
         sweep_state = (sweep, sweeping, column, busy)
         if len(slices) == 1:
-            lookup = self._route_memories(m, slices[0][1], lanes, sweep_state, entry_read,
-                                          lambda value: matches(value, 0, slices[0][1]))
+            lookup = self._route_memories(m, slices[0][1], lanes, write, entry_read, busy)
         else:
             routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
             for e, route in enumerate(routes):
@@ -394,45 +404,49 @@ class Router(wiring.Component):
         m.d.comb += busy.eq(sweeping)
         return memories
 
-    def _route_memories(self, m, width, lanes, sweep_state, entry_read, matches):
-        """A key of one slice: beside the match memory (bit e of word v: entry e matches key v), a route memory
-        per lane holds the route of every key (word v: the first matching entry's route, or the miss route), so
-        a lookup is one read. The sweep after a WRITE reads word v of the match memory; the next cycle writes it
-        back whole with the entry's new bit (a whole-word write: a memory with a write enable per bit is split by
-        Yosys into one memory per bit on the ECP5, 16 LUT RAMs for 16 entries instead of 4) and reads the first
-        matching entry (the entries memory's read port is free:
-        no command is taken during a sweep); the next writes that entry's route, or the miss route, to word v of
-        every route memory (``2 ** width + 2`` cycles). Returns the route memories."""
+    def _route_memories(self, m, width, lanes, write, entry_read, busy):
+        """A key of one slice: a route memory per lane holds the route of every key (word v: the route of the first
+        entry that key v matches, or the miss route), so a lookup is one read. After a WRITE (``write``) a scan
+        works the route of every key out again from the entries memory, one entry read per cycle (its read port
+        is free: no command is taken meanwhile): for key v, entries 0, 1, ... are read until one matches v or
+        the last is read, and the route is written to word v of every route memory; the reads run back to back
+        (the next entry's address is decided from the word read, the first of the next key's read as the last
+        of this one is checked). So the port is busy for at most ``2 ** width * table_size`` cycles, one per
+        entry read, fewer when keys match early entries. Returns the route memories."""
         p = self._p
-        sweep, sweeping, column, busy = sweep_state
-        match = m.submodules.match0 = Memory(shape=p.table_size, depth=1 << width, init=[], attrs=_NO_RW_CHECK)
-        match_write, match_read = match.write_port(), _ReadPort(m, match, "sweep_match")
-        value = Signal(width)                   # the key whose match word is written in this cycle
-        merging = Signal()
-        routed = Signal(width)                  # the key whose route is written in this cycle
-        routing = Signal()
-        hit = Signal()                          # some entry matches key ``routed``
-        m.d.sync += [value.eq(sweep), merging.eq(sweeping), routed.eq(value), routing.eq(merging)]
-        m.d.comb += [match_read.addr.eq(sweep), match_read.en.eq(sweeping), busy.eq(sweeping | merging | routing)]
-        bit = Signal(p.table_size, name="sweep_column")
-        word = Signal(p.table_size, name="sweep_word")
-        m.d.comb += [bit.eq(Const(1) << column),
-                     word.eq((match_read.data & ~bit) | Mux(matches(value), bit, 0)),
-                     match_write.addr.eq(value), match_write.data.eq(word),
-                     match_write.en.eq(merging)]
-        first = _lowest(m, word, "sweep_first")
-        with m.If(merging):
-            m.d.comb += [entry_read.addr.eq(_index(first)), entry_read.en.eq(1)]
-            m.d.sync += hit.eq(word.any())
-        route = Signal(p.ports, name="sweep_route")
-        m.d.comb += route.eq(Mux(hit, entry_read.data.route & self._links, self._miss_route))
+        last_entry = p.table_size - 1
+        scanning = Signal()
+        value = Signal(width, name="scan_key")                  # the key whose route is looked for
+        entry = Signal(range(p.table_size), name="scan_entry")  # the entry in ``entry_read.data``
+        have = Signal(name="scan_have")                         # ``entry_read.data`` holds entry ``entry``
+        word = entry_read.data
+        hit = Signal(name="scan_hit")
+        done = Signal(name="scan_done")                         # key ``value``'s route is known
+        route = Signal(p.ports, name="scan_route")
+        m.d.comb += [
+            hit.eq(have & word.enable & ((value & word.mask) == word.key)),
+            done.eq(hit | (have & (entry == last_entry))),
+            route.eq(Mux(hit, word.route & self._links, self._miss_route)),
+            busy.eq(scanning),
+        ]
+        with m.If(write):
+            m.d.sync += [scanning.eq(1), value.eq(0), have.eq(0)]
+        with m.If(scanning):
+            following = Signal(range(p.table_size), name="scan_next")
+            m.d.comb += [following.eq(Mux(have & ~done, entry + 1, 0)),
+                         entry_read.addr.eq(following), entry_read.en.eq(1)]
+            m.d.sync += [entry.eq(following), have.eq(1)]
+            with m.If(done):
+                m.d.sync += value.eq(value + 1)
+                with m.If(value == (1 << width) - 1):
+                    m.d.sync += [scanning.eq(0), have.eq(0)]
         memories = []
         for k in range(lanes):
             memory = m.submodules[f"lane{k}_routes"] = Memory(shape=p.ports, depth=1 << width,
                                                              init=[self._miss_route] * (1 << width),
                                                              attrs=_NO_RW_CHECK)
-            write = memory.write_port()
-            m.d.comb += [write.addr.eq(routed), write.data.eq(route), write.en.eq(routing)]
+            port = memory.write_port()
+            m.d.comb += [port.addr.eq(value), port.data.eq(route), port.en.eq(done)]
             memories.append(memory)
         return memories
 
@@ -545,7 +559,7 @@ class Router(wiring.Component):
             for k, taken in enumerate(taking):
                 m.d.comb += taken[o].eq(grant[k])
             with m.If(requests.any()):
-                m.d.sync += [port.valid.eq(1), port.payload.eq(_select(grant, [bus for bus, _ in offers]))]
+                m.d.sync += [port.valid.eq(1), port.payload.eq(_pick(_index(grant), [bus for bus, _ in offers]))]
             with m.Elif(port.ready):
                 m.d.sync += port.valid.eq(0)
             self._count(m, self.forwarded[o], port.valid & port.ready)
