@@ -38,7 +38,7 @@ and no input starves (every arbiter is round-robin). A multicast packet stays un
 taken its copy.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -122,6 +122,15 @@ def round_robin(m, requests, pointer, name):
 _NO_RW_CHECK = {"no_rw_check": 1}
 
 
+def _Undef(width):
+    """An undefined initial value, for the ``init`` attribute of a register that a block RAM's read register
+    replaces: given Amaranth's initial value (0), Yosys 0.23 (the iCE40 flow's) keeps an AND gate per bit of the
+    block RAM's output and a flip-flop, to read 0 until the first read. Amaranth 0.5 has no public undefined
+    value; this is the one its RTLIL back end writes for its own read ports' initial values."""
+    from amaranth.back.rtlil import Undef
+    return Undef(width)
+
+
 class _ReadPort:
     """A synchronous read of a memory with ``no_rw_check``, built as an asynchronous read port and a register
     (``data``, loaded when ``en``). Yosys merges the register into the block RAM (memory_dff), and only that merge
@@ -132,7 +141,8 @@ class _ReadPort:
         port = memory.read_port(domain="comb")
         self.addr = port.addr
         self.en = Signal(name=f"{name}_en")
-        self.data = Signal(memory.shape, name=f"{name}_data", reset_less=True)
+        self.data = Signal(memory.shape, name=f"{name}_data", reset_less=True,
+                           attrs={"init": _Undef(Shape.cast(memory.shape).width)})
         with m.If(self.en):
             m.d.sync += self.data.eq(port.data)
 
@@ -169,31 +179,38 @@ class _PacketQueue(wiring.Component):
         # A buffer of one packet is a register (Yosys maps a memory of one word to flip-flops).
         attrs = {"ram_style": "block", **_NO_RW_CHECK} if depth > 1 else _NO_RW_CHECK
         storage = m.submodules.storage = Memory(shape=self._width, depth=depth, init=[], attrs=attrs)
-        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[])
+        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[], attrs=attrs)
         write, read = storage.write_port(), _ReadPort(m, storage, "head")
-        route_write = routes.write_port()
-        route_read = routes.read_port(transparent_for=(route_write,))   # a route written as its packet is read
+        route_write, route_read = routes.write_port(), _ReadPort(m, routes, "head_route")
         count = Signal(range(depth + 1))          # packets in the buffer, the head included
         head = Signal(range(depth))               # address of the head (or of the next packet to read)
         tail = Signal(range(depth))               # address the next packet is written to
         last = Signal(range(depth))               # address of the packet written in the previous cycle
         written = Signal()                        # a packet was written in the previous cycle
+        # The route written in this cycle, of the packet written in the previous one, is also kept here for a
+        # read of that packet in this cycle (the memory's read register would hold the word's former value).
+        through = Signal(len(self.route), reset_less=True)
+        bypass = Signal()                         # the head's route is ``through``
+        wrap = (1 << len(head)) == depth          # the addresses wrap by themselves
+        full = count[-1] if depth & (depth - 1) == 0 else count == depth
         accept = w.valid & w.ready
         pop = r.valid & r.ready
         m.d.comb += [
-            w.ready.eq(count != depth), self.held.eq(count != 0),
+            w.ready.eq(~full), self.held.eq(count != 0),
             write.addr.eq(tail), write.data.eq(w.payload), write.en.eq(accept),
             route_write.addr.eq(last), route_write.data.eq(self.route), route_write.en.eq(written),
-            r.payload.eq(read.data), self.r_route.eq(route_read.data),
+            r.payload.eq(read.data), self.r_route.eq(Mux(bypass, through, route_read.data)),
             read.addr.eq(head), route_read.addr.eq(read.addr), route_read.en.eq(read.en),
         ]
         m.d.sync += [written.eq(accept), last.eq(tail), count.eq(count + accept - pop)]
         with m.If(accept):
-            m.d.sync += tail.eq(Mux(tail == depth - 1, 0, tail + 1))
+            m.d.sync += tail.eq(tail + 1 if wrap else Mux(tail == depth - 1, 0, tail + 1))
+        with m.If(read.en):
+            m.d.sync += [through.eq(self.route), bypass.eq(written & (read.addr == last))]
         # ``count`` does not include a packet written in this cycle, so every packet read here is in memory, and its
-        # route too (the route written in this cycle, of the packet written in the previous one, is read through).
+        # route too (the route written in this cycle, of the packet written in the previous one, through ``through``).
         with m.If(pop):
-            following = Mux(head == depth - 1, 0, head + 1)
+            following = head + 1 if wrap else Mux(head == depth - 1, 0, head + 1)
             m.d.comb += [read.addr.eq(following), read.en.eq(1)]
             m.d.sync += [head.eq(following), r.valid.eq(count > 1)]
         with m.Elif(~r.valid):
