@@ -120,6 +120,7 @@ def round_robin(m, requests, pointer, name):
 # match memory is rewritten; the configuration port takes one command a cycle), so Yosys need not add the
 # bypass logic that gives a block RAM Amaranth's read-before-write behaviour.
 _NO_RW_CHECK = {"no_rw_check": 1}
+_BLOCK_RAM = {"ram_style": "block", **_NO_RW_CHECK}
 
 
 def _Undef(width):
@@ -151,7 +152,7 @@ class _PacketQueue(wiring.Component):
     """An input buffer of ``depth`` packets and their routes, decided by a lookup as each packet arrives: the
     packet is written in cycle t, its route in cycle t + 1, and the head is valid (with its route) from t + 2.
     Packets are in memory (block RAM) and the head is the memory's read register, no register of its own; the
-    routes are in a memory of their own (a few flip-flops for a short buffer). After a pop the next packet is the
+    routes are in a memory of their own (block RAM with ``route_ram``, else flip-flops). After a pop the next packet is the
     head in the next cycle.
 
     Members
@@ -168,8 +169,8 @@ class _PacketQueue(wiring.Component):
         A packet is in the buffer.
     """
 
-    def __init__(self, width, route_bits, depth):
-        self._width, self._depth = width, depth
+    def __init__(self, width, route_bits, depth, route_ram=True):
+        self._width, self._depth, self._route_ram = width, depth, route_ram
         super().__init__({"w": In(stream.Signature(width)), "route": In(route_bits),
                           "r": Out(stream.Signature(width)), "r_route": Out(route_bits), "held": Out(1)})
 
@@ -179,7 +180,8 @@ class _PacketQueue(wiring.Component):
         # A buffer of one packet is a register (Yosys maps a memory of one word to flip-flops).
         attrs = {"ram_style": "block", **_NO_RW_CHECK} if depth > 1 else _NO_RW_CHECK
         storage = m.submodules.storage = Memory(shape=self._width, depth=depth, init=[], attrs=attrs)
-        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[], attrs=attrs)
+        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[],
+                                              attrs=attrs if self._route_ram else _NO_RW_CHECK)
         write, read = storage.write_port(), _ReadPort(m, storage, "head")
         route_write, route_read = routes.write_port(), _ReadPort(m, routes, "head_route")
         count = Signal(range(depth + 1))          # packets in the buffer, the head included
@@ -310,7 +312,10 @@ class Router(wiring.Component):
         return self._links
 
     def _count(self, m, counter, event):
-        """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it."""
+        """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it; nothing when
+        the counters have 0 bits."""
+        if not len(counter):
+            return
         counting = m.submodules[f"{counter.name}_counter"] = _SaturatingCounter(len(counter))
         m.d.comb += [counting.event.eq(event), counter.eq(counting.count)]
 
@@ -346,7 +351,7 @@ class Router(wiring.Component):
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
-                                                attrs=_NO_RW_CHECK)
+                                                attrs=_BLOCK_RAM)
         entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
 
         rsp_valid = Signal()
@@ -461,7 +466,7 @@ class Router(wiring.Component):
         for k in range(lanes):
             memory = m.submodules[f"lane{k}_routes"] = Memory(shape=p.ports, depth=1 << width,
                                                              init=[self._miss_route] * (1 << width),
-                                                             attrs=_NO_RW_CHECK)
+                                                             attrs=_BLOCK_RAM)
             port = memory.write_port()
             m.d.comb += [port.addr.eq(value), port.data.eq(route), port.en.eq(done)]
             memories.append(memory)
@@ -500,7 +505,7 @@ class Router(wiring.Component):
             if i not in linked:
                 m.d.comb += self.inputs[i].ready.eq(0)
                 continue
-            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth)
+            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth, p.route_ram)
             sent[i] = Signal(N, name=f"sent{i}")
             heads[i] = Signal(self.packet_layout, name=f"head{i}")
             m.d.comb += heads[i].eq(queues[i].r.payload)
@@ -576,7 +581,10 @@ class Router(wiring.Component):
             for k, taken in enumerate(taking):
                 m.d.comb += taken[o].eq(grant[k])
             with m.If(requests.any()):
-                m.d.sync += [port.valid.eq(1), port.payload.eq(_pick(_index(grant), [bus for bus, _ in offers]))]
+                chain = offers[lanes - 1][0]
+                for k in reversed(range(lanes - 1)):
+                    chain = Mux(grant[k], offers[k][0], chain)
+                m.d.sync += [port.valid.eq(1), port.payload.eq(chain)]
             with m.Elif(port.ready):
                 m.d.sync += port.valid.eq(0)
             self._count(m, self.forwarded[o], port.valid & port.ready)
