@@ -223,8 +223,10 @@ class RouterParams(_Common):
         counters (those members are 0 bits wide and read 0; the ``dropping`` flags remain), as a chip's routers
         have (the chip sums ``dropping`` and reads no counter).
     route_ram : bool
-        ``table`` only: each input buffer keeps its packets' routes in a block RAM of its own (True, the default:
-        fewer logic cells) or in flip-flops (False: no block RAM, for a design short of them, as a chip is).
+        ``table`` only: each input buffer keeps its packets' routes in a block RAM of its own, and the lanes' route
+        memories and the entries are block RAM (True, the default: fewer logic cells), or the routes are in
+        flip-flops and Yosys maps the small memories as it sees fit (False: fewer block RAMs, for a design short
+        of them, as a chip is).
 
     Raises
     ------

@@ -18,18 +18,19 @@ ternary content addressable memory implementation using FPGAs", ANCS 2013): one 
 every entry's match at once, with no comparator. A key of more than one slice is looked up so, in the lane's copy
 of the match memories, and the next cycle the first match's route (or the miss route) is written beside the
 packet. A key of one slice (``key_bits`` <= ``KEY_SLICE_BITS``, as a chip's keys are) has every answer worked out
-ahead: one match memory, read only when an entry is written, and a route memory per lane with the route of every
-key, so the lookup is one read of ``2 ** key_bits`` words of ``ports`` bits, with no priority encoder per lane. An
-empty route drops the packet (counted at its input; it leaves the buffer unsent). A buffer
-(:class:`_PacketQueue`) keeps its packets in block RAM, the head in the memory's read register. Each cycle a lane
+ahead: a route memory per lane with the route of every key, so the lookup is one read of ``2 ** key_bits`` words
+of ``ports`` bits, with no priority encoder per lane; after a WRITE a scan of the entries works every key's route
+out again. An empty route drops the packet (counted at its input; it leaves the buffer unsent). A buffer
+(:class:`_PacketQueue`) keeps its packets in block RAM, the head in the memory's read register, and their routes
+in block RAM (``route_ram``) or flip-flops. Each cycle a lane
 also moves one head of its inputs that owes a copy to a free output, round-robin, over its bus: every output of
 the head's route that is free loads the copy into its output register (with several lanes, an output takes one of
 the lanes offering it a copy, round-robin), and the head leaves when every output of its route has taken its copy.
 A head waits only for the outputs of its own route and a lane moves only heads that can move, so the shared lanes
 add no dependency between the ports (a lane that held a head until all its outputs were ready would, and
-deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word per cycle
-(``2 ** slice bits`` cycles, one more for a key of one slice, whose route memories are rewritten beside; the
-configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
+deadlocks a mesh). A write of an entry of a longer key rewrites its column of the match memories, one word per
+cycle (``2 ** slice bits`` cycles); of a one-slice key, the scan takes one cycle per entry read, at most
+``2 ** key_bits * table_size`` (the configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
 outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one packet per cycle (so an input with a
 lane of its own, like every output, one per cycle), the router ``lookups`` packets per cycle.
 
@@ -72,17 +73,6 @@ def _one_hot(grant, values):
 def _select(grant, values):
     """:func:`_one_hot`, for a result used only when ``grant`` selects one: a single value is taken as it is."""
     return values[0] if len(values) == 1 else _one_hot(grant, values)
-
-
-def _pick(index, values):
-    """The one of ``values`` that the binary ``index`` selects, as a tree of 2-way multiplexers (an ECP5 maps two
-    levels of it to one LUT4 per input pair and its slice's PFUMX); the last value where ``index`` is beyond
-    them."""
-    if len(values) == 1:
-        return values[0]
-    half = 1 << (len(values) - 1).bit_length() - 1
-    bit = (len(values) - 1).bit_length() - 1
-    return Mux(index[bit], _pick(index, values[half:]), _pick(index, values[:half]))
 
 
 def lane_groups(linked, lanes):
@@ -351,7 +341,7 @@ class Router(wiring.Component):
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
-                                                attrs=_BLOCK_RAM)
+                                                attrs=self._ram_attrs)
         entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
 
         rsp_valid = Signal()
@@ -466,11 +456,17 @@ class Router(wiring.Component):
         for k in range(lanes):
             memory = m.submodules[f"lane{k}_routes"] = Memory(shape=p.ports, depth=1 << width,
                                                              init=[self._miss_route] * (1 << width),
-                                                             attrs=_BLOCK_RAM)
+                                                             attrs=self._ram_attrs)
             port = memory.write_port()
             m.d.comb += [port.addr.eq(value), port.data.eq(route), port.en.eq(done)]
             memories.append(memory)
         return memories
+
+    @property
+    def _ram_attrs(self):
+        """The attributes of the table's memories that a lane reads (the route memories) and of the entries: block
+        RAM with ``route_ram`` (on the ECP5 LUT RAM would cost logic cells), else Yosys' choice."""
+        return _BLOCK_RAM if self._p.route_ram else _NO_RW_CHECK
 
     @property
     def _miss_route(self):
