@@ -52,6 +52,9 @@ class NetworkTop(HostTop):
     def __init__(self, params, *, baud=DEFAULT_BAUD, clock_mhz=None):
         if not isinstance(params, (RouterParams, MeshParams)):
             raise TypeError(f"params must be a RouterParams or a MeshParams, not {params!r}")
+        if not params.counter_bits:
+            raise ValueError("Parameter 'counter_bits' must be in the range 1..32 on a board (the host link's "
+                             "COUNTERS command reads the counters); 0 is out of range")
         super().__init__(params, baud=baud, clock_mhz=clock_mhz)
         self._network = Mesh(params) if isinstance(params, MeshParams) else Router(params)
 

@@ -46,6 +46,10 @@ def test_mesh_geometry():
     (dict(payload_bits=33), ValueError, r"Parameter 'payload_bits' must be in the range 1..32; 33 is out of range"),
     (dict(payload_bits="8"), TypeError, r"Parameter 'payload_bits' must be an integer, not '8'"),
     (dict(fifo_depth=0), ValueError, r"Parameter 'fifo_depth' must be in the range 1..256; 0 is out of range"),
+    (dict(route_ram=False), ValueError, r"Parameter 'route_ram' is only used by routing = 'table', not 'xy'"),
+    (dict(routing="table", route_ram=1), TypeError, r"Parameter 'route_ram' must be true or false, not 1"),
+    (dict(counter_bits=-1), ValueError,
+     r"Parameter 'counter_bits' must be in the range 0..32 \(0: no counters\); -1 is out of range"),
     (dict(tag_bits=True), TypeError, r"Parameter 'tag_bits' must be an integer, not True"),
     (dict(key_bits=8), ValueError, r"Parameter 'key_bits' is only used by routing = 'table', not 'xy'"),
     (dict(miss="default"), ValueError, r"Parameter 'miss' is only used by routing = 'table', not 'xy'"),
@@ -115,3 +119,14 @@ def test_table_lookup_first_match_wins():
                               key_bits=8, ports=2, nodes=1, table_size=2, mesh=False)
     assert table.match(0, 0x12) == TableEntry(key=0x10, mask=0xF0, route=1) and table.match(0, 0x12).row == 0
     assert table.match(0, 0x22) is None
+
+
+def test_a_board_needs_counters():
+    """A router without counters (``counter_bits = 0``, as a chip's) is refused by the board top-level, whose
+    COUNTERS command reads them."""
+    from spikeforge.boards.aer_top import NetworkTop
+
+    params = RouterParams.create(routing="table", ports=3, key_bits=2, table_size=2, counter_bits=0)
+    with pytest.raises(ValueError, match=r"^Parameter 'counter_bits' must be in the range 1..32 on a board \(the "
+                                         r"host link's COUNTERS command reads the counters\); 0 is out of range$"):
+        NetworkTop(params)

@@ -138,5 +138,6 @@ class Mesh(wiring.Component):
             m.d.sync += refused_answer.eq(0)
         with m.If(refused & (cmd.op == CfgOp.READ)):
             m.d.sync += refused_answer.eq(1)
-        with m.If(refused & (self.bad_config != p.counter_max)):
-            m.d.sync += self.bad_config.eq(self.bad_config + 1)
+        if p.counter_bits:
+            with m.If(refused & (self.bad_config != p.counter_max)):
+                m.d.sync += self.bad_config.eq(self.bad_config + 1)

@@ -102,6 +102,7 @@ class _Common:
     default_route: int
     counter_bits: int
     routes: "RouteTable"
+    route_ram: bool
 
     @classmethod
     def keys(cls):
@@ -116,12 +117,14 @@ class _Common:
 
     @staticmethod
     def _check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size, miss,
-                      default_route, counter_bits, routes):
+                      default_route, counter_bits, routes, route_ram):
         check_choice("routing", routing, ROUTINGS)
+        if not isinstance(route_ram, bool):
+            raise TypeError(f"Parameter 'route_ram' must be true or false, not {route_ram!r}")
         check_int("payload_bits", payload_bits, 1, 32)
         check_int("tag_bits", tag_bits, 0, 16)
         check_int("fifo_depth", fifo_depth, 1, 256)
-        check_int("counter_bits", counter_bits, 1, 32)
+        check_int("counter_bits", counter_bits, 0, 32, "must be in the range 0..32 (0: no counters)")
         if routing == "table":
             check_int("key_bits", key_bits, 1, 32)
             check_int("table_size", table_size, 1, 1024)
@@ -143,6 +146,8 @@ class _Common:
                 raise ValueError("Parameter 'miss' is only used by routing = 'table', not 'xy'")
             if lookups != 1:
                 raise ValueError("Parameter 'lookups' is only used by routing = 'table', not 'xy'")
+            if not route_ram:
+                raise ValueError("Parameter 'route_ram' is only used by routing = 'table', not 'xy'")
 
     @property
     def uses_table(self):
@@ -167,7 +172,7 @@ class _Common:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["routes"] = self.routes.to_rows(mesh=isinstance(self, MeshParams))
         if not self.uses_table:
-            for key in ("key_bits", "table_size", "lookups", "miss", "default_route", "routes"):
+            for key in ("key_bits", "table_size", "lookups", "miss", "default_route", "routes", "route_ram"):
                 del out[key]
         return out
 
@@ -214,7 +219,14 @@ class RouterParams(_Common):
     default_route : int
         ``table`` only, with ``miss = "default"``: the nonzero mask of output ports a missed packet takes.
     counter_bits : int
-        Width of the saturating per-port forwarded and dropped counters, 1..32.
+        Width of the saturating per-port forwarded and dropped counters (and ``bad_config``), 0..32; 0: no
+        counters (those members are 0 bits wide and read 0; the ``dropping`` flags remain), as a chip's routers
+        have (the chip sums ``dropping`` and reads no counter).
+    route_ram : bool
+        ``table`` only: each input buffer keeps its packets' routes in a block RAM of its own, and the lanes' route
+        memories and the entries are block RAM (True, the default: fewer logic cells), or the routes are in
+        flip-flops and Yosys maps the small memories as it sees fit (False: fewer block RAMs, for a design short
+        of them, as a chip is).
 
     Raises
     ------
@@ -234,7 +246,7 @@ class RouterParams(_Common):
     @classmethod
     def create(cls, *, ports=None, routing="xy", width=None, height=None, x=None, y=None, src_bits=None,
                payload_bits=16, tag_bits=0, key_bits=None, fifo_depth=4, lookups=1, table_size=None, miss="drop",
-               default_route=0, counter_bits=16, routes=(), **unknown):
+               default_route=0, counter_bits=16, routes=(), route_ram=True, **unknown):
         """Validate keyword parameters and return a :class:`RouterParams`."""
         cls._check_unknown(unknown)
         check_choice("routing", routing, ROUTINGS)
@@ -266,12 +278,13 @@ class RouterParams(_Common):
         src_bits = default_src if src_bits is None else src_bits
         check_int("src_bits", src_bits, 1, 16)
         cls._check_common(ports, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size, miss,
-                          default_route, counter_bits, routes)
+                          default_route, counter_bits, routes, route_ram)
         routes = RouteTable.create(routes, key_bits=key_bits, ports=ports, nodes=1, table_size=table_size,
                                    mesh=False)
         return cls(routing=routing, payload_bits=payload_bits, tag_bits=tag_bits, key_bits=key_bits,
                    fifo_depth=fifo_depth, lookups=lookups, table_size=table_size, miss=miss,
-                   default_route=default_route, counter_bits=counter_bits, routes=routes, ports=ports, width=width,
+                   default_route=default_route, counter_bits=counter_bits, routes=routes, route_ram=route_ram,
+                   ports=ports, width=width,
                    height=height, x=x, y=y, src_bits=src_bits)
 
     @property
@@ -304,7 +317,8 @@ class MeshParams(_Common):
 
     @classmethod
     def create(cls, *, width, height, routing="xy", payload_bits=16, tag_bits=0, key_bits=None, fifo_depth=4,
-               lookups=1, table_size=None, miss="drop", default_route=0, counter_bits=16, routes=(), **unknown):
+               lookups=1, table_size=None, miss="drop", default_route=0, counter_bits=16, routes=(), route_ram=True,
+               **unknown):
         """Validate keyword parameters and return a :class:`MeshParams`."""
         cls._check_unknown(unknown)
         check_int("width", width, 1, 16)
@@ -317,12 +331,13 @@ class MeshParams(_Common):
             key_bits = 0 if key_bits is None else key_bits
             table_size = 0 if table_size is None else table_size
         cls._check_common(MESH_PORTS, routing, payload_bits, tag_bits, key_bits, fifo_depth, lookups, table_size,
-                          miss, default_route, counter_bits, routes)
+                          miss, default_route, counter_bits, routes, route_ram)
         routes = RouteTable.create(routes, key_bits=key_bits, ports=MESH_PORTS, nodes=width * height,
                                    table_size=table_size, mesh=True)
         return cls(routing=routing, payload_bits=payload_bits, tag_bits=tag_bits, key_bits=key_bits,
                    fifo_depth=fifo_depth, lookups=lookups, table_size=table_size, miss=miss,
-                   default_route=default_route, counter_bits=counter_bits, routes=routes, width=width, height=height)
+                   default_route=default_route, counter_bits=counter_bits, routes=routes, route_ram=route_ram,
+                   width=width, height=height)
 
     @property
     def ports(self):
@@ -360,7 +375,8 @@ class MeshParams(_Common):
                                        payload_bits=self.payload_bits, tag_bits=self.tag_bits,
                                        key_bits=self.key_bits, fifo_depth=self.fifo_depth,
                                        lookups=self.lookups, table_size=self.table_size, miss=self.miss,
-                                       default_route=self.default_route, counter_bits=self.counter_bits)
+                                       default_route=self.default_route, counter_bits=self.counter_bits,
+                                       route_ram=self.route_ram)
         return RouterParams.create(routing="xy", width=self.width, height=self.height, x=x, y=y,
                                    src_bits=bits_for(self.nodes), payload_bits=self.payload_bits,
                                    tag_bits=self.tag_bits, fifo_depth=self.fifo_depth,

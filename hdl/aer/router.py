@@ -18,18 +18,19 @@ ternary content addressable memory implementation using FPGAs", ANCS 2013): one 
 every entry's match at once, with no comparator. A key of more than one slice is looked up so, in the lane's copy
 of the match memories, and the next cycle the first match's route (or the miss route) is written beside the
 packet. A key of one slice (``key_bits`` <= ``KEY_SLICE_BITS``, as a chip's keys are) has every answer worked out
-ahead: one match memory, read only when an entry is written, and a route memory per lane with the route of every
-key, so the lookup is one read of ``2 ** key_bits`` words of ``ports`` bits, with no priority encoder per lane. An
-empty route drops the packet (counted at its input; it leaves the buffer unsent). A buffer
-(:class:`_PacketQueue`) keeps its packets in block RAM, the head in the memory's read register. Each cycle a lane
+ahead: a route memory per lane with the route of every key, so the lookup is one read of ``2 ** key_bits`` words
+of ``ports`` bits, with no priority encoder per lane; after a WRITE a scan of the entries works every key's route
+out again. An empty route drops the packet (counted at its input; it leaves the buffer unsent). A buffer
+(:class:`_PacketQueue`) keeps its packets in block RAM, the head in the memory's read register, and their routes
+in block RAM (``route_ram``) or flip-flops. Each cycle a lane
 also moves one head of its inputs that owes a copy to a free output, round-robin, over its bus: every output of
 the head's route that is free loads the copy into its output register (with several lanes, an output takes one of
 the lanes offering it a copy, round-robin), and the head leaves when every output of its route has taken its copy.
 A head waits only for the outputs of its own route and a lane moves only heads that can move, so the shared lanes
 add no dependency between the ports (a lane that held a head until all its outputs were ready would, and
-deadlocks a mesh). A write of an entry rewrites its column of the match memories, one word per cycle
-(``2 ** slice bits`` cycles, one more for a key of one slice, whose route memories are rewritten beside; the
-configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
+deadlocks a mesh). A write of an entry of a longer key rewrites its column of the match memories, one word per
+cycle (``2 ** slice bits`` cycles); of a one-slice key, the scan takes one cycle per entry read, at most
+``2 ** key_bits * table_size`` (the configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
 outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one packet per cycle (so an input with a
 lane of its own, like every output, one per cycle), the router ``lookups`` packets per cycle.
 
@@ -38,7 +39,7 @@ and no input starves (every arbiter is round-robin). A multicast packet stays un
 taken its copy.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -109,6 +110,16 @@ def round_robin(m, requests, pointer, name):
 # match memory is rewritten; the configuration port takes one command a cycle), so Yosys need not add the
 # bypass logic that gives a block RAM Amaranth's read-before-write behaviour.
 _NO_RW_CHECK = {"no_rw_check": 1}
+_BLOCK_RAM = {"ram_style": "block", **_NO_RW_CHECK}
+
+
+def _Undef(width):
+    """An undefined initial value, for the ``init`` attribute of a register that a block RAM's read register
+    replaces: given Amaranth's initial value (0), Yosys 0.23 (the iCE40 flow's) keeps an AND gate per bit of the
+    block RAM's output and a flip-flop, to read 0 until the first read. Amaranth 0.5 has no public undefined
+    value; this is the one its RTLIL back end writes for its own read ports' initial values."""
+    from amaranth.back.rtlil import Undef
+    return Undef(width)
 
 
 class _ReadPort:
@@ -121,7 +132,8 @@ class _ReadPort:
         port = memory.read_port(domain="comb")
         self.addr = port.addr
         self.en = Signal(name=f"{name}_en")
-        self.data = Signal(memory.shape, name=f"{name}_data", reset_less=True)
+        self.data = Signal(memory.shape, name=f"{name}_data", reset_less=True,
+                           attrs={"init": _Undef(Shape.cast(memory.shape).width)})
         with m.If(self.en):
             m.d.sync += self.data.eq(port.data)
 
@@ -130,7 +142,7 @@ class _PacketQueue(wiring.Component):
     """An input buffer of ``depth`` packets and their routes, decided by a lookup as each packet arrives: the
     packet is written in cycle t, its route in cycle t + 1, and the head is valid (with its route) from t + 2.
     Packets are in memory (block RAM) and the head is the memory's read register, no register of its own; the
-    routes are in a memory of their own (a few flip-flops for a short buffer). After a pop the next packet is the
+    routes are in a memory of their own (block RAM with ``route_ram``, else flip-flops). After a pop the next packet is the
     head in the next cycle.
 
     Members
@@ -147,8 +159,8 @@ class _PacketQueue(wiring.Component):
         A packet is in the buffer.
     """
 
-    def __init__(self, width, route_bits, depth):
-        self._width, self._depth = width, depth
+    def __init__(self, width, route_bits, depth, route_ram=True):
+        self._width, self._depth, self._route_ram = width, depth, route_ram
         super().__init__({"w": In(stream.Signature(width)), "route": In(route_bits),
                           "r": Out(stream.Signature(width)), "r_route": Out(route_bits), "held": Out(1)})
 
@@ -158,31 +170,39 @@ class _PacketQueue(wiring.Component):
         # A buffer of one packet is a register (Yosys maps a memory of one word to flip-flops).
         attrs = {"ram_style": "block", **_NO_RW_CHECK} if depth > 1 else _NO_RW_CHECK
         storage = m.submodules.storage = Memory(shape=self._width, depth=depth, init=[], attrs=attrs)
-        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[])
+        routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[],
+                                              attrs=attrs if self._route_ram else _NO_RW_CHECK)
         write, read = storage.write_port(), _ReadPort(m, storage, "head")
-        route_write = routes.write_port()
-        route_read = routes.read_port(transparent_for=(route_write,))   # a route written as its packet is read
+        route_write, route_read = routes.write_port(), _ReadPort(m, routes, "head_route")
         count = Signal(range(depth + 1))          # packets in the buffer, the head included
         head = Signal(range(depth))               # address of the head (or of the next packet to read)
         tail = Signal(range(depth))               # address the next packet is written to
         last = Signal(range(depth))               # address of the packet written in the previous cycle
         written = Signal()                        # a packet was written in the previous cycle
+        # The route written in this cycle, of the packet written in the previous one, is also kept here for a
+        # read of that packet in this cycle (the memory's read register would hold the word's former value).
+        through = Signal(len(self.route), reset_less=True)
+        bypass = Signal()                         # the head's route is ``through``
+        wrap = (1 << len(head)) == depth          # the addresses wrap by themselves
+        full = count[-1] if depth & (depth - 1) == 0 else count == depth
         accept = w.valid & w.ready
         pop = r.valid & r.ready
         m.d.comb += [
-            w.ready.eq(count != depth), self.held.eq(count != 0),
+            w.ready.eq(~full), self.held.eq(count != 0),
             write.addr.eq(tail), write.data.eq(w.payload), write.en.eq(accept),
             route_write.addr.eq(last), route_write.data.eq(self.route), route_write.en.eq(written),
-            r.payload.eq(read.data), self.r_route.eq(route_read.data),
+            r.payload.eq(read.data), self.r_route.eq(Mux(bypass, through, route_read.data)),
             read.addr.eq(head), route_read.addr.eq(read.addr), route_read.en.eq(read.en),
         ]
         m.d.sync += [written.eq(accept), last.eq(tail), count.eq(count + accept - pop)]
         with m.If(accept):
-            m.d.sync += tail.eq(Mux(tail == depth - 1, 0, tail + 1))
+            m.d.sync += tail.eq(tail + 1 if wrap else Mux(tail == depth - 1, 0, tail + 1))
+        with m.If(read.en):
+            m.d.sync += [through.eq(self.route), bypass.eq(written & (read.addr == last))]
         # ``count`` does not include a packet written in this cycle, so every packet read here is in memory, and its
-        # route too (the route written in this cycle, of the packet written in the previous one, is read through).
+        # route too (the route written in this cycle, of the packet written in the previous one, through ``through``).
         with m.If(pop):
-            following = Mux(head == depth - 1, 0, head + 1)
+            following = head + 1 if wrap else Mux(head == depth - 1, 0, head + 1)
             m.d.comb += [read.addr.eq(following), read.en.eq(1)]
             m.d.sync += [head.eq(following), r.valid.eq(count > 1)]
         with m.Elif(~r.valid):
@@ -282,7 +302,10 @@ class Router(wiring.Component):
         return self._links
 
     def _count(self, m, counter, event):
-        """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it."""
+        """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it; nothing when
+        the counters have 0 bits."""
+        if not len(counter):
+            return
         counting = m.submodules[f"{counter.name}_counter"] = _SaturatingCounter(len(counter))
         m.d.comb += [counting.event.eq(event), counter.eq(counting.count)]
 
@@ -318,7 +341,7 @@ class Router(wiring.Component):
         p = self._p
         entry_layout = self.cfg_rsp_layout
         entries = m.submodules.entries = Memory(shape=entry_layout, depth=p.table_size, init=[],
-                                                attrs=_NO_RW_CHECK)
+                                                attrs=self._ram_attrs)
         entry_write, entry_read = entries.write_port(), _ReadPort(m, entries, "entry")
 
         rsp_valid = Signal()
@@ -364,8 +387,7 @@ class Router(wiring.Component):
 
         sweep_state = (sweep, sweeping, column, busy)
         if len(slices) == 1:
-            lookup = self._route_memories(m, slices[0][1], lanes, sweep_state, entry_read,
-                                          lambda value: matches(value, 0, slices[0][1]))
+            lookup = self._route_memories(m, slices[0][1], lanes, write, entry_read, busy)
         else:
             routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
             for e, route in enumerate(routes):
@@ -394,47 +416,57 @@ class Router(wiring.Component):
         m.d.comb += busy.eq(sweeping)
         return memories
 
-    def _route_memories(self, m, width, lanes, sweep_state, entry_read, matches):
-        """A key of one slice: beside the match memory (bit e of word v: entry e matches key v), a route memory
-        per lane holds the route of every key (word v: the first matching entry's route, or the miss route), so
-        a lookup is one read. The sweep after a WRITE reads word v of the match memory; the next cycle writes it
-        back whole with the entry's new bit (a whole-word write: a memory with a write enable per bit is split by
-        Yosys into one memory per bit on the ECP5, 16 LUT RAMs for 16 entries instead of 4) and reads the first
-        matching entry (the entries memory's read port is free:
-        no command is taken during a sweep); the next writes that entry's route, or the miss route, to word v of
-        every route memory (``2 ** width + 2`` cycles). Returns the route memories."""
+    def _route_memories(self, m, width, lanes, write, entry_read, busy):
+        """A key of one slice: a route memory per lane holds the route of every key (word v: the route of the first
+        entry that key v matches, or the miss route), so a lookup is one read. After a WRITE (``write``) a scan
+        works the route of every key out again from the entries memory, one entry read per cycle (its read port
+        is free: no command is taken meanwhile): for key v, entries 0, 1, ... are read until one matches v or
+        the last is read, and the route is written to word v of every route memory; the reads run back to back
+        (the next entry's address is decided from the word read, the first of the next key's read as the last
+        of this one is checked). So the port is busy for at most ``2 ** width * table_size`` cycles, one per
+        entry read, fewer when keys match early entries. Returns the route memories."""
         p = self._p
-        sweep, sweeping, column, busy = sweep_state
-        match = m.submodules.match0 = Memory(shape=p.table_size, depth=1 << width, init=[], attrs=_NO_RW_CHECK)
-        match_write, match_read = match.write_port(), _ReadPort(m, match, "sweep_match")
-        value = Signal(width)                   # the key whose match word is written in this cycle
-        merging = Signal()
-        routed = Signal(width)                  # the key whose route is written in this cycle
-        routing = Signal()
-        hit = Signal()                          # some entry matches key ``routed``
-        m.d.sync += [value.eq(sweep), merging.eq(sweeping), routed.eq(value), routing.eq(merging)]
-        m.d.comb += [match_read.addr.eq(sweep), match_read.en.eq(sweeping), busy.eq(sweeping | merging | routing)]
-        bit = Signal(p.table_size, name="sweep_column")
-        word = Signal(p.table_size, name="sweep_word")
-        m.d.comb += [bit.eq(Const(1) << column),
-                     word.eq((match_read.data & ~bit) | Mux(matches(value), bit, 0)),
-                     match_write.addr.eq(value), match_write.data.eq(word),
-                     match_write.en.eq(merging)]
-        first = _lowest(m, word, "sweep_first")
-        with m.If(merging):
-            m.d.comb += [entry_read.addr.eq(_index(first)), entry_read.en.eq(1)]
-            m.d.sync += hit.eq(word.any())
-        route = Signal(p.ports, name="sweep_route")
-        m.d.comb += route.eq(Mux(hit, entry_read.data.route & self._links, self._miss_route))
+        last_entry = p.table_size - 1
+        scanning = Signal()
+        value = Signal(width, name="scan_key")                  # the key whose route is looked for
+        entry = Signal(range(p.table_size), name="scan_entry")  # the entry in ``entry_read.data``
+        have = Signal(name="scan_have")                         # ``entry_read.data`` holds entry ``entry``
+        word = entry_read.data
+        hit = Signal(name="scan_hit")
+        done = Signal(name="scan_done")                         # key ``value``'s route is known
+        route = Signal(p.ports, name="scan_route")
+        m.d.comb += [
+            hit.eq(have & word.enable & ((value & word.mask) == word.key)),
+            done.eq(hit | (have & (entry == last_entry))),
+            route.eq(Mux(hit, word.route & self._links, self._miss_route)),
+            busy.eq(scanning),
+        ]
+        with m.If(write):
+            m.d.sync += [scanning.eq(1), value.eq(0), have.eq(0)]
+        with m.If(scanning):
+            following = Signal(range(p.table_size), name="scan_next")
+            m.d.comb += [following.eq(Mux(have & ~done, entry + 1, 0)),
+                         entry_read.addr.eq(following), entry_read.en.eq(1)]
+            m.d.sync += [entry.eq(following), have.eq(1)]
+            with m.If(done):
+                m.d.sync += value.eq(value + 1)
+                with m.If(value == (1 << width) - 1):
+                    m.d.sync += [scanning.eq(0), have.eq(0)]
         memories = []
         for k in range(lanes):
             memory = m.submodules[f"lane{k}_routes"] = Memory(shape=p.ports, depth=1 << width,
                                                              init=[self._miss_route] * (1 << width),
-                                                             attrs=_NO_RW_CHECK)
-            write = memory.write_port()
-            m.d.comb += [write.addr.eq(routed), write.data.eq(route), write.en.eq(routing)]
+                                                             attrs=self._ram_attrs)
+            port = memory.write_port()
+            m.d.comb += [port.addr.eq(value), port.data.eq(route), port.en.eq(done)]
             memories.append(memory)
         return memories
+
+    @property
+    def _ram_attrs(self):
+        """The attributes of the table's memories that a lane reads (the route memories) and of the entries: block
+        RAM with ``route_ram`` (on the ECP5 LUT RAM would cost logic cells), else Yosys' choice."""
+        return _BLOCK_RAM if self._p.route_ram else _NO_RW_CHECK
 
     @property
     def _miss_route(self):
@@ -469,7 +501,7 @@ class Router(wiring.Component):
             if i not in linked:
                 m.d.comb += self.inputs[i].ready.eq(0)
                 continue
-            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth)
+            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth, p.route_ram)
             sent[i] = Signal(N, name=f"sent{i}")
             heads[i] = Signal(self.packet_layout, name=f"head{i}")
             m.d.comb += heads[i].eq(queues[i].r.payload)
@@ -545,7 +577,10 @@ class Router(wiring.Component):
             for k, taken in enumerate(taking):
                 m.d.comb += taken[o].eq(grant[k])
             with m.If(requests.any()):
-                m.d.sync += [port.valid.eq(1), port.payload.eq(_select(grant, [bus for bus, _ in offers]))]
+                chain = offers[lanes - 1][0]
+                for k in reversed(range(lanes - 1)):
+                    chain = Mux(grant[k], offers[k][0], chain)
+                m.d.sync += [port.valid.eq(1), port.payload.eq(chain)]
             with m.Elif(port.ready):
                 m.d.sync += port.valid.eq(0)
             self._count(m, self.forwarded[o], port.valid & port.ready)

@@ -227,10 +227,12 @@ class ChipParams:
     @property
     def mesh(self):
         """The :class:`MeshParams` of the chip's routers (their tables start empty and are written at run time
-        with :meth:`routes`)."""
+        with :meth:`routes`); without counters (``counter_bits = 0``): the chip sums its routers' ``dropping``
+        flags and reads no counter; with the buffers' routes in flip-flops (``route_ram = False``): a chip runs out
+        of block RAMs first."""
         return MeshParams.create(width=self.width, height=self.height, routing="table", key_bits=self.key_bits,
                                  payload_bits=self.neuron_bits, fifo_depth=self.fifo_depth,
-                                 table_size=self.table_size)
+                                 table_size=self.table_size, counter_bits=0, route_ram=False)
 
     def routes(self):
         """The routing-table rows (``node``, ``key``, ``mask``, ``route``) that carry every source's spikes to the

@@ -428,7 +428,8 @@ class BatchModel:
                 self._lib.sf_copy_beats(self._handle, channel, cycles.ctypes.data, None, words.ctypes.data)
                 recorded[name] = Beats(cycles=cycles, words=words)
         manifest = self.compiled.manifest
-        outputs = {name: self.peek(name) for name in manifest.ports
+        # A port of 0 bits (e.g. a router's counters with ``counter_bits = 0``) is not in the Verilog: it reads 0.
+        outputs = {name: self.peek(name) if manifest.port(name).get("width", 1) else 0 for name in manifest.ports
                    if manifest.port(name)["kind"] != "stream" and manifest.port(name)["flow"] == "out"}
         return BatchResult(channels=recorded, cycles=int(self._lib.sf_cycle(self._handle)), outputs=outputs,
                            pending=pending, layouts={name: manifest.stream_layout(name) for name in streams})
