@@ -30,9 +30,10 @@ A head waits only for the outputs of its own route and a lane moves only heads t
 add no dependency between the ports (a lane that held a head until all its outputs were ready would, and
 deadlocks a mesh). A write of an entry of a longer key rewrites its column of the match memories, one word per
 cycle (``2 ** slice bits`` cycles); of a one-slice key, the scan takes one cycle per entry read, at most
-``2 ** key_bits * table_size`` (the configuration port is busy and no packet is taken in meanwhile). A packet accepted in cycle t is valid at its
-outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one packet per cycle (so an input with a
-lane of its own, like every output, one per cycle), the router ``lookups`` packets per cycle.
+``2 ** key_bits * table_size`` (the configuration port is busy and no packet is taken in meanwhile). A packet
+accepted in cycle t is valid at its outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one
+packet per cycle (so an input with a lane of its own, like every output, one per cycle), the router ``lookups``
+packets per cycle.
 
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
@@ -142,8 +143,8 @@ class _PacketQueue(wiring.Component):
     """An input buffer of ``depth`` packets and their routes, decided by a lookup as each packet arrives: the
     packet is written in cycle t, its route in cycle t + 1, and the head is valid (with its route) from t + 2.
     Packets are in memory (block RAM) and the head is the memory's read register, no register of its own; the
-    routes are in a memory of their own (block RAM with ``route_ram``, else flip-flops). After a pop the next packet is the
-    head in the next cycle.
+    routes are in a memory of their own (block RAM with ``route_ram``, else flip-flops). After a pop the next packet
+    is the head in the next cycle.
 
     Members
     -------
@@ -168,7 +169,7 @@ class _PacketQueue(wiring.Component):
         m = Module()
         depth, w, r = self._depth, self.w, self.r
         # A buffer of one packet is a register (Yosys maps a memory of one word to flip-flops).
-        attrs = {"ram_style": "block", **_NO_RW_CHECK} if depth > 1 else _NO_RW_CHECK
+        attrs = _BLOCK_RAM if depth > 1 else _NO_RW_CHECK
         storage = m.submodules.storage = Memory(shape=self._width, depth=depth, init=[], attrs=attrs)
         routes = m.submodules.routes = Memory(shape=len(self.route), depth=depth, init=[],
                                               attrs=attrs if self._route_ram else _NO_RW_CHECK)
@@ -348,12 +349,6 @@ class Router(wiring.Component):
         rsp_zero = Signal()                      # the answer to a READ beyond the table is 0
         cmd = self.cfg.payload
         in_range = cmd.index < p.table_size
-        # The sweep after a WRITE: the entry written (its column of the match memories), and the slice value
-        # whose words are rewritten.
-        sweep = Signal(max(width for _, width in slices))
-        sweeping = Signal()
-        column = Signal(range(p.table_size))
-        written = Signal(entry_layout)
         busy = Signal()
         m.d.comb += [
             self.cfg.ready.eq(~rsp_valid & ~busy),
@@ -371,10 +366,30 @@ class Router(wiring.Component):
         m.d.comb += write.eq(accept & in_range & (cmd.op == CfgOp.WRITE))
         with m.If(write):
             m.d.comb += entry_write.en.eq(1)
-            m.d.sync += [sweeping.eq(1), sweep.eq(0), column.eq(cmd.index), written.eq(entry_write.data)]
         with m.If(accept & (cmd.op == CfgOp.READ)):
             m.d.comb += entry_read.en.eq(in_range)
             m.d.sync += [rsp_valid.eq(1), rsp_zero.eq(~in_range)]
+        if len(slices) == 1:
+            lookup = self._route_memories(m, slices[0][1], lanes, write, entry_read, busy)
+        else:
+            routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
+            for e, route in enumerate(routes):
+                with m.If(write & (cmd.index == e)):
+                    m.d.sync += route.eq(cmd.route)
+            lookup = [(self._match_memories(m, slices, write, cmd.index, entry_write.data, busy), routes)] * lanes
+        return lookup, busy
+
+    def _match_memories(self, m, slices, write, index, entry, busy):
+        """A key of several slices: a match memory per slice, bit e of word v set when entry e matches a key whose
+        slice is v; after a WRITE (``write``, of ``entry`` at ``index``) a sweep writes that entry's column, a word
+        per cycle (``2 ** widest slice`` cycles, ``busy``)."""
+        p = self._p
+        sweep = Signal(max(width for _, width in slices))     # the slice value whose words are rewritten
+        sweeping = Signal()
+        column = Signal(range(p.table_size))                  # the entry written
+        written = Signal(self.cfg_rsp_layout)
+        with m.If(write):
+            m.d.sync += [sweeping.eq(1), sweep.eq(0), column.eq(index), written.eq(entry)]
         with m.If(sweeping):
             m.d.sync += sweep.eq(sweep + 1)
             with m.If(sweep == (1 << len(sweep)) - 1):
@@ -385,22 +400,6 @@ class Router(wiring.Component):
             key, mask = written.key[lsb:lsb + width], written.mask[lsb:lsb + width]
             return ((value & mask) == key) & written.enable
 
-        sweep_state = (sweep, sweeping, column, busy)
-        if len(slices) == 1:
-            lookup = self._route_memories(m, slices[0][1], lanes, write, entry_read, busy)
-        else:
-            routes = [Signal(p.ports, name=f"route{e}") for e in range(p.table_size)]
-            for e, route in enumerate(routes):
-                with m.If(write & (cmd.index == e)):
-                    m.d.sync += route.eq(cmd.route)
-            lookup = [(self._match_memories(m, slices, sweep_state, matches), routes)] * lanes
-        return lookup, busy
-
-    def _match_memories(self, m, slices, sweep_state, matches):
-        """A key of several slices: a match memory per slice, bit e of word v set when entry e matches a key whose
-        slice is v; a sweep writes the written entry's column, a word per cycle (``2 ** widest slice`` cycles)."""
-        p = self._p
-        sweep, sweeping, column, busy = sweep_state
         memories = []
         for s, (lsb, width) in enumerate(slices):
             memory = m.submodules[f"match{s}"] = Memory(shape=p.table_size, depth=1 << width, init=[],
@@ -501,7 +500,8 @@ class Router(wiring.Component):
             if i not in linked:
                 m.d.comb += self.inputs[i].ready.eq(0)
                 continue
-            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth, p.route_ram)
+            queues[i] = m.submodules[f"buffer{i}"] = _PacketQueue(self.packet_layout.size, N, p.fifo_depth,
+                                                                        p.route_ram)
             sent[i] = Signal(N, name=f"sent{i}")
             heads[i] = Signal(self.packet_layout, name=f"head{i}")
             m.d.comb += heads[i].eq(queues[i].r.payload)

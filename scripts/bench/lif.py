@@ -327,7 +327,8 @@ _NOTES = [
     "state RAMs placed beside its adder. P = 16 (built at 80 MHz, which it misses): the control FSM's state "
     "into the weight RAMs' write port, 14.7 ns, most of it the routes of an enable that reaches the build's "
     "135 DP16KD (116 at P = 32, where this path is not the worst); the configuration port's weight "
-    "write registered (its enable a cycle after the command is decoded) would take that path off. The learning core: the control FSM's state into the state memory's "
+    "write registered (its enable a cycle after the command is decoded) would take that path off. The learning "
+    "core: the control FSM's state into the state memory's "
     "write port, 10.3 ns; the engine's paths are shorter.",
 ]
 
