@@ -319,3 +319,40 @@ def test_router_table_rewritten_while_running():
         assert mismatch is None, mismatch
     # The stimulus exercises what the docstring says: keys whose routes differ between the two tables.
     assert sum(AerModel(tables[0]).route(0, k) != AerModel(tables[1]).route(0, k) for k in range(8)) >= 6
+
+
+def test_router_table_takes_writes_back_to_back_and_answers_a_read_once_they_are_in_effect():
+    """A WRITE starts the scan of the entries over, so a table is written at one entry per cycle; a READ waits
+    for the scan (at most 2^key_bits x table_size cycles) and answers what was written."""
+    params = RouterParams.create(routing="table", ports=3, key_bits=3, table_size=4, payload_bits=4)
+    dut = Router(params)
+    cfg_layout = Layout.from_description("cfg", describe_shape(dut.cfg_layout))
+    rsp_layout = Layout.from_description("cfg_rsp", describe_shape(dut.cfg_rsp_layout))
+    entries = [{"enable": 1, "key": k, "mask": 0b111, "route": 1 << (k % 3)} for k in range(4)]
+    waits = []
+
+    async def command(ctx, fields):
+        ctx.set(dut.cfg.payload.as_value(), cfg_layout.pack(fields))
+        ctx.set(dut.cfg.valid, 1)
+        waited = 0
+        while not ctx.get(dut.cfg.ready):
+            await ctx.tick()
+            waited += 1
+        await ctx.tick()
+        ctx.set(dut.cfg.valid, 0)
+        return waited
+
+    async def bench(ctx):
+        ctx.set(dut.cfg_rsp.ready, 1)
+        for index, entry in enumerate(entries):
+            waits.append(await command(ctx, {"op": "WRITE", "index": index, **entry}))
+        waits.append(await command(ctx, {"op": "READ", "index": 2, "enable": 0, "key": 0, "mask": 0, "route": 0}))
+        bits, = await ctx.tick().sample(dut.cfg_rsp.payload.as_value()).until(dut.cfg_rsp.valid)
+        assert rsp_layout.unpack(bits) == entries[2]
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert waits[:4] == [0, 0, 0, 0], f"cycles each WRITE waited: {waits[:4]}"
+    assert 0 < waits[4] <= (1 << params.key_bits) * params.table_size, f"the READ waited {waits[4]} cycles"

@@ -29,8 +29,9 @@ the lanes offering it a copy, round-robin), and the head leaves when every outpu
 A head waits only for the outputs of its own route and a lane moves only heads that can move, so the shared lanes
 add no dependency between the ports (a lane that held a head until all its outputs were ready would, and
 deadlocks a mesh). A write of an entry of a longer key rewrites its column of the match memories, one word per
-cycle (``2 ** slice bits`` cycles); of a one-slice key, the scan takes one cycle per entry read, at most
-``2 ** key_bits * table_size`` (the configuration port is busy and no packet is taken in meanwhile). A packet
+cycle (``2 ** slice bits`` cycles, the configuration port busy); of a one-slice key, the scan takes one cycle per
+entry read, at most ``2 ** key_bits * table_size``, and starts over at the next WRITE (a READ waits for it). No
+packet is taken in while the memories are rewritten. A packet
 accepted in cycle t is valid at its outputs in cycle t + 3 (``TABLE_LATENCY``); a lane takes in and moves one
 packet per cycle (so an input with a lane of its own, like every output, one per cycle), the router ``lookups``
 packets per cycle.
@@ -256,8 +257,9 @@ class Router(wiring.Component):
     idle : Out(1)
         No packet is held anywhere in the router (for a chip's quiescence detection).
     cfg : In(stream.Signature(cfg_layout))
-        ``table`` mode only: reads and writes of table entries, accepted one at a time (a WRITE keeps the port
-        busy while the entry's column of the match memories is rewritten).
+        ``table`` mode only: reads and writes of table entries, accepted one at a time (a key of several slices:
+        a WRITE keeps the port busy while the entry's column of the match memories is rewritten; a key of one
+        slice: WRITEs are taken back to back and a READ waits for the scan of the entries they started).
     cfg_rsp : Out(stream.Signature(cfg_rsp_layout))
         ``table`` mode only: one answer per READ.
     bad_config : Out(counter_bits)
@@ -350,8 +352,12 @@ class Router(wiring.Component):
         cmd = self.cfg.payload
         in_range = cmd.index < p.table_size
         busy = Signal()
+        # A key of one slice: a WRITE starts the scan of the entries over, so WRITEs are taken while it runs; a READ
+        # waits for it (its answer says every WRITE before it is in effect, and the scan has the read port). A
+        # longer key: the sweep of a WRITE's column holds the port.
+        held = busy if len(slices) > 1 else busy & (cmd.op == CfgOp.READ)
         m.d.comb += [
-            self.cfg.ready.eq(~rsp_valid & ~busy),
+            self.cfg.ready.eq(~rsp_valid & ~held),
             self.cfg_rsp.valid.eq(rsp_valid),
             self.cfg_rsp.payload.eq(Mux(rsp_zero, 0, entry_read.data)),
             entry_read.addr.eq(cmd.index),
@@ -418,12 +424,13 @@ class Router(wiring.Component):
     def _route_memories(self, m, width, lanes, write, entry_read, busy):
         """A key of one slice: a route memory per lane holds the route of every key (word v: the route of the first
         entry that key v matches, or the miss route), so a lookup is one read. After a WRITE (``write``) a scan
-        works the route of every key out again from the entries memory, one entry read per cycle (its read port
-        is free: no command is taken meanwhile): for key v, entries 0, 1, ... are read until one matches v or
-        the last is read, and the route is written to word v of every route memory; the reads run back to back
-        (the next entry's address is decided from the word read, the first of the next key's read as the last
-        of this one is checked). So the port is busy for at most ``2 ** width * table_size`` cycles, one per
-        entry read, fewer when keys match early entries. Returns the route memories."""
+        works the route of every key out again from the entries memory, one entry read per cycle: for key v,
+        entries 0, 1, ... are read until one matches v or the last is read, and the route is written to word v of
+        every route memory; the reads run back to back (the next entry's address is decided from the word read,
+        the first of the next key's read as the last of this one is checked). So the scan takes at most
+        ``2 ** width * table_size`` cycles, one per entry read, fewer when keys match early entries (``busy``: no
+        packet is taken in meanwhile). A WRITE during the scan starts it over (no READ is taken meanwhile: the
+        entries' read port is the scan's). Returns the route memories."""
         p = self._p
         last_entry = p.table_size - 1
         scanning = Signal()
@@ -436,13 +443,13 @@ class Router(wiring.Component):
         route = Signal(p.ports, name="scan_route")
         m.d.comb += [
             hit.eq(have & word.enable & ((value & word.mask) == word.key)),
-            done.eq(hit | (have & (entry == last_entry))),
+            done.eq(~write & (hit | (have & (entry == last_entry)))),
             route.eq(Mux(hit, word.route & self._links, self._miss_route)),
             busy.eq(scanning),
         ]
         with m.If(write):
             m.d.sync += [scanning.eq(1), value.eq(0), have.eq(0)]
-        with m.If(scanning):
+        with m.Elif(scanning):
             following = Signal(range(p.table_size), name="scan_next")
             m.d.comb += [following.eq(Mux(have & ~done, entry + 1, 0)),
                          entry_read.addr.eq(following), entry_read.en.eq(1)]
