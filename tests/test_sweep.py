@@ -88,7 +88,7 @@ def test_rerun_and_widened_sweep_compute_only_new_points(tmp_path):
 
 
 def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path):
-    values = ", ".join(str(v) for v in range(8, 8 + 2 * 12, 2))
+    values = ", ".join(str(v) for v in range(8, 8 + 2 * 6, 2))
     # A long workload makes each point take a fraction of a second.
     space = write_space(tmp_path, f'"lif_core.axons" = [{values}]', steps=6000)
     out = tmp_path / "out"
@@ -97,16 +97,16 @@ def test_a_killed_sweep_resumes_without_redoing_finished_points(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     cache = out / "cache"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(cache.glob("*.json"))) < 3:
+    while time.monotonic() < deadline and len(list(cache.glob("*.json"))) < 2:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.json")}
-    assert 3 <= len(done) < 12, "the sweep should have been killed part way"
+    assert 2 <= len(done) < 6, "the sweep should have been killed part way"
     assert not (out / "results.csv").exists()
     rows, _, resumed = run_sweep(load_space(space), out, resume=True)
-    assert resumed.computed == 12 - len(done)
-    assert len(rows) == 12 and all(r["status"] == "ok" for r in rows)
+    assert resumed.computed == 6 - len(done)
+    assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
     assert all((cache / name).stat().st_mtime_ns == mtime for name, mtime in done.items())
 
 
@@ -248,7 +248,7 @@ lookups = 3
 
 @pytest.mark.build
 @pytest.mark.cocotb
-def test_sweep_of_a_router_measures_every_fifo_depth(tmp_path):
+def test_sweep_of_a_router_measures_each_fifo_depth(tmp_path):
     """A router base is a valid sweep: every point is built and its saturation throughput measured on the RTL
     (and checked against the golden model); deeper buffers cost flip-flops (with the packets' routes in
     flip-flops, ``route_ram = false``: in block RAM a deep buffer has fewer than a one-packet buffer's register)."""
@@ -259,21 +259,21 @@ def test_sweep_of_a_router_measures_every_fifo_depth(tmp_path):
 base = "router.toml"
 boards = ["icebreaker"]
 [sweep.parameters]
-"router.fifo_depth" = [1, 2, 8]
+"router.fifo_depth" = [1, 8]
 [sweep.workload]
 packets = 20
 rtl = "icarus"
 """)
     rows, front, _ = run_sweep(load_space(space), tmp_path / "out", jobs=2)
-    assert [r["router.fifo_depth"] for r in rows] == [1, 2, 8]
-    assert [r["status"] for r in rows] == ["ok"] * 3, [r.get("error") for r in rows]
+    assert [r["router.fifo_depth"] for r in rows] == [1, 8]
+    assert [r["status"] for r in rows] == ["ok"] * 2, [r.get("error") for r in rows]
     assert all(r["logic_cells"] > 0 and r["fmax_mhz"] > 0 for r in rows)
     assert all(0 < r["saturation_throughput"] <= 1 for r in rows)
     # One table router: three cycles at any depth (docs/aer.md).
-    assert [r["zero_load_latency"] for r in rows] == [3, 3, 3]
-    assert rows[0]["ffs"] < rows[2]["ffs"]
+    assert [r["zero_load_latency"] for r in rows] == [3, 3]
+    assert rows[0]["ffs"] < rows[1]["ffs"]
     # One-packet buffers stall (each input has a lookup of its own, so the buffers, not the lookups, bound it).
-    assert rows[0]["saturation_throughput"] < rows[2]["saturation_throughput"]
+    assert rows[0]["saturation_throughput"] < rows[1]["saturation_throughput"]
     assert front    # the default objectives: logic cells against saturation throughput
 
 
