@@ -35,6 +35,11 @@ accepted in cycle t is valid at its outputs in cycle t + 3 (``TABLE_LATENCY``); 
 packet per cycle (so an input with a lane of its own, like every output, one per cycle), the router ``lookups``
 packets per cycle.
 
+A mesh's table routers keep to the turns of XY paths (``turns``, :data:`~spikeforge.hdl.aer.params.MESH_TURNS`):
+each input's route is masked by the outputs it may reach, as it is written beside the packet and again where the
+head's copies are offered, so each output's lane arbiter and multiplexer only see the lanes whose inputs can reach
+it (the other route bits are constants to the synthesis).
+
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
 taken its copy.
