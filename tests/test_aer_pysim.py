@@ -246,6 +246,30 @@ def test_mesh_3x2_table_with_several_lookups(lookups):
     run_pysim(params, uniform_random(params, count=12, seed=12), idle=0.1, stall=0.3, seed=13)
 
 
+def test_mesh_table_routers_keep_to_xy_turns():
+    """A mesh's table routers take only the turns of XY paths (MESH_TURNS): a route bit that would turn a packet
+    arriving from the north or the south east or west is ignored, in the RTL as in the model, and a packet left with
+    no route is dropped and counted at its input; the same entry still serves a packet arriving elsewhere."""
+    params = MeshParams.create(width=3, height=2, routing="table", key_bits=2, table_size=2, payload_bits=4,
+                               lookups=2, routes=[
+                                   {"node": 0, "key": 1, "mask": 3, "route": 1 << EAST | 1 << SOUTH},
+                                   {"node": 1, "key": 1, "mask": 3, "route": 1 << SOUTH | 1 << LOCAL},
+                                   {"node": 1, "key": 2, "mask": 3, "route": 1 << EAST},
+                                   {"node": 2, "key": 2, "mask": 3, "route": 1 << LOCAL},
+                                   {"node": 3, "key": 1, "mask": 3, "route": 1 << LOCAL},
+                                   {"node": 4, "key": 1, "mask": 3, "route": 1 << EAST | 1 << LOCAL},
+                                   {"node": 4, "key": 2, "mask": 3, "route": 1 << NORTH},
+                                   {"node": 5, "key": 1, "mask": 3, "route": 1 << LOCAL}])
+    model = AerModel(params)
+    assert model.reach(1, src=0) == [1, 3, 4]       # node 4 does not send it on east: it came from the north
+    assert model.reach(2, src=1) == [2]
+    traffic = model.run([Packet(t=0, src=4, dest=2, payload=1)])
+    assert not any(traffic.delivered.values()) and traffic.dropped[1].tolist() == [0, 0, 1, 0, 0]
+    packets = [Packet(t=t, src=src, dest=key, payload=t % 16) for t in range(12) for src, key in ((0, 1), (1, 2),
+                                                                                                   (4, 2))]
+    run_pysim(params, packets, idle=0.1, stall=0.3, seed=14)
+
+
 def test_mesh_routing_loop_is_reported():
     params = MeshParams.create(width=2, height=1, routing="table", key_bits=1, table_size=1,
                                routes=[{"node": 0, "key": 0, "mask": 1, "route": 1 << EAST},

@@ -11,7 +11,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .packet import CfgOp, cfg_layout, cfg_rsp_layout, packet_layout
-from .params import EAST, LOCAL, MESH_PORTS, NORTH, SOUTH, WEST, MeshParams, bits_for
+from .params import EAST, LOCAL, MESH_PORTS, MESH_TURNS, NORTH, SOUTH, WEST, MeshParams, bits_for
 from .router import Router
 
 
@@ -83,7 +83,7 @@ class Mesh(wiring.Component):
         m = Module()
         routers = []
         for n in range(p.nodes):
-            router = Router(p.router(n), links=p.links(n))
+            router = Router(p.router(n), links=p.links(n), turns=MESH_TURNS if p.uses_table else None)
             m.submodules[f"router{n}"] = router
             routers.append(router)
 

@@ -20,6 +20,7 @@ from ..checks import check_choice, check_int
 __all__ = [
     "RouterParams", "MeshParams", "PacketFormat", "RouteTable", "TableEntry",
     "ROUTINGS", "MISSES", "LATENCY", "TABLE_LATENCY", "NORTH", "EAST", "SOUTH", "WEST", "LOCAL", "MESH_PORTS", "PORT_NAMES",
+    "MESH_TURNS",
 ]
 
 
@@ -38,6 +39,20 @@ MISSES = ("drop", "default")
 NORTH, EAST, SOUTH, WEST, LOCAL = range(5)
 MESH_PORTS = 5
 PORT_NAMES = ("north", "east", "south", "west", "local")
+#: The turns of a mesh's ``table`` routers: for each input port, the mask of the output ports a packet arriving there
+#: may leave by. They are the turns of dimension-ordered (XY) paths and XY multicast trees (X first, then Y): no
+#: packet goes back where it came from, and one arriving from the north or the south goes on along Y or to the
+#: local port, never east or west. Route bits outside them are ignored, as those of ports off the mesh are (a
+#: packet left with none is dropped and counted at its input), so a router's arbiters and output multiplexers
+#: only see the inputs that may reach each output. XY tables (:func:`spikeforge.hdl.aer.routes.multicast_tree_routes`,
+#: a chip's) never use another turn; the turns are also why such tables cannot route a packet around a loop.
+MESH_TURNS = {
+    NORTH: 1 << SOUTH | 1 << LOCAL,
+    EAST: 1 << NORTH | 1 << SOUTH | 1 << WEST | 1 << LOCAL,
+    SOUTH: 1 << NORTH | 1 << LOCAL,
+    WEST: 1 << NORTH | 1 << EAST | 1 << SOUTH | 1 << LOCAL,
+    LOCAL: (1 << MESH_PORTS) - 1,
+}
 
 
 def bits_for(count):

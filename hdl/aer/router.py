@@ -36,6 +36,11 @@ accepted in cycle t is valid at its outputs in cycle t + 3 (``TABLE_LATENCY``); 
 packet per cycle (so an input with a lane of its own, like every output, one per cycle), the router ``lookups``
 packets per cycle.
 
+A mesh's table routers keep to the turns of XY paths (``turns``, :data:`~spikeforge.hdl.aer.params.MESH_TURNS`):
+each input's route is masked by the outputs it may reach, as it is written beside the packet and again where the
+head's copies are offered, so each output's lane arbiter and multiplexer only see the lanes whose inputs can reach
+it (the other route bits are constants to the synthesis).
+
 Both modes: nothing is lost or duplicated beyond the route, packets of one (input, output) pair keep their order,
 and no input starves (every arbiter is round-robin). A multicast packet stays until every output of its route has
 taken its copy.
@@ -240,6 +245,11 @@ class Router(wiring.Component):
         ``table`` mode: mask of the ports that lead somewhere (a mesh router at an edge or corner): only those
         have an input buffer and an output, the others never take a packet, and route bits of them are ignored.
         None: all ports.
+    turns : dict or None
+        ``table`` mode: input port -> mask of the output ports a packet arriving there may leave by (a mesh's
+        routers: :data:`~spikeforge.hdl.aer.params.MESH_TURNS`); route bits outside it are ignored, and a packet
+        left with no route is dropped. Each output's arbiter and multiplexer only serve the inputs that may reach
+        it. None: every input may reach every output. ``xy`` mode: ignored (its routes are XY by construction).
 
     Members
     -------
@@ -267,7 +277,7 @@ class Router(wiring.Component):
         of them answers 0).
     """
 
-    def __init__(self, params, *, links=None):
+    def __init__(self, params, *, links=None, turns=None):
         if not isinstance(params, RouterParams):
             raise TypeError(f"params must be a RouterParams, not {params!r}")
         all_ports = (1 << params.ports) - 1
@@ -275,8 +285,15 @@ class Router(wiring.Component):
             links = all_ports
         if not isinstance(links, int) or not 0 <= links <= all_ports:
             raise ValueError(f"links must be a mask of the {params.ports} ports (0..{all_ports}), not {links!r}")
+        if turns is None:
+            turns = {i: all_ports for i in range(params.ports)}
+        if (not isinstance(turns, dict) or set(turns) != set(range(params.ports))
+                or not all(isinstance(t, int) and 0 <= t <= all_ports for t in turns.values())):
+            raise ValueError(f"turns must map each of the {params.ports} input ports to a mask of output ports, "
+                             f"not {turns!r}")
         self._p = params
         self._links = links
+        self._turns = dict(turns)
         self.packet_layout = packet_layout(params.packet)
         members = {
             "inputs": In(stream.Signature(self.packet_layout)).array(params.ports),
@@ -303,6 +320,10 @@ class Router(wiring.Component):
     @property
     def links(self):
         return self._links
+
+    @property
+    def turns(self):
+        return dict(self._turns)
 
     def _count(self, m, counter, event):
         """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it; nothing when
@@ -540,12 +561,13 @@ class Router(wiring.Component):
             m.d.sync += looked.eq(grant)
             looking.append(looked.any())
             for j, i in enumerate(group):
-                m.d.comb += queues[i].route.eq(route)
-                self._drop(m, i, looked[j] & ~route.any())
+                m.d.comb += queues[i].route.eq(route & self._turns[i])
+                self._drop(m, i, looked[j] & ~(route & self._turns[i]).any())
 
             owes = {i: Signal(N, name=f"owes{i}") for i in group}   # outputs the head still owes a copy to
             for i in group:
-                m.d.comb += owes[i].eq(Mux(queues[i].r.valid, queues[i].r_route & ~sent[i], 0))
+                # Masked by the turns again, so the outputs an input cannot reach are constants to the synthesis.
+                m.d.comb += owes[i].eq(Mux(queues[i].r.valid, queues[i].r_route & self._turns[i] & ~sent[i], 0))
             ready = Signal(len(group), name=f"lane{k}_move_requests")
             m.d.comb += ready.eq(Cat((owes[i] & free).any() for i in group))
             pointer = Signal(len(group), name=f"lane{k}_move_pointer", init=(1 << len(group)) - 1)

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import click
 
-from spikeforge.hdl.aer.params import (EAST, LATENCY, LOCAL, MESH_PORTS, NORTH, SOUTH, TABLE_LATENCY, WEST,
-                                       MeshParams, RouterParams)
+from spikeforge.hdl.aer.params import (EAST, LATENCY, LOCAL, MESH_PORTS, MESH_TURNS, NORTH, SOUTH, TABLE_LATENCY,
+                                       WEST, MeshParams, RouterParams)
 from spikeforge.hdl.aer.router import Router, lane_groups
 from spikeforge.hdl.aer.routes import multicast_tree_routes
 from spikeforge.scripts.bench.report import build_point
@@ -70,12 +70,13 @@ TABLE_LOOKUPS = (1, 3, 4, 5)
 #: The node of the 4 x 4 table mesh whose router is synthesized alone: a central one (all 5 ports linked), among
 #: the routers the saturation rows load most.
 MESH_NODE = 5
-#: The routers synthesized alone: name -> (RouterParams keywords, links mask or None for all ports); those of
-#: :data:`ROUTERS`, and the router of :data:`MESH_NODE` of the table mesh of the saturation rows with each of
-#: :data:`TABLE_LOOKUPS`, so each goal row's area and throughput are one configuration's.
-ALONE = {"xy": (ROUTERS["xy"], None), "table16": (ROUTERS["table16"], None),
+#: The routers synthesized alone: name -> (RouterParams keywords, links mask or None for all ports, turns or None
+#: for all); those of :data:`ROUTERS`, and the router of :data:`MESH_NODE` of the table mesh of the saturation rows
+#: with each of :data:`TABLE_LOOKUPS` (links and turns as the mesh gives them), so each goal row's area and
+#: throughput are one configuration's.
+ALONE = {"xy": (ROUTERS["xy"], None, None), "table16": (ROUTERS["table16"], None, None),
          **{f"table mesh, lookups = {n}": (MeshParams.create(**TABLE_MESH, lookups=n).router(MESH_NODE).to_dict(),
-                                           MeshParams.create(**TABLE_MESH).links(MESH_NODE))
+                                           MeshParams.create(**TABLE_MESH).links(MESH_NODE), MESH_TURNS)
             for n in TABLE_LOOKUPS}}
 # Goals (issue 11: routers lean enough for a small FPGA): a 16-entry table router alone, in a configuration whose
 # 4 x 4 mesh saturates at THROUGHPUT_GOAL or more.
@@ -291,9 +292,9 @@ def synth_alone(component, board, out_dir, *, name="router"):
 
 def router_alone(name, board, out_dir):
     """:func:`synth_alone` of router ``name`` of :data:`ALONE`."""
-    params, links = ALONE[name]
+    params, links, turns = ALONE[name]
     return {"router": name, "board": board,
-            **synth_alone(Router(RouterParams.create(**params), links=links), board, out_dir)}
+            **synth_alone(Router(RouterParams.create(**params), links=links, turns=turns), board, out_dir)}
 
 
 #: The parts of the per-module census: (label, whether a module of the router is one).

@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from spikeforge.hdl.aer.params import EAST, LOCAL, MESH_PORTS, NORTH, SOUTH, WEST, MeshParams, RouterParams
+from spikeforge.hdl.aer.params import EAST, LOCAL, MESH_PORTS, MESH_TURNS, NORTH, SOUTH, WEST, MeshParams, RouterParams
 
 
 __all__ = ["Packet", "Delivery", "Traffic", "AerModel", "RoutingLoopError", "compare", "describe_packet"]
@@ -118,7 +118,8 @@ class AerModel:
     """The golden model of a standalone router (:class:`RouterParams`) or a mesh (:class:`MeshParams`).
 
     The routing table is the ``routes`` parameter of ``params``; route bits of mesh ports that lead off the
-    mesh are ignored.
+    mesh are ignored, and so are those of turns that XY paths never take (:data:`MESH_TURNS`: a packet arriving
+    at a mesh router never leaves where it came from, nor east or west when it came from the north or the south).
     """
 
     def __init__(self, params):
@@ -244,6 +245,8 @@ class AerModel:
             if visits > 4 * p.nodes * MESH_PORTS:
                 raise ValueError(f"The routing tables send {describe_packet(packet.content)} around a loop")
             route = self.route(node, packet.dest)
+            if p.uses_table:
+                route &= MESH_TURNS[in_port]     # a turn XY paths never take is ignored
             if not route:
                 dropped[node, in_port] += 1
             for port in range(MESH_PORTS):
