@@ -566,7 +566,7 @@ class LifCore(wiring.Component):
             register = not isinstance(platform, SiliconBluePlatform)
         split = not register and not self._s
         st_rd, st_wr = self._state_memory(m, write_delay=2 if register or split else 1, split=split,
-                                          register_write=register and not self._s)
+                                          register_write=register)
         engine = StdpEngine(self._p, self._s, registered_reads=register) if self._s else None
         weights = self._weight_memory(m, engine)
         held = self._registered_reads(m, st_rd, weights) if register else None
