@@ -96,11 +96,16 @@ def report_options(build_dir, out):
 
 def stored_build(out_dir):
     """The result a board build directory holds (``{"status", "report"}`` or ``{"status", "error"}``), whatever
-    it was built from; None when it holds none."""
+    it was built from; None when it holds none. A clock search that found no clock leaves its failures in the
+    directories of the clocks it tried (:func:`spikeforge.boards.build.build_at_clock`): the design does not fit
+    when it fits at none of them."""
     report, failure = out_dir / "report.json", out_dir / "failure.json"
     if report.exists():
         return {"status": "ok", "report": json.loads(report.read_text())}
     if failure.exists():
         stored = json.loads(failure.read_text())
         return {"status": "does not fit" if stored["does_not_fit"] else "failed", "error": stored["message"]}
+    tried = [json.loads(f.read_text()) for f in sorted((out_dir / "clocks").glob("*/failure.json"))]
+    if tried and all(t["does_not_fit"] for t in tried):
+        return {"status": "does not fit", "error": tried[0]["message"]}
     return None
