@@ -321,10 +321,6 @@ class Router(wiring.Component):
     def links(self):
         return self._links
 
-    @property
-    def turns(self):
-        return dict(self._turns)
-
     def _count(self, m, counter, event):
         """Count ``event`` in ``counter`` (a member), by a :class:`_SaturatingCounter` named after it; nothing when
         the counters have 0 bits."""
@@ -561,8 +557,9 @@ class Router(wiring.Component):
             m.d.sync += looked.eq(grant)
             looking.append(looked.any())
             for j, i in enumerate(group):
-                m.d.comb += queues[i].route.eq(route & self._turns[i])
-                self._drop(m, i, looked[j] & ~(route & self._turns[i]).any())
+                kept = Signal(N, name=f"route{i}")     # the route within the turns of input i
+                m.d.comb += [kept.eq(route & self._turns[i]), queues[i].route.eq(kept)]
+                self._drop(m, i, looked[j] & ~kept.any())
 
             owes = {i: Signal(N, name=f"owes{i}") for i in group}   # outputs the head still owes a copy to
             for i in group:
