@@ -318,17 +318,17 @@ _NOTES = [
     "learning core's passes take a cycle more each (docs/stdp.md).",
     "- What limits each build: the critical path column (nextpnr's worst path of the build, in its report "
     "top.tim in the build directory). iCE40UP5K, the example core: the neuron pass's spike stage into the state "
-    "memory's write, through the threshold compare's carry chain (27.8 ns); 39 MHz would take the neuron pass's "
-    "write from registers, as a learning core's is (`NeuronPass(register_write=True)`). ECP5-85F, the example "
+    "memory's write, through the threshold compare's carry chain (27.8 ns); the neuron pass's write from "
+    "registers, as a learning core's is (`NeuronPass(register_write=True)`), would take that path off. ECP5-85F, the example "
     "core: the board top-level's activity LED timer into the enables of the spike output's register, 8.6 ns, "
     "so the core itself is faster than the figure. P = 32: the weight block RAMs' outputs into the registered "
     "weight word (116 DP16KD, the word 256 bits wide, routed across the die), 12.3 ns; more would take the "
     "DP16KD's own output register (a cycle more of read latency and one more forwarding case) or each lane's "
     "weight and state RAMs placed beside its adder. P = 16 (62.5 MHz; at 80 MHz its worst path was the control "
     "FSM's state into the 135 DP16KD's write enables, 14.7 ns): the state memory's output through the neuron "
-    "pass's adders, 14.4 ns. The learning core (a state write from registers like the inference core's since "
-    "this report, which moved its worst path off the control FSM's 10.3 ns into the state memory's write "
-    "port): a weight block RAM's output into the registered weight word, 9.8 ns, of which 5.8 ns is the "
+    "pass's adders, 14.4 ns. The learning core (since this report it writes its state memory from registers, as "
+    "the inference core does, which took off its former worst path, the control FSM's state into the state "
+    "memory's write port, 10.3 ns): a weight block RAM's output into the registered weight word, 9.8 ns, of which 5.8 ns is the "
     "DP16KD's clock-to-output; 104 MHz (10% below the inference core) would take the DP16KD's output register, "
     "as for P = 32.",
 ]
