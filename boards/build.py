@@ -79,6 +79,10 @@ _SEARCH_MARGIN = 1.1
 # iCE40 single-port host-loaded memories larger than this go to SPRAM (ram_style "huge"). Yosys' choice between
 # EBR and SPRAM weighs cost, not capacity: it put 64 x 256 x 8 bits of weights in 32 EBRs, and the UP5K has 30.
 _ICE40_SPRAM_ABOVE_BITS = 64 * 1024
+# ECP5 memories larger than one DP16KD are block RAM; a smaller one may become LUT RAM, where the example core's
+# state memory (10.5 kbit), told that its reads may collide, built slower: 92.7 MHz at a 100 MHz clock against
+# 102.5 MHz with its read-first port (seed 1). So on the ECP5 only the block RAMs drop their collision logic.
+_ECP5_BLOCK_RAM_ABOVE_BITS = 18 * 1024
 _RTLIL_MEMORY = re.compile(r"^\s*memory\s+(?:.*\s)?width\s+(\d+)\s+(?:.*\s)?size\s+(\d+)\s+(\S+)\s*$")
 
 
@@ -219,7 +223,7 @@ def _memory_script(family, memories):
     script = []
     for module, memory, bits, roles in memories:
         cells = f"{module}/r:MEMID=\\{memory}"
-        if COLLISION_FREE in roles:
+        if COLLISION_FREE in roles and (family != "ecp5" or bits > _ECP5_BLOCK_RAM_ABOVE_BITS):
             # A read that meets a write of its word may return anything: no forwarding logic is built. (The
             # masks have a bit per write port; these memories have one.)
             script.append(f"setparam -set TRANSPARENCY_MASK 1'0 -set COLLISION_X_MASK 1'1 "
@@ -317,15 +321,11 @@ def _stderr(line):
 
 
 def _plan(top, board, seed):
-    """Amaranth's build plan of ``top`` for ``board``. On iCE40 the design is converted once first to read the
-    roles its memories declare, which decide the Yosys script of the real plan. (On the ECP5 the example core's
-    state memory is LUT RAM: told that its reads may collide, the build reached 92.7 MHz at a 100 MHz clock,
-    against 102.5 MHz with the read-first port; docs/benchmarks.md.)"""
+    """Amaranth's build plan of ``top`` for ``board``. The design is converted once first to read the roles its
+    memories declare, which decide the Yosys script of the real plan."""
     family = board_family(board)
-    memories = []
-    if family == "ice40":
-        probe = board_platform(board).prepare(top, name=_NAME)
-        memories = marked_memories(probe.files[f"{_NAME}.il"])
+    probe = board_platform(board).prepare(top, name=_NAME)
+    memories = marked_memories(probe.files[f"{_NAME}.il"])
     platform = board_platform(board)
     return platform, platform.prepare(top, name=_NAME, **_overrides(family, seed, memories))
 

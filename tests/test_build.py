@@ -131,6 +131,16 @@ def test_collision_free_memory_reads_are_told_to_yosys():
     assert "COLLISION_X_MASK 1'1 top.core/t:$memrd_v2 top.core/r:MEMID=\\state_mem %i" in plan.files["top.ys"]
 
 
+def test_ecp5_collision_free_block_rams_are_told_to_yosys_and_lut_rams_are_not():
+    """On the ECP5 the reads of a collision-free memory larger than one DP16KD (a learning core's 32 kbit of
+    weights) may return anything; a smaller one (the state memory, LUT RAM) keeps its read-first port."""
+    params = LifParams.create(neurons=64, axons=64, lanes=4)
+    _, plan = _plan(LifTop(params, stdp=StdpParams.create(params)), "ulx3s-85f", 1)
+    script = plan.files["top.ys"]
+    assert "COLLISION_X_MASK 1'1 top.core/t:$memrd_v2 top.core/r:MEMID=\\weight_mem %i" in script
+    assert "MEMID=\\state_mem" not in script
+
+
 def test_unknown_board(tmp_path):
     with pytest.raises(ValueError, match=r"^Board must be one of 'icebreaker', 'ulx3s-85f', not 'de10'$"):
         board_platform("de10")

@@ -658,7 +658,8 @@ class LifCore(wiring.Component):
         w_wr = weight_mem.write_port()
         w_rd = weight_mem.read_port()
         m.d.comb += [w_rd.addr.eq(read_addr), w_wr.addr.eq(read_addr), w_rd.en.eq(~w_wr.en)]
-        return SynapsePorts(read=w_rd, write=w_wr, read_addr=read_addr, write_addr=Signal.like(read_addr))
+        return SynapsePorts(read=w_rd, write=w_wr, read_addr=read_addr, write_addr=Signal.like(read_addr),
+                            last_read_addr=Signal.like(read_addr))
 
     def _neuron_pass(self, m, st_rd, st_wr, engine, *, early_drive, register_write):
         """The tick's neuron pass on the state memory, its spike vectors to the emitter and the emitter's spikes

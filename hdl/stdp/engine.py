@@ -57,18 +57,23 @@ class SynapsePorts:
         The word read; its data is on ``read.data`` a cycle later.
     write_addr : Signal
         The word written (unused by a memory with one address, whose writes go to ``read_addr``).
+    last_read_addr : Signal
+        ``read_addr`` a cycle ago, from a register: the word whose data is on ``read.data``.
     """
 
     read: ReadPort
     write: WritePort
     read_addr: Signal
     write_addr: Signal
+    last_read_addr: Signal
 
     def configure(self, m, lane, value, write, *, word=None):
         """Answer lane ``lane`` of the word read a cycle ago (or of ``word``, that word registered) and, when
-        ``write``, write the word back with that lane set to ``value``. Returns the lane's value."""
+        ``write``, write the word back with that lane set to ``value``. Returns the lane's value. The caller holds
+        ``read_addr`` on the word, so it is written back at the registered address: the write port's address
+        mux starts at flip-flops, not at the control logic that forms ``read_addr``."""
         word = self.read.data if word is None else word
-        m.d.comb += [self.write_addr.eq(self.read_addr), self.write.data.eq(word),
+        m.d.comb += [self.write_addr.eq(self.last_read_addr), self.write.data.eq(word),
                      self.write.en.eq(write), self.write.data[lane].eq(value)]
         return word[lane]
 
@@ -83,6 +88,8 @@ def synapse_ports(m, memory, read_addr, *, single):
     """
     write = memory.write_port()
     write_addr = Signal.like(write.addr)
+    last_read_addr = Signal.like(read_addr)
+    m.d.sync += last_read_addr.eq(read_addr)
     if single:
         read = memory.read_port()
         addr = Mux(write.en, write_addr, read_addr)
@@ -90,7 +97,8 @@ def synapse_ports(m, memory, read_addr, *, single):
     else:
         read = memory.read_port(transparent_for=() if COLLISION_FREE in memory.attrs else (write,))
         m.d.comb += [read.addr.eq(read_addr), write.addr.eq(write_addr)]
-    return SynapsePorts(read=read, write=write, read_addr=read_addr, write_addr=write_addr)
+    return SynapsePorts(read=read, write=write, read_addr=read_addr, write_addr=write_addr,
+                        last_read_addr=last_read_addr)
 
 
 def synapse_memory_attrs(params, *, single, host_loaded, write_delay=2):
