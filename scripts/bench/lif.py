@@ -303,7 +303,8 @@ _NOTES = [
     "for the state memory from a register and a multiplexer per bit in front of the adders, although a read "
     "meets the write of its word only in cores of one or two groups. The state memory (and a learning core's "
     "dual-port weight and eligibility memories, from three groups) is now marked collision-free, and the build "
-    "flow lets a read that meets a write return anything on the iCE40 (not on the ECP5, docs/lif_core.md). "
+    "flow lets a read that meets a write return anything on the iCE40, and on the ECP5 in block RAM only (the "
+    "learning core's weights; the state memory there is LUT RAM, docs/lif_core.md). "
     "With that, the bridge's register and the split accumulators, the iCEBreaker example build went from 4,096 cells and 27.01 MHz (the report this one "
     "replaced, at 27 MHz) to the figures of the table.",
     "- Since the report before this one (issue 15, docs/lif_core.md and docs/stdp.md): a clip to the whole "
@@ -326,11 +327,17 @@ _NOTES = [
     "DP16KD's own output register (a cycle more of read latency and one more forwarding case) or each lane's "
     "weight and state RAMs placed beside its adder. P = 16 (62.5 MHz; at 80 MHz its worst path was the control "
     "FSM's state into the 135 DP16KD's write enables, 14.7 ns): the state memory's output through the neuron "
-    "pass's adders, 14.4 ns. The learning core (since this report it writes its state memory from registers, as "
-    "the inference core does, which took off its former worst path, the control FSM's state into the state "
-    "memory's write port, 10.3 ns): a weight block RAM's output into the registered weight word, 9.8 ns, of which 5.8 ns is the "
-    "DP16KD's clock-to-output; 104 MHz (10% below the inference core) would take the DP16KD's output register, "
-    "as for P = 32.",
+    "pass's adders, 14.4 ns. The learning core runs at 100 MHz, 11% below the inference core's 112.5 MHz (the "
+    "report before this one: at 90 MHz, 20% below, fmax 102.46; the fmax of a build depends on its clock, and "
+    "the search keeps the highest clock met): its weight block RAMs' reads, collision-free, lost their forwarding multiplexer and 130 flip-flops "
+    "(the build flow's collision setting, above), and a configuration write goes to the registered read address, "
+    "so the write port's address no longer starts at the control FSM. Its worst path is now the configuration "
+    "port's write data: the command's field and the control FSM's state, through the decode of which lane of "
+    "the weight word the command writes, into a weight DP16KD's data input, 9.9 ns in 6 logic levels, 7.7 ns of "
+    "it routing (3.7 ns the last hop to the block RAM). The command is held from its first cycle, so that "
+    "multiplexer's selects could be decided a cycle before the write, or the written word formed apart from "
+    "the FSM (only the write enable depending on the state); either would leave the engine's write-back "
+    "multiplexer alone in front of the data input.",
 ]
 
 
