@@ -81,6 +81,9 @@ ALONE = {"xy": (ROUTERS["xy"], None, None), "table16": (ROUTERS["table16"], None
 # Goals (issue 11: routers lean enough for a small FPGA): a 16-entry table router alone, in a configuration whose
 # 4 x 4 mesh saturates at THROUGHPUT_GOAL or more.
 ALONE_GOALS = {"icebreaker": 900, "ulx3s-85f": 600}
+#: A router of :data:`ALONE` synthesized once more with LUT4s only (the flow's own synthesis uses wide LUTs, which
+#: its LIF cores build faster with; docs/aer.md): (router, board, synthesis options).
+LUT4_ONLY = ("table mesh, lookups = 4", "ulx3s-85f", "-nowidelut")
 #: The parts of a run, each measured by :func:`main` or, when left out of ``--only``, taken from the results of
 #: an earlier run (``results.json`` in the build directory).
 PARTS_OF_RUN = ("table-saturation", "alone", "zero-load", "saturation", "curve", "builds")
@@ -254,10 +257,10 @@ def _tool(tools, tool, argv, cwd, log):
         raise click.ClickException(f"{tool} failed on the router alone; see {cwd / log}")
 
 
-def synth_alone(component, board, out_dir, *, name="router"):
+def synth_alone(component, board, out_dir, *, name="router", synth_options=""):
     """Synthesize ``component`` alone, its ports as the top level, with the Yosys the build flow uses for
-    ``board`` (:func:`spikeforge.boards.build.select_tools`), and pack it with that flow's nextpnr
-    (``--pack-only``, :data:`PACK_OPTIONS`).
+    ``board`` (:func:`spikeforge.boards.build.select_tools`; ``synth_options`` added to its synthesis command),
+    and pack it with that flow's nextpnr (``--pack-only``, :data:`PACK_OPTIONS`).
 
     Returns ``{"resources": {logic_cells, ffs, bram, ...} as nextpnr packs them (counted as the build flow counts
     them), "modules": {module: {kind: cells}} (Yosys' census per module of the design synthesized without
@@ -272,7 +275,7 @@ def synth_alone(component, board, out_dir, *, name="router"):
     tools = select_tools(family)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.il").write_text(rtlil.convert(component, name=name))
-    synth = f"read_rtlil {name}.il; {_SYNTH[family]} -top {name}"
+    synth = f"read_rtlil {name}.il; {_SYNTH[family]} {synth_options} -top {name}"
     _tool(tools, "yosys", ["-p", f"{synth}; tee -q -o stat.json stat -json; write_json {name}.json"], out_dir,
           "yosys.log")
     _tool(tools, "yosys", ["-p", f"{synth} -noflatten; tee -q -o modules.json stat -json"], out_dir,
@@ -290,11 +293,12 @@ def synth_alone(component, board, out_dir, *, name="router"):
     return {"resources": resources, "modules": modules, "tools": tools}
 
 
-def router_alone(name, board, out_dir):
+def router_alone(name, board, out_dir, synth_options=""):
     """:func:`synth_alone` of router ``name`` of :data:`ALONE`."""
     params, links, turns = ALONE[name]
-    return {"router": name, "board": board,
-            **synth_alone(Router(RouterParams.create(**params), links=links, turns=turns), board, out_dir)}
+    router = Router(RouterParams.create(**params), links=links, turns=turns)
+    return {"router": name, "board": board, "synth_options": synth_options,
+            **synth_alone(router, board, out_dir, synth_options=synth_options)}
 
 
 #: The parts of the per-module census: (label, whether a module of the router is one).
@@ -326,14 +330,16 @@ def _render_alone(alone, table_saturation):
         "`synth_alone`. `xy` and `table16` are the routers of the next section, all ports linked. `table mesh, "
         f"lookups = n` is the router of node {MESH_NODE} (a central one: all 5 ports linked) of the 4 x 4 table "
         "mesh of the saturation rows above (4-bit keys, 16 entries, 16-bit payload, 4-bit `src`: 24-bit packets, "
-        "FIFO depth 4, 16-bit counters), so its goal column joins the area goal (issue 11: at most 900 logic "
-        "cells on the UP5K, 600 LUT4 on the ECP5) and the saturation goal of one configuration. Logic cells as "
-        "nextpnr packs them: iCE40 LCs (a LUT4 with its flip-flop and carry), ECP5 TRELLIS_COMB (one LUT4, two "
-        "per carry cell or LUT RAM cell). The parts: Yosys' census of the same design synthesized without "
-        "flattening (so no optimization across the parts, and a LUT4 and a carry cell that nextpnr packs into "
-        "one iCE40 LC count twice), LUT4 + carry cells / flip-flops of the 5 input buffers, of the 11 saturating "
-        "counters (`forwarded` and `dropped` per port, `bad_config`) and of the rest (the lookups, the buses and "
-        "output registers, the table and its configuration).",
+        "FIFO depth 4, no counters: `counter_bits = 0`, as a chip's routers), so its goal column joins the area "
+        "goal (issue 11: at most 900 logic cells on the UP5K, 600 LUT4 on the ECP5) and the saturation goal of "
+        "one configuration. Logic cells as nextpnr packs them: iCE40 LCs (a LUT4 with its flip-flop and carry), "
+        "ECP5 TRELLIS_COMB (one LUT4, two per carry cell or LUT RAM cell). The parts: Yosys' census of the same "
+        "design synthesized without flattening (so no optimization across the parts, and a LUT4 and a carry cell "
+        "that nextpnr packs into one iCE40 LC count twice), LUT4 + carry cells / flip-flops of the 5 input "
+        "buffers, of the 11 saturating counters (`forwarded` and `dropped` per port, `bad_config`; none in the "
+        "table mesh's routers) and of the rest (the lookups, the buses and output registers, the table and its "
+        "configuration). A router marked with synthesis options was synthesized with them added to the flow's "
+        "synthesis command (`-nowidelut`: LUT4s only, no wide LUTs built of two or four LUT4s and a PFUMX).",
         "",
         "| router | device | logic cells | goal (cells; 4 x 4 saturation) | FFs | RAM blocks | "
         + " | ".join(label for label, _ in PARTS) + " |",
@@ -347,7 +353,8 @@ def _render_alone(alone, table_saturation):
         for _, belongs in PARTS:
             cells = [c for module, c in a["modules"].items() if belongs(module)]
             parts.append(f"{sum(c['LUT4'] + c['carry'] for c in cells)} / {sum(c['FF'] for c in cells)}")
-        lines.append(f"| {a['router']} | {a['board']} | {res['logic_cells']} | {verdict} | {res['ffs']} | "
+        router = f"{a['router']}, `{a['synth_options']}`" if a.get("synth_options") else a["router"]
+        lines.append(f"| {router} | {a['board']} | {res['logic_cells']} | {verdict} | {res['ffs']} | "
                      f"{res['bram']} | " + " | ".join(parts) + " |")
     tools = sorted({f"{tool} {version}" for a in alone for tool, version in a["tools"].items()})
     lines += ["", f"Tools: {'; '.join(tools)}.", ""]
@@ -516,6 +523,10 @@ def _measure_alone(sim, build_dir):
             slug = name.replace(", ", "_").replace(" = ", "").replace(" ", "_")
             alone.append(router_alone(name, board, build_dir / f"alone_{slug}_{board}"))
             _log(f"  {alone[-1]['resources']}")
+    name, board, options = LUT4_ONLY
+    _log(f"  router {name} alone for {board}, {options}")
+    alone.append(router_alone(name, board, build_dir / "alone_lut4_only", synth_options=options))
+    _log(f"  {alone[-1]['resources']}")
     return alone
 
 
