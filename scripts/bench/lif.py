@@ -334,10 +334,18 @@ _NOTES = [
     "so the write port's address no longer starts at the control FSM. Its worst path is now the configuration "
     "port's write data: the command's field and the control FSM's state, through the decode of which lane of "
     "the weight word the command writes, into a weight DP16KD's data input, 9.9 ns in 6 logic levels, 7.7 ns of "
-    "it routing (3.7 ns the last hop to the block RAM). The command is held from its first cycle, so that "
-    "multiplexer's selects could be decided a cycle before the write, or the written word formed apart from "
-    "the FSM (only the write enable depending on the state); either would leave the engine's write-back "
-    "multiplexer alone in front of the data input.",
+    "it routing (3.7 ns the last hop to the block RAM). Tried and left out: the written word formed apart from "
+    "the FSM (only the write enable depending on its state, the engine's write-back multiplexer alone in front "
+    "of the data input) took that path off, but the build reached 101.88 MHz at 100 (95.0 at 125) for 133 "
+    "LUT4 more, within the placement noise of this one; its worst path became the potentiation pass's count "
+    "compare through the trace and fired memories' read address into the configuration answer's register, "
+    "9.8 ns. The goal (104.2 MHz, 9.6 ns) needs several paths shortened at once: the builds of the search and "
+    "of the tries each had a different worst path, between 9.2 and 10.1 ns (a weight read into the registered "
+    "word, the configuration port's write data and address, the potentiation pass's count). What it would "
+    "take: a register cutting each of them (the DP16KD's output register for the weight read, as for P = 32, "
+    "a cycle more of read latency in every pass; the configuration's written word and its lane selects "
+    "registered before the write, a cycle more per command; the pass's end compare decided a cycle early), "
+    "several changes for about 4% of clock.",
 ]
 
 
