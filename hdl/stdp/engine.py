@@ -58,7 +58,8 @@ class SynapsePorts:
     write_addr : Signal
         The word written (unused by a memory with one address, whose writes go to ``read_addr``).
     last_read_addr : Signal
-        ``read_addr`` a cycle ago, from a register: the word whose data is on ``read.data``.
+        ``read_addr`` a cycle ago, from a register: the word whose data is on ``read.data`` (unused, as
+        ``write_addr``, by a memory with one address).
     """
 
     read: ReadPort
